@@ -1,0 +1,2 @@
+-- Roll back reporting-index.
+DROP INDEX IF EXISTS orders_reporting;

@@ -1,0 +1,141 @@
+//! Reads a run's windows and events and says what happened: phases, alerts, the outage window,
+//! time to detect / mitigate / recover, and the verdict. Reads only `results` rows.
+
+mod alerts;
+
+pub use alerts::{AlertEvaluator, AlertSpan, AlertTransition};
+
+use serde::{Deserialize, Serialize};
+
+use crate::results::{EventRow, WindowRow};
+use crate::scenario::{AlertRule, ClockTime};
+
+/// The operation the incident is about.
+pub const FOCUS_OP: &str = "checkout";
+
+/// Checkout figures over one stretch of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseStats {
+    /// `before_fault`, `fault_active`, `after_rollback` or `last_10pct`.
+    pub phase: String,
+    pub from_clock: String,
+    pub to_clock: String,
+    pub windows: usize,
+    /// Attempts per real second, retries included.
+    pub offered_per_s: f64,
+    pub ok_per_s: f64,
+    /// ok / offered over the phase.
+    pub success_ratio: f64,
+    /// Median over the phase's windows of each window's p50 / p99, in milliseconds.
+    pub median_p50_ms: Option<f64>,
+    pub median_p99_ms: Option<f64>,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub op: String,
+    pub phases: Vec<PhaseStats>,
+    pub alerts: Vec<AlertSpan>,
+    /// First and last window in which checkout's success ratio was below 0.5.
+    pub outage: Option<(String, String)>,
+    /// Incident-clock minutes: fault applied → first alert.
+    pub time_to_detect_min: Option<f64>,
+    /// First alert → rollback sent.
+    pub time_to_mitigate_min: Option<f64>,
+    /// Rollback sent → every alert resolved.
+    pub time_to_recover_min: Option<f64>,
+    /// `pass` when no alert fired, else `fail`.
+    pub verdict: String,
+}
+
+/// Real-time bounds of the fault: first apply sent, last rollback done (or the run's end).
+fn fault_bounds(events: &[EventRow], end_s: f64) -> Option<(f64, f64)> {
+    let applied = events.iter().find(|e| e.kind == "fault_apply_sent")?.t_s;
+    let rolled = events.iter().filter(|e| e.kind == "fault_rollback_done").map(|e| e.t_s).fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+    Some((applied, rolled.unwrap_or(end_s)))
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// Checkout stats of the windows whose end lies in `(from_s, to_s]`.
+pub fn phase_stats(name: &str, windows: &[&WindowRow], window_s: f64, from_s: f64, to_s: f64) -> PhaseStats {
+    let rows: Vec<&&WindowRow> = windows.iter().filter(|w| w.t_s > from_s && w.t_s <= to_s + 1e-9).collect();
+    let secs = rows.len() as f64 * window_s;
+    let offered: u64 = rows.iter().map(|w| w.offered).sum();
+    let ok: u64 = rows.iter().map(|w| w.ok).sum();
+    let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+    PhaseStats {
+        phase: name.into(),
+        from_clock: rows.first().map(|w| w.clock.clone()).unwrap_or_default(),
+        to_clock: rows.last().map(|w| w.clock.clone()).unwrap_or_default(),
+        windows: rows.len(),
+        offered_per_s: per_s(offered),
+        ok_per_s: per_s(ok),
+        success_ratio: if offered > 0 { ok as f64 / offered as f64 } else { 1.0 },
+        median_p50_ms: median(rows.iter().filter_map(|w| w.p50_ms).collect()),
+        median_p99_ms: median(rows.iter().filter_map(|w| w.p99_ms).collect()),
+    }
+}
+
+fn clock_secs(clock: &str) -> f64 {
+    clock.parse::<ClockTime>().map(|c| f64::from(c.secs())).unwrap_or(0.0)
+}
+
+/// Everything `summary.json` holds, from a run's rows and its alert rules.
+pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]) -> Summary {
+    let focus: Vec<&WindowRow> = windows.iter().filter(|w| w.op == FOCUS_OP).collect();
+    let end_s = focus.last().map(|w| w.t_s).unwrap_or(0.0);
+    let window_s = match focus.as_slice() {
+        [a, b, ..] => b.t_s - a.t_s,
+        [a] => a.t_s,
+        [] => 1.0,
+    };
+    let mut phases = Vec::new();
+    match fault_bounds(events, end_s) {
+        Some((applied, rolled_back)) => {
+            phases.push(phase_stats("before_fault", &focus, window_s, 0.0, applied));
+            phases.push(phase_stats("fault_active", &focus, window_s, applied, rolled_back));
+            phases.push(phase_stats("after_rollback", &focus, window_s, rolled_back, end_s));
+        }
+        None => phases.push(phase_stats("whole_run", &focus, window_s, 0.0, end_s)),
+    }
+    phases.push(phase_stats("last_10pct", &focus, window_s, end_s * 0.9, end_s));
+
+    let alerts = AlertEvaluator::spans(rules, windows);
+    let outage_rows: Vec<&&WindowRow> =
+        focus.iter().filter(|w| w.offered > 0 && (w.ok as f64) < 0.5 * w.offered as f64).collect();
+    let outage = match (outage_rows.first(), outage_rows.last()) {
+        (Some(a), Some(b)) => Some((a.clock.clone(), b.clock.clone())),
+        _ => None,
+    };
+    let event_clock = |kind: &str| events.iter().find(|e| e.kind == kind).map(|e| clock_secs(&e.clock));
+    let first_fired = alerts.iter().map(|a| clock_secs(&a.fired)).reduce(f64::min);
+    let all_resolved = if alerts.iter().all(|a| a.resolved.is_some()) {
+        alerts.iter().filter_map(|a| a.resolved.as_deref().map(clock_secs)).reduce(f64::max)
+    } else {
+        None
+    };
+    let minutes = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / 60.0);
+    let rollback_sent = event_clock("fault_rollback_sent");
+    Summary {
+        op: FOCUS_OP.into(),
+        phases,
+        verdict: if alerts.is_empty() { "pass" } else { "fail" }.into(),
+        alerts,
+        outage,
+        time_to_detect_min: minutes(event_clock("fault_apply_sent"), first_fired),
+        time_to_mitigate_min: minutes(first_fired, rollback_sent),
+        time_to_recover_min: minutes(rollback_sent, all_resolved),
+    }
+}
+
+#[cfg(test)]
+mod tests;

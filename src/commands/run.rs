@@ -1,0 +1,288 @@
+//! `outage-sim run`: prepare the store, measure capacity, replay the scenario with its faults,
+//! then analyse and draw the run directory.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::time::Instant;
+
+use crate::analysis::{AlertEvaluator, AlertTransition};
+use crate::cli::RunArgs;
+use crate::faults::{Injector, TimelineStep};
+use crate::metrics::Recorder;
+use crate::results::{
+    CsvLog, DB_CSV, DbSample, EVENTS_CSV, EventKind, EventLog, META_JSON, Meta, RunDir, SCENARIO_TOML, Timebase,
+    WINDOWS_CSV, WindowRow, round_ms,
+};
+use crate::scenario::{LoadUnit, Op, Scenario};
+use crate::store::Store;
+use crate::store::sqlite::{self, SqliteStore};
+use crate::traffic::{ArrivalSchedule, Engine, RequestFactory, RetryPolicy, measure_capacity};
+use crate::{faults, report};
+
+use super::BadInput;
+
+pub async fn run(args: RunArgs) -> Result<ExitCode> {
+    let (scenario, faults) = super::check::load_checked(&args.scenario, "sqlite")?;
+    let scenario = scenario.with_overrides(args.speed, args.seed);
+    let db_file = match args.db.as_deref() {
+        None => None,
+        Some(url) if url.starts_with("sqlite:") => Some(sqlite::file_from_url(url)),
+        Some(_) => {
+            return Err(BadInput(
+                "--db: only SQLite (sqlite:PATH) is supported so far; PostgreSQL and MySQL are not built yet".into(),
+            )
+            .into());
+        }
+    };
+    let started = chrono::Utc::now();
+    let run = RunDir::create(&args.out, &scenario.name, started)?;
+    eprintln!("run directory: {}", run.path.display());
+
+    let store = Arc::new(open_store(&scenario, &args.out, &run, db_file.as_deref()).await?);
+    if !faults.is_empty() && !store.is_prepared().await? {
+        anyhow::bail!(BadInput(
+            "this database was not prepared by outage-sim, so no fault will be applied to it; \
+             run without --db, or with --db sqlite:NEW_FILE to let outage-sim prepare one"
+                .into()
+        ));
+    }
+    let requests = RequestFactory::new(&scenario);
+    let capacity = match scenario.load.unit {
+        LoadUnit::Capacity => Some(probe(&store, &requests, &scenario).await),
+        LoadUnit::ArrivalsPerSecond => None,
+    };
+    std::fs::write(run.file(SCENARIO_TOML), scenario.to_toml_resolved(capacity))?;
+    let meta = Meta {
+        tool: "outage-sim".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        scenario: scenario.name.clone(),
+        backend: store.dialect().into(),
+        db_url: format!("sqlite:{}", store_path(&run, db_file.as_deref()).display()),
+        seed: scenario.run.seed,
+        started_at: started.to_rfc3339(),
+        capacity_per_s: capacity,
+        speed: scenario.clock.speed,
+        window_ms: scenario.run.window.as_millis() as u64,
+        clock_start: scenario.clock.start.to_string(),
+        clock_end: scenario.clock.end.to_string(),
+        orders_seeded: scenario.data.orders,
+    };
+    run.write_json(META_JSON, &meta)?;
+
+    let outcome = replay(&scenario, faults, store.clone(), requests, capacity, &run).await;
+    store.close().await;
+    if db_file.is_none() && !args.keep_db {
+        remove_db_files(&store_path(&run, None));
+    }
+    let interrupted = outcome?;
+    let summary = super::plot::render(&run, &format!("{} on {}", meta.scenario, meta.backend))?;
+    print!("{}", report::terminal_summary(&summary, &meta, &run.path));
+    if interrupted {
+        eprintln!("interrupted: partial results kept in {}", run.path.display());
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn store_path(run: &RunDir, db_file: Option<&Path>) -> PathBuf {
+    db_file.map(Path::to_path_buf).unwrap_or_else(|| run.file("run.db"))
+}
+
+fn remove_db_files(file: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+}
+
+fn bar(len: u64, template: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar
+}
+
+/// The run's SQLite file: a copy of the cached, seeded base database (or the user's file).
+async fn open_store(scenario: &Scenario, out: &Path, run: &RunDir, db_file: Option<&Path>) -> Result<SqliteStore> {
+    let history_end = scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs());
+    let seeding = bar(scenario.data.orders, "{msg:>18} [{bar:40}] {pos}/{len} orders ({eta})");
+    let file = store_path(run, db_file);
+    match db_file {
+        Some(f) if f.exists() => {}
+        Some(f) => sqlite::prepare_file(f, &scenario.data, scenario.run.seed, history_end, &seeding).await?,
+        None => {
+            let base = sqlite::ensure_base(&out.join(".cache"), &scenario.data, scenario.run.seed, history_end, &seeding)
+                .await
+                .context("seeding the SQLite base database")?;
+            std::fs::copy(&base, &file).with_context(|| format!("cannot copy {} into the run directory", base.display()))?;
+        }
+    }
+    seeding.finish_and_clear();
+    SqliteStore::open(&file, scenario.limits.pool_size).await
+}
+
+async fn probe(store: &Arc<SqliteStore>, requests: &RequestFactory, scenario: &Scenario) -> f64 {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!("measuring capacity for {:.1} s", scenario.run.probe.as_secs_f64()));
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    let workers = (scenario.limits.pool_size as usize * 2).max(4);
+    let cap = measure_capacity(store.clone(), requests, &scenario.mix, workers, scenario.run.probe, scenario.run.seed).await;
+    spinner.finish_and_clear();
+    eprintln!("measured capacity: {cap:.0} arrivals/s of the scenario's mix");
+    cap
+}
+
+/// Everything that runs on the incident clock. Returns whether the user interrupted it.
+async fn replay(
+    scenario: &Scenario,
+    faults: Vec<faults::Fault>,
+    store: Arc<SqliteStore>,
+    requests: RequestFactory,
+    capacity: Option<f64>,
+    run: &RunDir,
+) -> Result<bool> {
+    let windows_log = CsvLog::<WindowRow>::create(&run.file(WINDOWS_CSV))?;
+    let db_log = CsvLog::<DbSample>::create(&run.file(DB_CSV))?;
+    let start = Instant::now();
+    let time = Timebase { start, clock: scenario.clock.clone() };
+    let events = Arc::new(EventLog::new(CsvLog::create(&run.file(EVENTS_CSV))?, time.clone()));
+    events.emit(EventKind::RunStart, &scenario.name, "");
+
+    let recorder = Arc::new(Recorder::new());
+    let retry = RetryPolicy { retries: scenario.checkout.retries, backoff: scenario.checkout.backoff };
+    let engine = Engine::new(store.clone(), recorder.clone(), requests, scenario.limits.request_timeout, scenario.limits.max_in_flight, retry);
+    let schedule = ArrivalSchedule::new(scenario.load.resolved(capacity), scenario.clock.clone(), &scenario.mix, scenario.run.seed);
+    let injector = Injector::new(store.clone(), events.clone());
+    let timeline = timeline(scenario, faults);
+    let end = start + scenario.clock.real_duration();
+
+    let windows = WindowLoop { scenario, recorder: &recorder, store: &store, windows_log, db_log, events: &events, time };
+    let replay = async {
+        tokio::join!(engine.drive(schedule, start), injector.run_timeline(timeline, start), windows.run(end));
+    };
+    let interrupted = tokio::select! {
+        _ = replay => false,
+        _ = shutdown_signal() => true,
+    };
+    engine.drain(scenario.limits.request_timeout + Duration::from_millis(500)).await;
+    injector.rollback_all().await;
+    events.emit(EventKind::RunEnd, &scenario.name, if interrupted { "interrupted" } else { "" });
+    Ok(interrupted)
+}
+
+fn timeline(scenario: &Scenario, faults: Vec<faults::Fault>) -> Vec<TimelineStep> {
+    let clock = &scenario.clock;
+    let mut steps = Vec::new();
+    for (step, fault) in scenario.faults.iter().zip(faults) {
+        steps.push(TimelineStep::Apply { at: clock.real_offset(step.apply), fault: fault.clone() });
+        if let Some(rb) = step.rollback {
+            steps.push(TimelineStep::Rollback { at: clock.real_offset(rb), name: fault.name });
+        }
+    }
+    steps
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let sigterm = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = sigterm => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Closes a window every `run.window`: writes its rows, samples the database, evaluates the
+/// alert rules and moves the progress bar.
+struct WindowLoop<'a> {
+    scenario: &'a Scenario,
+    recorder: &'a Recorder,
+    store: &'a SqliteStore,
+    windows_log: Arc<CsvLog<WindowRow>>,
+    db_log: Arc<CsvLog<DbSample>>,
+    events: &'a EventLog,
+    time: Timebase,
+}
+
+impl WindowLoop<'_> {
+    async fn run(&self, end: Instant) {
+        let window = self.scenario.run.window;
+        let total = (self.scenario.clock.real_duration().as_secs_f64() / window.as_secs_f64()).ceil() as u64;
+        let progress = bar(total, "{prefix} [{bar:30}] {pos}/{len} windows  {msg}");
+        let mut alerts = AlertEvaluator::new(&self.scenario.alerts);
+        let window_sim_s = window.as_secs_f64() * self.scenario.clock.speed;
+        for k in 1..=total {
+            let tick = (self.time.start + window * k as u32).min(end);
+            tokio::time::sleep_until(tick).await;
+            let real = tick - self.time.start;
+            let clock = self.time.clock.at(real).to_string();
+            let t_s = round_ms(real.as_secs_f64());
+            let rows: Vec<WindowRow> = Op::ALL
+                .into_iter()
+                .zip(self.recorder.take_window())
+                .map(|(op, w)| WindowRow {
+                    t_s,
+                    clock: clock.clone(),
+                    op: op.name().into(),
+                    offered: w.offered,
+                    ok: w.ok,
+                    failed: w.failed,
+                    timed_out: w.timed_out,
+                    dropped: w.dropped,
+                    retries: w.retries,
+                    in_flight: w.in_flight,
+                    p50_ms: w.p50_ms,
+                    p95_ms: w.p95_ms,
+                    p99_ms: w.p99_ms,
+                    max_ms: w.max_ms,
+                })
+                .collect();
+            if let Err(e) = self.windows_log.append(&rows) {
+                tracing::warn!("cannot write windows.csv: {e:#}");
+            }
+            for row in &rows {
+                for t in alerts.observe(row, window_sim_s) {
+                    match t {
+                        AlertTransition::Fired { name, detail } => self.events.emit(EventKind::AlertFired, &name, &detail),
+                        AlertTransition::Resolved { name } => self.events.emit(EventKind::AlertResolved, &name, ""),
+                    }
+                }
+            }
+            let samples: Vec<DbSample> = self
+                .store
+                .sample()
+                .await
+                .into_iter()
+                .map(|(metric, value)| DbSample { t_s, clock: clock.clone(), metric: metric.into(), value })
+                .collect();
+            let _ = self.db_log.append(&samples);
+            let c = &rows[Op::Checkout.index()];
+            progress.set_prefix(clock);
+            progress.set_message(format!(
+                "checkout offered {} ok {} failed {} timed out {} dropped {} p99 {} ms",
+                c.offered,
+                c.ok,
+                c.failed,
+                c.timed_out,
+                c.dropped,
+                c.p99_ms.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into())
+            ));
+            progress.set_position(k);
+        }
+        progress.finish();
+    }
+}

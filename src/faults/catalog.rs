@@ -1,0 +1,66 @@
+//! The fault catalog: `schema/faults/<dialect>/<name>.up.sql` and `.down.sql`, built into the
+//! binary so a run needs no files besides its scenario.
+
+/// A reversible migration that hurts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub name: String,
+    /// The header comment of the up migration.
+    pub description: String,
+    pub up: String,
+    pub down: String,
+}
+
+struct Builtin {
+    dialect: &'static str,
+    name: &'static str,
+    up: &'static str,
+    down: &'static str,
+}
+
+const BUILTIN: &[Builtin] = &[Builtin {
+    dialect: "sqlite",
+    name: "reporting-index",
+    up: include_str!("../../schema/faults/sqlite/reporting-index.up.sql"),
+    down: include_str!("../../schema/faults/sqlite/reporting-index.down.sql"),
+}];
+
+/// The fault `name` for `dialect`, or an error listing the ones there are.
+pub fn find(dialect: &str, name: &str) -> Result<Fault, String> {
+    BUILTIN
+        .iter()
+        .find(|b| b.dialect == dialect && b.name == name)
+        .map(|b| Fault {
+            name: b.name.to_string(),
+            description: header_comment(b.up),
+            up: b.up.to_string(),
+            down: b.down.to_string(),
+        })
+        .ok_or_else(|| {
+            let known: Vec<&str> = BUILTIN.iter().filter(|b| b.dialect == dialect).map(|b| b.name).collect();
+            format!("no fault named {name:?} for {dialect}; expected one of: {}", known.join(", "))
+        })
+}
+
+fn header_comment(sql: &str) -> String {
+    sql.lines()
+        .take_while(|l| l.starts_with("--"))
+        .map(|l| l.trim_start_matches('-').trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_builtin_faults_and_lists_the_known_ones_otherwise() {
+        let f = find("sqlite", "reporting-index").unwrap();
+        assert!(f.up.contains("CREATE INDEX orders_reporting"));
+        assert!(f.down.contains("DROP INDEX"));
+        assert!(f.description.starts_with("reporting-index:"));
+        let err = find("sqlite", "nope").unwrap_err();
+        assert!(err.contains("reporting-index"), "{err}");
+    }
+}

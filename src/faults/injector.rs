@@ -1,0 +1,115 @@
+//! The injector: applies and rolls back faults on the incident clock, records when each DDL was
+//! sent, got its lock and finished, and always rolls back what it applied.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::results::{EventKind, EventLog};
+use crate::store::Store;
+
+use super::Fault;
+
+/// One action on the fault timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimelineStep {
+    Apply { at: Duration, fault: Fault },
+    Rollback { at: Duration, name: String },
+}
+
+impl TimelineStep {
+    fn at(&self) -> Duration {
+        match self {
+            TimelineStep::Apply { at, .. } | TimelineStep::Rollback { at, .. } => *at,
+        }
+    }
+}
+
+/// Applies faults to one store. A fault is listed as applied from the moment its DDL is sent
+/// (an interrupted build may still finish in the database) until its rollback is done, so
+/// rollbacks must be idempotent (`DROP INDEX IF EXISTS`).
+pub struct Injector<S> {
+    store: Arc<S>,
+    events: Arc<EventLog>,
+    applied: Mutex<Vec<Fault>>,
+}
+
+impl<S: Store> Injector<S> {
+    pub fn new(store: Arc<S>, events: Arc<EventLog>) -> Self {
+        Injector { store, events, applied: Mutex::new(Vec::new()) }
+    }
+
+    /// The faults applied and not yet rolled back.
+    pub fn applied(&self) -> Vec<Fault> {
+        self.applied.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Runs the timeline: each step at its real offset from `start`.
+    pub async fn run_timeline(&self, mut steps: Vec<TimelineStep>, start: tokio::time::Instant) {
+        steps.sort_by_key(TimelineStep::at);
+        for step in steps {
+            tokio::time::sleep_until(start + step.at()).await;
+            match step {
+                TimelineStep::Apply { fault, .. } => self.apply(fault).await,
+                TimelineStep::Rollback { name, .. } => self.rollback(&name).await,
+            }
+        }
+    }
+
+    async fn apply(&self, fault: Fault) {
+        self.applied.lock().unwrap_or_else(|p| p.into_inner()).push(fault.clone());
+        let kinds = [EventKind::FaultApplySent, EventKind::FaultApplyLocked, EventKind::FaultApplyDone];
+        if !self.ddl(&fault.name, &fault.up, kinds).await {
+            // The DDL failed as a whole (SQLite DDL is transactional): nothing is left applied.
+            self.applied.lock().unwrap_or_else(|p| p.into_inner()).retain(|f| f.name != fault.name);
+        }
+    }
+
+    /// Rolls back the fault `name` if it is applied.
+    pub async fn rollback(&self, name: &str) {
+        let fault = {
+            let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+            applied.iter().find(|f| f.name == name).cloned()
+        };
+        let Some(fault) = fault else { return };
+        let kinds = [EventKind::FaultRollbackSent, EventKind::FaultRollbackLocked, EventKind::FaultRollbackDone];
+        if self.ddl(&fault.name, &fault.down, kinds).await {
+            self.applied.lock().unwrap_or_else(|p| p.into_inner()).retain(|f| f.name != name);
+        }
+    }
+
+    /// Rolls back everything still applied, newest first.
+    pub async fn rollback_all(&self) {
+        for fault in self.applied().into_iter().rev() {
+            self.rollback(&fault.name).await;
+        }
+    }
+
+    async fn ddl(&self, name: &str, sql: &str, [sent, locked, done]: [EventKind; 3]) -> bool {
+        self.events.emit(sent, name, &first_statement(sql));
+        let on_locked = || self.events.emit(locked, name, "");
+        match self.store.run_ddl(sql, &on_locked).await {
+            Ok(()) => {
+                self.events.emit(done, name, "");
+                true
+            }
+            Err(e) => {
+                self.events.emit(EventKind::FaultFailed, name, &e.to_string().replace('\n', " "));
+                tracing::error!("fault {name} failed: {e}");
+                false
+            }
+        }
+    }
+}
+
+/// The first SQL statement, without comments, for the event's detail column.
+fn first_statement(sql: &str) -> String {
+    sql.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_string()
+}

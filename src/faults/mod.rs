@@ -1,0 +1,7 @@
+//! Faults: reversible migrations applied on the incident clock, and always rolled back.
+
+mod catalog;
+mod injector;
+
+pub use catalog::{Fault, find};
+pub use injector::{Injector, TimelineStep};

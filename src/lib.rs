@@ -1,0 +1,17 @@
+//! outage-sim: replay a production database outage end to end on a real database.
+//!
+//! The flow of a run (see DESIGN.md): `scenario` → `traffic` → `store`, with `faults` applying
+//! DDL on the incident clock and `metrics` recording every window into `results`; `analysis`,
+//! `charts` and `report` read only the results.
+
+pub mod analysis;
+pub mod charts;
+pub mod cli;
+pub mod commands;
+pub mod faults;
+pub mod metrics;
+pub mod report;
+pub mod results;
+pub mod scenario;
+pub mod store;
+pub mod traffic;

@@ -1,0 +1,165 @@
+//! The per-window recorder: one HdrHistogram of latency and a set of counters per operation.
+//!
+//! Recording takes a short lock and touches only preallocated memory, so the hot path does not
+//! allocate; at the end of each window the owner calls [`Recorder::take_window`].
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::scenario::Op;
+
+/// How an attempt that reached the database ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Failed,
+    TimedOut,
+}
+
+/// One operation's figures for one window.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OpWindow {
+    /// Attempts that arrived in the window, retries included.
+    pub offered: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub timed_out: u64,
+    /// Arrivals rejected at once because `max_in_flight` was reached.
+    pub dropped: u64,
+    /// How many of `offered` were retries.
+    pub retries: u64,
+    /// Requests in flight at the end of the window.
+    pub in_flight: i64,
+    /// Latency percentiles in milliseconds of attempts that finished in the window
+    /// (ok, failed or timed out), from their intended start; `None` when none finished.
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+struct Accumulator {
+    latency_us: Histogram<u64>,
+    counts: OpWindow,
+}
+
+/// Shared by every request task; cheap to record into.
+pub struct Recorder {
+    ops: [Mutex<Accumulator>; 3],
+    in_flight: [AtomicI64; 3],
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        let acc = || {
+            Mutex::new(Accumulator {
+                // 1 µs to 1 hour at 3 significant digits.
+                latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
+                counts: OpWindow::default(),
+            })
+        };
+        Recorder { ops: [acc(), acc(), acc()], in_flight: Default::default() }
+    }
+
+    fn with<R>(&self, op: Op, f: impl FnOnce(&mut Accumulator) -> R) -> R {
+        let mut acc = self.ops[op.index()].lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut acc)
+    }
+
+    /// An attempt arrived (sent or dropped).
+    pub fn offered(&self, op: Op, is_retry: bool) {
+        self.with(op, |a| {
+            a.counts.offered += 1;
+            a.counts.retries += u64::from(is_retry);
+        });
+    }
+
+    pub fn dropped(&self, op: Op) {
+        self.with(op, |a| a.counts.dropped += 1);
+    }
+
+    pub fn started(&self, op: Op) {
+        self.in_flight[op.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An attempt that was sent to the database ended, `latency` after its intended start.
+    pub fn finished(&self, op: Op, outcome: Outcome, latency: Duration) {
+        self.in_flight[op.index()].fetch_sub(1, Ordering::Relaxed);
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.with(op, |a| {
+            a.latency_us.saturating_record(us);
+            match outcome {
+                Outcome::Ok => a.counts.ok += 1,
+                Outcome::Failed => a.counts.failed += 1,
+                Outcome::TimedOut => a.counts.timed_out += 1,
+            }
+        });
+    }
+
+    /// Requests of every operation in flight now.
+    pub fn total_in_flight(&self) -> i64 {
+        self.in_flight.iter().map(|n| n.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Closes the current window: returns its figures per operation and starts a new one.
+    pub fn take_window(&self) -> [OpWindow; 3] {
+        Op::ALL.map(|op| {
+            self.with(op, |a| {
+                let mut w = std::mem::take(&mut a.counts);
+                w.in_flight = self.in_flight[op.index()].load(Ordering::Relaxed);
+                let h = &a.latency_us;
+                if !h.is_empty() {
+                    let ms = |us: u64| us as f64 / 1000.0;
+                    w.p50_ms = Some(ms(h.value_at_quantile(0.50)));
+                    w.p95_ms = Some(ms(h.value_at_quantile(0.95)));
+                    w.p99_ms = Some(ms(h.value_at_quantile(0.99)));
+                    w.max_ms = Some(ms(h.max()));
+                }
+                a.latency_us.reset();
+                w
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_each_outcome_once_and_resets_between_windows() {
+        let r = Recorder::new();
+        for i in 0..100u64 {
+            r.offered(Op::Checkout, i % 10 == 0);
+            r.started(Op::Checkout);
+            let outcome = if i < 90 { Outcome::Ok } else if i < 95 { Outcome::Failed } else { Outcome::TimedOut };
+            r.finished(Op::Checkout, outcome, Duration::from_millis(i + 1));
+        }
+        r.offered(Op::Checkout, false);
+        r.dropped(Op::Checkout);
+        r.offered(Op::Browse, false);
+        r.started(Op::Browse);
+        let [browse, checkout, report] = r.take_window();
+        assert_eq!((checkout.offered, checkout.ok, checkout.failed, checkout.timed_out), (101, 90, 5, 5));
+        assert_eq!((checkout.dropped, checkout.retries, checkout.in_flight), (1, 10, 0));
+        assert!((checkout.p50_ms.unwrap() - 50.0).abs() < 0.1);
+        assert!((checkout.p99_ms.unwrap() - 99.0).abs() < 0.1);
+        assert!((checkout.max_ms.unwrap() - 100.0).abs() < 0.1);
+        assert_eq!(browse.in_flight, 1);
+        assert_eq!(browse.p99_ms, None);
+        assert_eq!(report, OpWindow::default());
+        let next = r.take_window();
+        assert_eq!(next[1].offered, 0);
+        assert_eq!(next[1].p99_ms, None);
+        assert_eq!(next[0].in_flight, 1, "in flight carries over windows");
+    }
+}

@@ -1,0 +1,108 @@
+//! What people read: the terminal summary and the postmortem-style `timeline.md`.
+
+use std::fmt::Write;
+
+use crate::analysis::{PhaseStats, Summary};
+use crate::results::{EventRow, Meta};
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+fn phase_table(phases: &[PhaseStats]) -> String {
+    let mut out = String::from(
+        "| phase | clock | offered/s | ok/s | success ratio | median p50 ms | median p99 ms |\n|---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for p in phases {
+        let _ = writeln!(
+            out,
+            "| {} | {}–{} | {:.1} | {:.1} | {:.3} | {} | {} |",
+            p.phase,
+            p.from_clock,
+            p.to_clock,
+            p.offered_per_s,
+            p.ok_per_s,
+            p.success_ratio,
+            ms(p.median_p50_ms),
+            ms(p.median_p99_ms)
+        );
+    }
+    out
+}
+
+fn minutes(v: Option<f64>) -> String {
+    v.map(|m| format!("{m:.0} min")).unwrap_or_else(|| "n/a".into())
+}
+
+/// The short summary printed at the end of a run.
+pub fn terminal_summary(summary: &Summary, meta: &Meta, run_dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let cap = meta.capacity_per_s.map(|c| format!(", measured capacity {c:.0} arrivals/s")).unwrap_or_default();
+    let _ = writeln!(out, "\n{} on {}{cap}", meta.scenario, meta.backend);
+    let _ = writeln!(out, "{:<15} {:>9} {:>9} {:>8} {:>10} {:>10}", "checkout", "offered/s", "ok/s", "success", "p50 ms", "p99 ms");
+    for p in &summary.phases {
+        let _ = writeln!(
+            out,
+            "{:<15} {:>9.1} {:>9.1} {:>8.3} {:>10} {:>10}",
+            p.phase,
+            p.offered_per_s,
+            p.ok_per_s,
+            p.success_ratio,
+            ms(p.median_p50_ms),
+            ms(p.median_p99_ms)
+        );
+    }
+    for a in &summary.alerts {
+        let _ = writeln!(out, "alert {:?} fired {} resolved {}", a.name, a.fired, a.resolved.as_deref().unwrap_or("never"));
+    }
+    let _ = writeln!(
+        out,
+        "time to detect {}, to mitigate {}, to recover {}; verdict: {}",
+        minutes(summary.time_to_detect_min),
+        minutes(summary.time_to_mitigate_min),
+        minutes(summary.time_to_recover_min),
+        summary.verdict
+    );
+    let _ = writeln!(out, "results: {}", run_dir.display());
+    out
+}
+
+fn describe(e: &EventRow) -> Option<String> {
+    let text = match e.kind.as_str() {
+        "run_start" => "replay started".to_string(),
+        "run_end" => format!("replay ended{}", if e.detail.is_empty() { String::new() } else { format!(" ({})", e.detail) }),
+        "fault_apply_sent" => format!("{} applied: `{}`", e.name, e.detail),
+        "fault_apply_locked" => format!("{} holds the write lock", e.name),
+        "fault_apply_done" => format!("{} finished building", e.name),
+        "fault_rollback_sent" => format!("rollback of {} sent: `{}`", e.name, e.detail),
+        "fault_rollback_locked" => format!("rollback of {} holds the write lock", e.name),
+        "fault_rollback_done" => format!("{} rolled back", e.name),
+        "fault_failed" => format!("{} failed: {}", e.name, e.detail),
+        "alert_fired" => format!("alert: {} ({})", e.name, e.detail),
+        "alert_resolved" => format!("resolved: {}", e.name),
+        _ => return None,
+    };
+    Some(text)
+}
+
+/// `timeline.md`: the run's events in incident-clock time, then the per-phase table.
+pub fn timeline_md(title: &str, events: &[EventRow], summary: &Summary) -> String {
+    let mut out = format!("# Timeline: {title}\n\nIncident-clock times (the replay runs faster than real time).\n\n");
+    for e in events {
+        if let Some(text) = describe(e) {
+            let _ = writeln!(out, "- **{}** {}", e.clock, text);
+        }
+    }
+    if let Some((from, to)) = &summary.outage {
+        let _ = writeln!(out, "\nCheckout success ratio below 0.5 from {from} to {to}.");
+    }
+    let _ = writeln!(
+        out,
+        "\nTime to detect: {}. Time to mitigate: {}. Time to recover: {}. Verdict: {}.\n\n## Checkout by phase\n",
+        minutes(summary.time_to_detect_min),
+        minutes(summary.time_to_mitigate_min),
+        minutes(summary.time_to_recover_min),
+        summary.verdict
+    );
+    out + &phase_table(&summary.phases)
+}

@@ -1,0 +1,303 @@
+//! The run directory: the contract between running and reading.
+//!
+//! Everything after a run (analysis, charts, report) reads only these files, so an old run can
+//! be re-plotted without a database. CSV files are appended and flushed as the run goes.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub const WINDOWS_CSV: &str = "windows.csv";
+pub const EVENTS_CSV: &str = "events.csv";
+pub const DB_CSV: &str = "db.csv";
+pub const META_JSON: &str = "meta.json";
+pub const SUMMARY_JSON: &str = "summary.json";
+pub const SCENARIO_TOML: &str = "scenario.toml";
+
+/// One row of `windows.csv`: one window and one operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowRow {
+    /// Real seconds since the run started, at the window's end.
+    pub t_s: f64,
+    /// Incident clock at the window's end, `HH:MM:SS`.
+    pub clock: String,
+    pub op: String,
+    pub offered: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub timed_out: u64,
+    pub dropped: u64,
+    pub retries: u64,
+    pub in_flight: i64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+/// What happened, as written to `events.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    RunStart,
+    RunEnd,
+    FaultApplySent,
+    FaultApplyLocked,
+    FaultApplyDone,
+    FaultRollbackSent,
+    FaultRollbackLocked,
+    FaultRollbackDone,
+    FaultFailed,
+    AlertFired,
+    AlertResolved,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        use EventKind::*;
+        match self {
+            RunStart => "run_start",
+            RunEnd => "run_end",
+            FaultApplySent => "fault_apply_sent",
+            FaultApplyLocked => "fault_apply_locked",
+            FaultApplyDone => "fault_apply_done",
+            FaultRollbackSent => "fault_rollback_sent",
+            FaultRollbackLocked => "fault_rollback_locked",
+            FaultRollbackDone => "fault_rollback_done",
+            FaultFailed => "fault_failed",
+            AlertFired => "alert_fired",
+            AlertResolved => "alert_resolved",
+        }
+    }
+}
+
+/// One row of `events.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRow {
+    /// Real seconds since the run started.
+    pub t_s: f64,
+    /// Incident clock, `HH:MM:SS`.
+    pub clock: String,
+    pub kind: String,
+    /// The fault's or alert's name.
+    pub name: String,
+    pub detail: String,
+}
+
+/// One row of `db.csv`: a sample from the database monitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbSample {
+    pub t_s: f64,
+    pub clock: String,
+    pub metric: String,
+    pub value: f64,
+}
+
+/// `meta.json`: what was run, where and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub tool: String,
+    pub version: String,
+    pub scenario: String,
+    /// `sqlite`, `postgres` or `mysql`.
+    pub backend: String,
+    /// The database URL with any password replaced by `***`.
+    pub db_url: String,
+    pub seed: u64,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+    /// Measured sustainable throughput of the scenario's mix, arrivals per second.
+    pub capacity_per_s: Option<f64>,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+    pub window_ms: u64,
+    pub clock_start: String,
+    pub clock_end: String,
+    pub orders_seeded: u64,
+}
+
+/// An append-only CSV file, flushed after every batch so a crash loses at most one window.
+pub struct CsvLog<T> {
+    writer: Mutex<csv::Writer<File>>,
+    _row: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T: Serialize> CsvLog<T> {
+    pub fn create(path: &Path) -> Result<Arc<Self>> {
+        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Arc::new(CsvLog { writer: Mutex::new(csv::Writer::from_writer(file)), _row: Default::default() }))
+    }
+
+    /// Appends rows and flushes them to the file.
+    pub fn append(&self, rows: &[T]) -> Result<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        for row in rows {
+            w.serialize(row)?;
+        }
+        w.flush()?;
+        Ok(())
+    }
+}
+
+/// Stamps rows with real seconds since the run started and the incident-clock reading.
+#[derive(Debug, Clone)]
+pub struct Timebase {
+    pub start: tokio::time::Instant,
+    pub clock: crate::scenario::IncidentClock,
+}
+
+impl Timebase {
+    /// (`t_s`, `clock`) for now.
+    pub fn now(&self) -> (f64, String) {
+        let real = self.start.elapsed();
+        (round_ms(real.as_secs_f64()), self.clock.at(real).to_string())
+    }
+}
+
+/// Seconds rounded to milliseconds, for readable CSV.
+pub fn round_ms(s: f64) -> f64 {
+    (s * 1000.0).round() / 1000.0
+}
+
+/// `events.csv`, stamped as events happen.
+pub struct EventLog {
+    log: Arc<CsvLog<EventRow>>,
+    time: Timebase,
+}
+
+impl EventLog {
+    pub fn new(log: Arc<CsvLog<EventRow>>, time: Timebase) -> Self {
+        EventLog { log, time }
+    }
+
+    /// Records an event now. A failure to write is reported, not fatal: the run goes on.
+    pub fn emit(&self, kind: EventKind, name: &str, detail: &str) {
+        let (t_s, clock) = self.time.now();
+        let row = EventRow { t_s, clock, kind: kind.as_str().into(), name: name.into(), detail: detail.into() };
+        if let Err(e) = self.log.append(&[row]) {
+            tracing::warn!("cannot write events.csv: {e:#}");
+        }
+    }
+}
+
+/// `results/<scenario>-<UTC timestamp>/`.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates a new, empty run directory under `out`.
+    pub fn create(out: &Path, scenario: &str, started: chrono::DateTime<chrono::Utc>) -> Result<RunDir> {
+        let stamp = started.format("%Y%m%dT%H%M%SZ");
+        let mut path = out.join(format!("{scenario}-{stamp}"));
+        let mut n = 1;
+        while path.exists() {
+            n += 1;
+            path = out.join(format!("{scenario}-{stamp}-{n}"));
+        }
+        std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(RunDir { path })
+    }
+
+    /// An existing run directory, for reading.
+    pub fn open(path: &Path) -> Result<RunDir> {
+        anyhow::ensure!(
+            path.join(WINDOWS_CSV).is_file(),
+            "{} is not a run directory: it has no {WINDOWS_CSV}",
+            path.display()
+        );
+        Ok(RunDir { path: path.to_path_buf() })
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        let text = serde_json::to_string_pretty(value)?;
+        std::fs::write(self.file(name), text + "\n").with_context(|| format!("cannot write {name}"))
+    }
+
+    pub fn read_json<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<T> {
+        let text = std::fs::read_to_string(self.file(name)).with_context(|| format!("cannot read {name}"))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid", self.file(name).display()))
+    }
+
+    pub fn read_windows(&self) -> Result<Vec<WindowRow>> {
+        read_csv(&self.file(WINDOWS_CSV))
+    }
+
+    pub fn read_events(&self) -> Result<Vec<EventRow>> {
+        read_csv(&self.file(EVENTS_CSV))
+    }
+
+    pub fn read_db_samples(&self) -> Result<Vec<DbSample>> {
+        let path = self.file(DB_CSV);
+        if path.exists() { read_csv(&path) } else { Ok(Vec::new()) }
+    }
+}
+
+/// Reads every row; a row cut short by a crash (the last one) is skipped, any other bad row is
+/// an error naming the file and line.
+fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut rows = Vec::new();
+    let mut records = reader.deserialize::<T>().peekable();
+    while let Some(row) = records.next() {
+        match row {
+            Ok(r) => rows.push(r),
+            Err(_) if records.peek().is_none() => break,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                anyhow::bail!("{}:{line}: {e}", path.display());
+            }
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_rows_round_trip_with_empty_percentiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path(), "t", chrono::Utc::now()).unwrap();
+        let log = CsvLog::create(&run.file(WINDOWS_CSV)).unwrap();
+        let row = WindowRow {
+            t_s: 1.0,
+            clock: "12:01:00".into(),
+            op: "checkout".into(),
+            offered: 3,
+            ok: 2,
+            failed: 0,
+            timed_out: 1,
+            dropped: 0,
+            retries: 1,
+            in_flight: 4,
+            p50_ms: Some(1.5),
+            p95_ms: None,
+            p99_ms: None,
+            max_ms: None,
+        };
+        log.append(std::slice::from_ref(&row)).unwrap();
+        let text = std::fs::read_to_string(run.file(WINDOWS_CSV)).unwrap();
+        assert!(text.starts_with(
+            "t_s,clock,op,offered,ok,failed,timed_out,dropped,retries,in_flight,p50_ms,p95_ms,p99_ms,max_ms\n"
+        ));
+        assert_eq!(RunDir::open(&run.path).unwrap().read_windows().unwrap(), vec![row]);
+    }
+
+    #[test]
+    fn a_row_cut_short_by_a_crash_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(EVENTS_CSV);
+        std::fs::write(&path, "t_s,clock,kind,name,detail\n0.0,12:00:00,run_start,x,\n1.5,12:0").unwrap();
+        let rows: Vec<EventRow> = read_csv(&path).unwrap();
+        assert_eq!(rows.len(), 1);
+    }
+}

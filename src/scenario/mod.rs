@@ -1,0 +1,266 @@
+//! The workload file (TOML) → a typed, validated [`Scenario`].
+//!
+//! Everything a user can get wrong in a scenario is caught here, before anything touches a
+//! database, with the file, line, column, field and what was expected. Nothing downstream
+//! re-validates.
+
+mod clock;
+mod load;
+mod raw;
+
+pub use clock::{ClockTime, IncidentClock};
+pub use load::{LoadCurve, LoadUnit};
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use raw::{RawScenario, unspanned};
+
+/// One kind of user operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Browse,
+    Checkout,
+    Report,
+}
+
+impl Op {
+    pub const ALL: [Op; 3] = [Op::Browse, Op::Checkout, Op::Report];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Browse => "browse",
+            Op::Checkout => "checkout",
+            Op::Report => "report",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Op {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Op::ALL
+            .into_iter()
+            .find(|op| op.name() == s)
+            .ok_or_else(|| format!("expected one of browse, checkout, report, got {s:?}"))
+    }
+}
+
+/// Relative weights of the operations; they sum to 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mix {
+    /// Weight per [`Op`], indexed by `Op::index`.
+    pub weights: [f64; 3],
+}
+
+impl Mix {
+    pub fn weight(&self, op: Op) -> f64 {
+        self.weights[op.index()]
+    }
+}
+
+/// The shape of a checkout and of a shopper's patience.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckoutShape {
+    pub items_min: u32,
+    pub items_max: u32,
+    /// Zipf exponent of product popularity (higher: a few products get most carts).
+    pub zipf_s: f64,
+    /// How many times a failed, timed-out or dropped checkout is tried again.
+    pub retries: u32,
+    /// Real time a shopper waits before trying again (± 50% jitter).
+    pub backoff: Duration,
+}
+
+/// How much history the database holds before the replay starts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct DataSize {
+    pub orders: u64,
+    pub customers: u64,
+    pub products: u64,
+    /// Orders are spread over this many days before the incident day.
+    pub history_days: u32,
+}
+
+/// What the application server in front of the database allows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Connections in the read pool (writes always go through one writer on SQLite).
+    pub pool_size: u32,
+    /// Real time after which a request is cancelled and counted as timed out.
+    pub request_timeout: Duration,
+    /// Requests in flight beyond which new arrivals are rejected at once (the app's 503).
+    pub max_in_flight: usize,
+}
+
+/// How the run itself is measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSettings {
+    /// Real length of one metrics window.
+    pub window: Duration,
+    pub seed: u64,
+    /// Real length of the capacity probe (used when the load is in capacity fractions).
+    pub probe: Duration,
+    /// The report reads this many incident-clock minutes of recent orders.
+    pub report_range_minutes: u32,
+}
+
+/// One fault on the timeline: applied at one time, rolled back at another.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultStep {
+    /// Name in the fault catalog (`schema/faults/<dialect>/<name>.up.sql`).
+    pub name: String,
+    pub apply: ClockTime,
+    /// `None`: rolled back only at the end of the run.
+    pub rollback: Option<ClockTime>,
+}
+
+/// Which windowed metric an alert watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertMetric {
+    P99Ms,
+    SuccessRatio,
+}
+
+/// An SLO rule: `op`'s `metric` beyond `threshold` for `for_duration` of the incident clock.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlertRule {
+    pub name: String,
+    pub op: Op,
+    pub metric: AlertMetric,
+    /// `true`: fires when the metric is above the threshold; `false`: below.
+    pub above: bool,
+    pub threshold: f64,
+    /// Incident-clock seconds the condition must hold before the alert fires.
+    pub for_sim_secs: f64,
+}
+
+/// A validated workload.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub source: PathBuf,
+    pub clock: IncidentClock,
+    pub load: LoadCurve,
+    pub mix: Mix,
+    pub checkout: CheckoutShape,
+    pub data: DataSize,
+    pub limits: Limits,
+    pub run: RunSettings,
+    pub faults: Vec<FaultStep>,
+    pub alerts: Vec<AlertRule>,
+    raw: RawScenario,
+}
+
+/// A scenario file that cannot be run, with where and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {field}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub field: String,
+    pub message: String,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            field: "(file)".into(),
+            message: format!("cannot read the scenario file: {e}"),
+        })?;
+        Scenario::parse(&text, path)
+    }
+
+    /// Validates scenario text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let raw: RawScenario = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let key = text.get(span.clone()).unwrap_or("").trim();
+            let field = if !key.is_empty() && key.len() < 40 && !key.contains('\n') {
+                key.to_string()
+            } else {
+                "(syntax)".to_string()
+            };
+            error_at(text, path, span.start, &field, e.message().replace('\n', " "))
+        })?;
+        raw.validate(text, path)
+    }
+
+    /// The scenario as run: the same file with the load curve resolved to arrivals per second.
+    pub fn to_toml_resolved(&self, capacity_per_s: Option<f64>) -> String {
+        let mut raw = self.raw.clone();
+        let resolved = self.load.resolved(capacity_per_s);
+        raw.set_load(&resolved);
+        let header = match capacity_per_s {
+            Some(cap) => format!(
+                "# As run: load resolved from capacity fractions at a measured capacity of {cap:.1} arrivals/s.\n"
+            ),
+            None => "# As run.\n".to_string(),
+        };
+        header + &toml::to_string_pretty(&raw).unwrap_or_default()
+    }
+
+    /// The same scenario at another speed or seed (CLI overrides).
+    pub fn with_overrides(mut self, speed: Option<f64>, seed: Option<u64>) -> Scenario {
+        if let Some(speed) = speed {
+            self.clock.speed = speed;
+            self.raw.clock.speed = unspanned(speed);
+        }
+        if let Some(seed) = seed {
+            self.run.seed = seed;
+            self.raw.run.seed = Some(seed);
+        }
+        self
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, column)
+}
+
+fn error_at(text: &str, path: &Path, offset: usize, field: &str, message: String) -> ScenarioError {
+    let (line, column) = line_col(text, offset);
+    ScenarioError { file: path.display().to_string(), line, column, field: field.into(), message }
+}
+
+/// Parses an incident-clock duration such as `90s`, `5m` or `1h` into seconds.
+fn parse_sim_duration(s: &str) -> Result<f64, String> {
+    let expected = || format!("expected a duration such as \"90s\", \"5m\" or \"1h\", got {s:?}");
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(expected)?);
+    let n: f64 = num.trim().parse().map_err(|_| expected())?;
+    let mult = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(expected()),
+    };
+    if n < 0.0 {
+        return Err(expected());
+    }
+    Ok(n * mult)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,333 @@
+//! The scenario file as serde reads it, with source spans, and its validation into types.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::*;
+
+pub(super) fn unspanned<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScenario {
+    name: Option<String>,
+    description: Option<String>,
+    pub(super) clock: RawClock,
+    load: RawLoad,
+    mix: Spanned<RawMix>,
+    #[serde(default)]
+    checkout: RawCheckout,
+    #[serde(default)]
+    data: RawData,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    pub(super) run: RawRun,
+    #[serde(default)]
+    faults: Vec<RawFault>,
+    #[serde(default)]
+    alerts: Vec<RawAlert>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClock {
+    #[serde(default = "default_date")]
+    date: String,
+    start: Spanned<String>,
+    end: Spanned<String>,
+    pub(super) speed: Spanned<f64>,
+}
+
+fn default_date() -> String {
+    "2024-06-08".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    unit: LoadUnit,
+    points: Spanned<Vec<RawPoint>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoint {
+    at: Spanned<String>,
+    value: Spanned<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawMix {
+    #[serde(default)]
+    browse: Option<Spanned<f64>>,
+    #[serde(default)]
+    checkout: Option<Spanned<f64>>,
+    #[serde(default)]
+    report: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheckout {
+    items_min: Option<Spanned<u32>>,
+    items_max: Option<Spanned<u32>>,
+    zipf_s: Option<Spanned<f64>>,
+    retries: Option<u32>,
+    backoff_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    orders: Option<u64>,
+    customers: Option<Spanned<u64>>,
+    products: Option<Spanned<u64>>,
+    history_days: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    pool_size: Option<Spanned<u32>>,
+    request_timeout_ms: Option<Spanned<u64>>,
+    max_in_flight: Option<Spanned<usize>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRun {
+    window_ms: Option<Spanned<u64>>,
+    pub(super) seed: Option<u64>,
+    probe_ms: Option<Spanned<u64>>,
+    report_range_minutes: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    name: String,
+    apply: Spanned<String>,
+    rollback: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    name: String,
+    op: Spanned<String>,
+    metric: Spanned<String>,
+    above: Option<f64>,
+    below: Option<f64>,
+    #[serde(rename = "for")]
+    for_: Spanned<String>,
+}
+
+/// Collects the first validation error with its place in the file.
+struct Checker<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Checker<'_> {
+    fn fail<T>(&self, span: std::ops::Range<usize>, field: &str, msg: impl Into<String>) -> Result<T, ScenarioError> {
+        Err(error_at(self.text, self.path, span.start, field, msg.into()))
+    }
+
+    fn clock_time(&self, s: &Spanned<String>, field: &str) -> Result<ClockTime, ScenarioError> {
+        s.get_ref().parse().or_else(|e: String| self.fail(s.span(), field, e))
+    }
+
+    fn positive<T: Copy + PartialOrd + Default + std::fmt::Display>(
+        &self,
+        v: &Option<Spanned<T>>,
+        field: &str,
+        default: T,
+    ) -> Result<T, ScenarioError> {
+        match v {
+            None => Ok(default),
+            Some(s) if *s.get_ref() > T::default() => Ok(*s.get_ref()),
+            Some(s) => self.fail(s.span(), field, format!("expected a number > 0, got {}", s.get_ref())),
+        }
+    }
+}
+
+impl RawScenario {
+    pub(super) fn set_load(&mut self, curve: &LoadCurve) {
+        self.load.unit = curve.unit;
+        for (raw, (_, value)) in self.load.points.get_mut().iter_mut().zip(&curve.points) {
+            raw.value = unspanned((value * 100.0).round() / 100.0);
+        }
+    }
+
+    pub(super) fn validate(self, text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let ck = Checker { text, path };
+        let c = &self.clock;
+        let start = ck.clock_time(&c.start, "clock.start")?;
+        let end = ck.clock_time(&c.end, "clock.end")?;
+        if end <= start {
+            return ck.fail(c.end.span(), "clock.end", format!("expected a time after clock.start ({start}), got {end}"));
+        }
+        if !(*c.speed.get_ref() > 0.0 && c.speed.get_ref().is_finite()) {
+            return ck.fail(c.speed.span(), "clock.speed", "expected simulated seconds per real second > 0");
+        }
+        if chrono::NaiveDate::parse_from_str(&c.date, "%Y-%m-%d").is_err() {
+            return ck.fail(c.start.span(), "clock.date", format!("expected a date as YYYY-MM-DD, got {:?}", c.date));
+        }
+        let clock = IncidentClock { date: c.date.clone(), start, end, speed: *c.speed.get_ref() };
+        let within = |t: ClockTime| t >= start && t <= end;
+
+        let load = self.load_curve(&ck)?;
+        let mix = self.mix(&ck)?;
+
+        let co = &self.checkout;
+        let items_min = ck.positive(&co.items_min, "checkout.items_min", 1)?;
+        let items_max = ck.positive(&co.items_max, "checkout.items_max", 5)?;
+        if items_max < items_min {
+            let span = co.items_max.as_ref().map(|s| s.span()).unwrap_or(0..0);
+            return ck.fail(span, "checkout.items_max", format!("expected ≥ checkout.items_min ({items_min})"));
+        }
+        let checkout = CheckoutShape {
+            items_min,
+            items_max,
+            zipf_s: ck.positive(&co.zipf_s, "checkout.zipf_s", 1.1)?,
+            retries: co.retries.unwrap_or(2),
+            backoff: Duration::from_millis(co.backoff_ms.unwrap_or(1000)),
+        };
+
+        let d = &self.data;
+        let data = DataSize {
+            orders: d.orders.unwrap_or(1_000_000),
+            customers: ck.positive(&d.customers, "data.customers", 100_000)?,
+            products: ck.positive(&d.products, "data.products", 10_000)?,
+            history_days: ck.positive(&d.history_days, "data.history_days", 90)?,
+        };
+
+        let l = &self.limits;
+        let limits = Limits {
+            pool_size: ck.positive(&l.pool_size, "limits.pool_size", 8)?,
+            request_timeout: Duration::from_millis(ck.positive(&l.request_timeout_ms, "limits.request_timeout_ms", 2000)?),
+            max_in_flight: ck.positive(&l.max_in_flight, "limits.max_in_flight", 1000)?,
+        };
+
+        let r = &self.run;
+        let run = RunSettings {
+            window: Duration::from_millis(ck.positive(&r.window_ms, "run.window_ms", 1000)?),
+            seed: r.seed.unwrap_or(42),
+            probe: Duration::from_millis(ck.positive(&r.probe_ms, "run.probe_ms", 3000)?),
+            report_range_minutes: r.report_range_minutes.unwrap_or(15),
+        };
+
+        let mut faults = Vec::new();
+        for (i, f) in self.faults.iter().enumerate() {
+            let field = |k: &str| format!("faults[{i}].{k}");
+            let apply = ck.clock_time(&f.apply, &field("apply"))?;
+            if !within(apply) {
+                return ck.fail(f.apply.span(), &field("apply"), format!("expected a time within the clock ({start} to {end}), got {apply}"));
+            }
+            let rollback = match &f.rollback {
+                None => None,
+                Some(rb) => {
+                    let t = ck.clock_time(rb, &field("rollback"))?;
+                    if !within(t) {
+                        return ck.fail(rb.span(), &field("rollback"), format!("expected a time within the clock ({start} to {end}), got {t}"));
+                    }
+                    if t <= apply {
+                        return ck.fail(rb.span(), &field("rollback"), format!("expected a time after apply ({apply}), got {t}"));
+                    }
+                    Some(t)
+                }
+            };
+            faults.push(FaultStep { name: f.name.clone(), apply, rollback });
+        }
+
+        let alerts = self.alerts(&ck)?;
+        Ok(Scenario {
+            name: self.name.clone().unwrap_or_else(|| {
+                path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
+            }),
+            description: self.description.clone().unwrap_or_default(),
+            source: path.to_path_buf(),
+            clock,
+            load,
+            mix,
+            checkout,
+            data,
+            limits,
+            run,
+            faults,
+            alerts,
+            raw: self,
+        })
+    }
+
+    fn load_curve(&self, ck: &Checker) -> Result<LoadCurve, ScenarioError> {
+        let pts = &self.load.points;
+        if pts.get_ref().is_empty() {
+            return ck.fail(pts.span(), "load.points", "expected at least one point { at = \"HH:MM\", value = N }");
+        }
+        let mut points = Vec::new();
+        for (i, p) in pts.get_ref().iter().enumerate() {
+            let at = ck.clock_time(&p.at, &format!("load.points[{i}].at"))?;
+            let v = *p.value.get_ref();
+            if !(v >= 0.0 && v.is_finite()) {
+                return ck.fail(p.value.span(), &format!("load.points[{i}].value"), format!("expected a rate ≥ 0, got {v}"));
+            }
+            if let Some(&(prev, _)) = points.last() {
+                if at < prev {
+                    return ck.fail(p.at.span(), &format!("load.points[{i}].at"), format!("expected points in time order, {at} comes before {prev}"));
+                }
+            }
+            points.push((at, v));
+        }
+        if points.iter().all(|p| p.1 == 0.0) {
+            return ck.fail(pts.span(), "load.points", "expected at least one point with a value > 0");
+        }
+        Ok(LoadCurve { unit: self.load.unit, points })
+    }
+
+    fn mix(&self, ck: &Checker) -> Result<Mix, ScenarioError> {
+        let m = self.mix.get_ref();
+        let mut weights = [0.0; 3];
+        for (op, w) in [(Op::Browse, &m.browse), (Op::Checkout, &m.checkout), (Op::Report, &m.report)] {
+            if let Some(w) = w {
+                if !(*w.get_ref() >= 0.0 && w.get_ref().is_finite()) {
+                    return ck.fail(w.span(), &format!("mix.{op}"), format!("expected a weight ≥ 0, got {}", w.get_ref()));
+                }
+                weights[op.index()] = *w.get_ref();
+            }
+        }
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            return ck.fail(self.mix.span(), "mix", "expected at least one of browse, checkout, report with a weight > 0");
+        }
+        Ok(Mix { weights: weights.map(|w| w / total) })
+    }
+
+    fn alerts(&self, ck: &Checker) -> Result<Vec<AlertRule>, ScenarioError> {
+        let mut rules = Vec::new();
+        for (i, a) in self.alerts.iter().enumerate() {
+            let field = |k: &str| format!("alerts[{i}].{k}");
+            let op: Op = a.op.get_ref().parse().or_else(|e: String| ck.fail(a.op.span(), &field("op"), e))?;
+            let metric = match a.metric.get_ref().as_str() {
+                "p99_ms" => AlertMetric::P99Ms,
+                "success_ratio" => AlertMetric::SuccessRatio,
+                other => return ck.fail(a.metric.span(), &field("metric"), format!("expected \"p99_ms\" or \"success_ratio\", got {other:?}")),
+            };
+            let (above, threshold) = match (a.above, a.below) {
+                (Some(t), None) => (true, t),
+                (None, Some(t)) => (false, t),
+                _ => return ck.fail(a.metric.span(), &field("above"), "expected exactly one of `above = N` or `below = N`"),
+            };
+            let for_sim_secs = parse_sim_duration(a.for_.get_ref()).or_else(|e| ck.fail(a.for_.span(), &field("for"), e))?;
+            rules.push(AlertRule { name: a.name.clone(), op, metric, above, threshold, for_sim_secs });
+        }
+        Ok(rules)
+    }
+}

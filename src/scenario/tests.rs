@@ -1,0 +1,126 @@
+use std::path::Path;
+
+use super::*;
+
+const GOOD: &str = r#"
+name = "t"
+[clock]
+start = "12:00"
+end = "13:00"
+speed = 60
+[load]
+unit = "arrivals_per_second"
+points = [ { at = "12:00", value = 10 }, { at = "13:00", value = 20 } ]
+[mix]
+browse = 1
+checkout = 1
+[[faults]]
+name = "reporting-index"
+apply = "12:10"
+rollback = "12:50"
+[[alerts]]
+name = "slow"
+op = "checkout"
+metric = "p99_ms"
+above = 1000
+for = "5m"
+"#;
+
+fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::parse(text, Path::new("bad.toml"))
+}
+
+/// Replaces the first `from` in GOOD with `to` and returns the error it gives.
+fn error_for(from: &str, to: &str) -> ScenarioError {
+    assert!(GOOD.contains(from), "{from} not in GOOD");
+    parse(&GOOD.replacen(from, to, 1)).expect_err("should be rejected")
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).expect("needle") + 1
+}
+
+#[test]
+fn a_good_scenario_parses_into_types() {
+    let s = parse(GOOD).unwrap();
+    assert_eq!(s.clock.real_duration().as_secs(), 60);
+    assert_eq!(s.mix.weight(Op::Checkout), 0.5);
+    assert_eq!(s.faults[0].rollback, Some("12:50".parse().unwrap()));
+    assert_eq!(s.alerts[0].for_sim_secs, 300.0);
+    assert_eq!(s.checkout.retries, 2, "default retries");
+}
+
+#[test]
+fn unknown_key_names_the_key_and_its_line() {
+    let bad = GOOD.replacen("speed = 60", "speed = 60\nsped = 3", 1);
+    let e = parse(&bad).unwrap_err();
+    assert_eq!(e.line, line_of(&bad, "sped"));
+    assert_eq!(e.field, "sped");
+    assert!(e.message.contains("unknown field"), "{e}");
+}
+
+#[test]
+fn negative_rate_is_rejected_at_its_value() {
+    let e = error_for("value = 20", "value = -5");
+    assert_eq!(e.field, "load.points[1].value");
+    assert!(e.message.contains("≥ 0"), "{e}");
+    assert_eq!(e.line, line_of(GOOD, "value = 20"));
+}
+
+#[test]
+fn fault_outside_the_clock_is_rejected() {
+    let e = error_for("apply = \"12:10\"", "apply = \"11:00\"");
+    assert_eq!(e.field, "faults[0].apply");
+    assert!(e.message.contains("within the clock"), "{e}");
+    assert_eq!(e.line, line_of(GOOD, "apply ="));
+}
+
+#[test]
+fn malformed_clock_time_says_the_expected_form() {
+    let e = error_for("start = \"12:00\"", "start = \"noon\"");
+    assert_eq!(e.field, "clock.start");
+    assert!(e.message.contains("HH:MM"), "{e}");
+    assert_eq!(e.line, line_of(GOOD, "start ="));
+}
+
+#[test]
+fn rollback_before_apply_is_rejected() {
+    let e = error_for("rollback = \"12:50\"", "rollback = \"12:05\"");
+    assert_eq!(e.field, "faults[0].rollback");
+    assert!(e.message.contains("after apply"), "{e}");
+}
+
+#[test]
+fn empty_mix_is_rejected() {
+    let e = error_for("browse = 1\ncheckout = 1", "browse = 0");
+    assert_eq!(e.field, "mix");
+    assert!(e.message.contains("weight > 0"), "{e}");
+    assert_eq!(e.line, line_of(GOOD, "[mix]"));
+}
+
+#[test]
+fn errors_are_one_line_with_file_line_and_column() {
+    let e = error_for("speed = 60", "speed = -1");
+    let text = e.to_string();
+    assert!(text.starts_with(&format!("bad.toml:{}:", line_of(GOOD, "speed ="))), "{text}");
+    assert!(text.contains("clock.speed"), "{text}");
+    assert!(!text.contains('\n'));
+}
+
+#[test]
+fn the_shipped_workloads_are_valid() {
+    for f in ["workloads/checkout-peak.toml", "workloads/smoke.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
+        let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.faults[0].name, "reporting-index");
+    }
+}
+
+#[test]
+fn the_resolved_scenario_reads_back_with_rates() {
+    let s = parse(&GOOD.replace("arrivals_per_second", "capacity").replace("value = 10", "value = 0.5")).unwrap();
+    let text = s.to_toml_resolved(Some(1000.0));
+    let again = parse(&text).unwrap();
+    assert_eq!(again.load.unit, LoadUnit::ArrivalsPerSecond);
+    assert_eq!(again.load.points[0].1, 500.0);
+}

@@ -1,0 +1,228 @@
+//! The open-loop engine. Each arrival is sent at its intended time whatever earlier requests are
+//! doing, and its latency is measured from that intended time, so queueing in the client counts
+//! (no coordinated omission). Requests over the timeout are cancelled; arrivals beyond
+//! `max_in_flight` are dropped at once; failed checkouts are retried after a backoff.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio::time::Instant;
+
+use super::{Arrival, RequestFactory};
+use crate::metrics::{Outcome, Recorder};
+use crate::scenario::Op;
+use crate::store::Store;
+
+/// How shoppers retry a checkout that failed, timed out or was dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub retries: u32,
+    /// Mean wait before a retry; each wait is jittered ±50%.
+    pub backoff: Duration,
+}
+
+/// Sends arrivals to a store and records what happened.
+pub struct Engine<S> {
+    store: Arc<S>,
+    recorder: Arc<Recorder>,
+    requests: RequestFactory,
+    timeout: Duration,
+    max_in_flight: usize,
+    retry: RetryPolicy,
+    stopping: AtomicBool,
+    /// Users whose last attempt has not ended yet (in flight or waiting to retry).
+    users: AtomicI64,
+}
+
+impl<S: Store> Engine<S> {
+    pub fn new(
+        store: Arc<S>,
+        recorder: Arc<Recorder>,
+        requests: RequestFactory,
+        timeout: Duration,
+        max_in_flight: usize,
+        retry: RetryPolicy,
+    ) -> Arc<Self> {
+        Arc::new(Engine {
+            store,
+            recorder,
+            requests,
+            timeout,
+            max_in_flight,
+            retry,
+            stopping: AtomicBool::new(false),
+            users: AtomicI64::new(0),
+        })
+    }
+
+    /// Sends every arrival of `schedule` at `start + arrival.offset`; returns when the schedule
+    /// is exhausted or [`Engine::stop`] was called. Requests still in flight go on.
+    pub async fn drive(self: &Arc<Self>, schedule: impl Iterator<Item = Arrival>, start: Instant) {
+        for arrival in schedule {
+            if self.stopping.load(Ordering::Relaxed) {
+                break;
+            }
+            let intended = start + arrival.offset;
+            tokio::time::sleep_until(intended).await;
+            let this = Arc::clone(self);
+            self.users.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                this.user(arrival, intended).await;
+                this.users.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+    }
+
+    /// No new arrivals or retries from now on.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops, then waits (at most `limit`) for every user to finish: requests in flight end or
+    /// time out, and users waiting to retry give up when they wake.
+    pub async fn drain(&self, limit: Duration) {
+        self.stop();
+        let deadline = Instant::now() + limit;
+        while self.users.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// One user: an attempt, and for a checkout, retries after a backoff while it fails.
+    async fn user(&self, arrival: Arrival, first_intended: Instant) {
+        let mut rng = StdRng::seed_from_u64(arrival.seed);
+        let request = self.requests.build(arrival.op, arrival.offset, &mut rng);
+        let attempts = if arrival.op == Op::Checkout { 1 + self.retry.retries } else { 1 };
+        let mut intended = first_intended;
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                let jitter = rng.random_range(0.5..1.5);
+                intended = Instant::now() + self.retry.backoff.mul_f64(jitter);
+                tokio::time::sleep_until(intended).await;
+                if self.stopping.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+            if self.attempt(arrival.op, &request, intended, attempt > 0).await == Some(Outcome::Ok) {
+                return;
+            }
+        }
+    }
+
+    /// One attempt; `None` when it was dropped at the door.
+    async fn attempt(&self, op: Op, request: &crate::store::Request, intended: Instant, retry: bool) -> Option<Outcome> {
+        self.recorder.offered(op, retry);
+        if self.recorder.total_in_flight() >= self.max_in_flight as i64 {
+            self.recorder.dropped(op);
+            return None;
+        }
+        self.recorder.started(op);
+        let outcome = match tokio::time::timeout_at(intended + self.timeout, self.store.execute(request)).await {
+            Ok(Ok(())) => Outcome::Ok,
+            Ok(Err(_)) => Outcome::Failed,
+            Err(_) => Outcome::TimedOut,
+        };
+        self.recorder.finished(op, outcome, intended.elapsed());
+        Some(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+    use crate::store::{Request, StoreError};
+
+    /// A store whose every request takes a fixed time, one at a time (a single writer).
+    struct SlowStore {
+        service: Duration,
+        lock: tokio::sync::Mutex<()>,
+    }
+
+    impl Store for SlowStore {
+        fn dialect(&self) -> &'static str {
+            "fake"
+        }
+        async fn execute(&self, _: &Request) -> Result<(), StoreError> {
+            let _held = self.lock.lock().await;
+            tokio::time::sleep(self.service).await;
+            Ok(())
+        }
+        async fn run_ddl(&self, _: &str, _: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
+            Ok(())
+        }
+        async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
+            Ok(true)
+        }
+        async fn sample(&self) -> Vec<(&'static str, f64)> {
+            Vec::new()
+        }
+    }
+
+    fn factory() -> RequestFactory {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/smoke.toml");
+        RequestFactory::new(&Scenario::load(&path).unwrap())
+    }
+
+    fn arrivals(n: u32, every: Duration, op: Op) -> Vec<Arrival> {
+        (0..n).map(|i| Arrival { offset: every * i, op, seed: u64::from(i) }).collect()
+    }
+
+    fn engine(service_ms: u64, timeout_ms: u64, max_in_flight: usize, retries: u32) -> (Arc<Engine<SlowStore>>, Arc<Recorder>) {
+        let store = Arc::new(SlowStore { service: Duration::from_millis(service_ms), lock: Default::default() });
+        let recorder = Arc::new(Recorder::new());
+        let retry = RetryPolicy { retries, backoff: Duration::from_millis(100) };
+        let e = Engine::new(store, recorder.clone(), factory(), Duration::from_millis(timeout_ms), max_in_flight, retry);
+        (e, recorder)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latency_counts_queueing_from_the_intended_start() {
+        // 10 arrivals at once on a store that serves one per 10 ms: the last waits ~100 ms.
+        let (e, rec) = engine(10, 10_000, 100, 0);
+        e.drive(arrivals(10, Duration::ZERO, Op::Browse).into_iter(), Instant::now()).await;
+        e.drain(Duration::from_secs(5)).await;
+        let w = &rec.take_window()[Op::Browse.index()];
+        assert_eq!((w.offered, w.ok), (10, 10));
+        assert!((w.max_ms.unwrap() - 100.0).abs() < 2.0, "max {:?}", w.max_ms);
+        assert!((w.p50_ms.unwrap() - 50.0).abs() < 11.0, "p50 {:?}", w.p50_ms);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_requests_time_out_and_the_overflow_is_dropped() {
+        // 20 at once, 100 ms each, timeout 250 ms, at most 5 in flight: 5 admitted, 15 dropped;
+        // of the 5, two finish (100, 200 ms) and three time out.
+        let (e, rec) = engine(100, 250, 5, 0);
+        e.drive(arrivals(20, Duration::ZERO, Op::Browse).into_iter(), Instant::now()).await;
+        e.drain(Duration::from_secs(5)).await;
+        let w = &rec.take_window()[Op::Browse.index()];
+        assert_eq!((w.offered, w.dropped, w.ok, w.timed_out), (20, 15, 2, 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_checkouts_are_retried_and_counted_as_offered() {
+        // Every checkout times out (1 s service, 100 ms timeout); with 2 retries each of the 3
+        // users makes 3 attempts.
+        let (e, rec) = engine(1000, 100, 100, 2);
+        e.drive(arrivals(3, Duration::from_millis(1), Op::Checkout).into_iter(), Instant::now()).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        e.drain(Duration::from_secs(5)).await;
+        let w = &rec.take_window()[Op::Checkout.index()];
+        assert_eq!(e.users.load(Ordering::Relaxed), 0);
+        assert_eq!((w.offered, w.retries, w.timed_out), (9, 6, 9));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn arrivals_are_sent_on_schedule_even_when_the_store_is_stuck() {
+        // A store that takes an hour: the generator must still send all 50 within 50 ms.
+        let (e, rec) = engine(3_600_000, 100, 1000, 0);
+        let start = Instant::now();
+        e.drive(arrivals(50, Duration::from_millis(1), Op::Browse).into_iter(), start).await;
+        assert!(start.elapsed() < Duration::from_millis(60));
+        tokio::time::sleep(Duration::from_millis(1)).await; // let the last spawned user run
+        assert_eq!(rec.take_window()[Op::Browse.index()].offered, 50);
+    }
+}

@@ -1,0 +1,12 @@
+//! Traffic: the seeded arrival schedule (pure), the users' requests, the open-loop engine that
+//! sends them, and the closed-loop capacity probe.
+
+mod engine;
+mod probe;
+mod requests;
+mod schedule;
+
+pub use engine::{Engine, RetryPolicy};
+pub use probe::measure_capacity;
+pub use requests::RequestFactory;
+pub use schedule::{Arrival, ArrivalSchedule};

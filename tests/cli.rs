@@ -1,0 +1,84 @@
+//! The command line as a user meets it: help, validation errors and exit codes.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn outage_sim() -> Command {
+    Command::cargo_bin("outage-sim").unwrap()
+}
+
+fn workload(name: &str) -> String {
+    format!("{}/workloads/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn help_teaches_each_command_with_an_example() {
+    outage_sim().arg("--help").assert().success().stdout(predicate::str::contains("Exit codes"));
+    outage_sim()
+        .args(["run", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Example: outage-sim run workloads/checkout-peak.toml"))
+        .stdout(predicate::str::contains("--speed"));
+}
+
+#[test]
+fn check_accepts_the_shipped_workloads() {
+    for w in ["smoke.toml", "checkout-peak.toml"] {
+        outage_sim().args(["check", &workload(w)]).assert().success().stdout(predicate::str::contains("ok"));
+    }
+}
+
+/// Each bad scenario fails with one line naming file:line and the field, exit code 2, and
+/// `run` creates nothing (no run directory, no database).
+#[test]
+fn bad_scenarios_fail_before_anything_is_written() {
+    let good = std::fs::read_to_string(workload("smoke.toml")).unwrap();
+    let cases = [
+        ("speed = 600", "speed = 600\nsped = 1", "sped"),
+        ("{ at = \"12:30\", value = 0.60 }", "{ at = \"12:30\", value = -0.6 }", "load.points[1].value"),
+        ("apply = \"12:40\"", "apply = \"11:40\"", "faults[0].apply"),
+        ("start = \"12:00\"", "start = \"12h00\"", "clock.start"),
+        ("rollback = \"15:00\"", "rollback = \"12:00\"", "faults[0].rollback"),
+        ("browse = 0.60\ncheckout = 0.38\nreport = 0.02", "", "mix"),
+    ];
+    for (from, to, field) in cases {
+        assert!(good.contains(from), "{from}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, good.replacen(from, to, 1)).unwrap();
+        let out = dir.path().join("results");
+        let assert = outage_sim()
+            .args(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(&format!("{}:", file.display())), "names the file: {stderr}");
+        assert!(stderr.contains(field), "names {field}: {stderr}");
+        assert!(!out.exists(), "nothing written for {field}");
+    }
+}
+
+#[test]
+fn an_unknown_fault_is_bad_input() {
+    let good = std::fs::read_to_string(workload("smoke.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.toml");
+    std::fs::write(&file, good.replace("name = \"reporting-index\"", "name = \"no-such-fault\"")).unwrap();
+    outage_sim()
+        .args(["check", file.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("faults[0].name").and(predicate::str::contains("reporting-index")));
+}
+
+#[test]
+fn plot_of_a_directory_that_is_not_a_run_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    outage_sim()
+        .args(["plot", dir.path().to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a run directory"));
+}
