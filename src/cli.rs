@@ -26,9 +26,9 @@ pub enum Command {
     /// Example: outage-sim run workloads/checkout-peak.toml
     ///
     /// With no --db, the run uses an embedded SQLite file in the run directory, copied from a
-    /// seeded base database kept in <out>/.cache/ (seeded once, then reused so every run starts
-    /// from the same data). Ctrl-C stops the run, rolls back any applied fault and keeps the
-    /// partial results.
+    /// seeded base database kept in --cache (seeded once, then reused so every run starts from
+    /// the same data). Ctrl-C stops the run, rolls back any applied fault and keeps the partial
+    /// results (exit code 130).
     Run(RunArgs),
     /// Validate a scenario file without running anything.
     ///
@@ -63,6 +63,9 @@ pub struct RunArgs {
     /// Where run directories are created.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+    /// Where seeded base databases are kept and reused across runs (SQLite).
+    #[arg(long, default_value = "results/.cache")]
+    pub cache: PathBuf,
     /// Keep the run's SQLite file in the run directory (it is deleted by default; it is a
     /// copy of the cached base database plus what the run wrote).
     #[arg(long)]

@@ -43,7 +43,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let run = RunDir::create(&args.out, &scenario.name, started)?;
     eprintln!("run directory: {}", run.path.display());
 
-    let store = Arc::new(open_store(&scenario, &args.out, &run, db_file.as_deref()).await?);
+    let store = Arc::new(open_store(&scenario, &args.cache, &run, db_file.as_deref()).await?);
     if !faults.is_empty() && !store.is_prepared().await? {
         anyhow::bail!(BadInput(
             "this database was not prepared by outage-sim, so no fault will be applied to it; \
@@ -106,7 +106,7 @@ fn bar(len: u64, template: &str) -> ProgressBar {
 }
 
 /// The run's SQLite file: a copy of the cached, seeded base database (or the user's file).
-async fn open_store(scenario: &Scenario, out: &Path, run: &RunDir, db_file: Option<&Path>) -> Result<SqliteStore> {
+async fn open_store(scenario: &Scenario, cache: &Path, run: &RunDir, db_file: Option<&Path>) -> Result<SqliteStore> {
     let history_end = scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs());
     let seeding = bar(scenario.data.orders, "{msg:>18} [{bar:40}] {pos}/{len} orders ({eta})");
     let file = store_path(run, db_file);
@@ -114,10 +114,12 @@ async fn open_store(scenario: &Scenario, out: &Path, run: &RunDir, db_file: Opti
         Some(f) if f.exists() => {}
         Some(f) => sqlite::prepare_file(f, &scenario.data, scenario.run.seed, history_end, &seeding).await?,
         None => {
-            let base = sqlite::ensure_base(&out.join(".cache"), &scenario.data, scenario.run.seed, history_end, &seeding)
+            let base = sqlite::ensure_base(cache, &scenario.data, scenario.run.seed, history_end, &seeding)
                 .await
                 .context("seeding the SQLite base database")?;
             std::fs::copy(&base, &file).with_context(|| format!("cannot copy {} into the run directory", base.display()))?;
+            // Flush the copy now, so the kernel's write-back does not compete with the probe.
+            std::fs::File::open(&file)?.sync_all()?;
         }
     }
     seeding.finish_and_clear();
