@@ -40,13 +40,14 @@ struct Series {
     fault_spans: Vec<(f64, f64)>,
 }
 
+/// x is in incident-clock minutes since midnight, so axis ticks fall on round minutes.
 fn clock_x(clock: &str) -> f64 {
-    clock.parse::<ClockTime>().map(|c| f64::from(c.secs())).unwrap_or(0.0)
+    clock.parse::<ClockTime>().map(|c| f64::from(c.secs()) / 60.0).unwrap_or(0.0)
 }
 
 fn hhmm(x: &f64) -> String {
-    let s = x.max(0.0) as u32;
-    format!("{:02}:{:02}", s / 3600, (s / 60) % 60)
+    let m = x.max(0.0).round() as u32;
+    format!("{:02}:{:02}", m / 60, m % 60)
 }
 
 fn series(windows: &[WindowRow], events: &[EventRow]) -> Series {
