@@ -17,6 +17,9 @@ use std::time::Duration;
 
 use raw::{RawScenario, unspanned};
 
+/// Carts hold at most this many distinct products.
+pub const MAX_CART_ITEMS: u32 = 16;
+
 /// One kind of user operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -189,9 +189,10 @@ impl RawScenario {
         let co = &self.checkout;
         let items_min = ck.positive(&co.items_min, "checkout.items_min", 1)?;
         let items_max = ck.positive(&co.items_max, "checkout.items_max", 5)?;
-        if items_max < items_min {
-            let span = co.items_max.as_ref().map(|s| s.span()).unwrap_or(0..0);
-            return ck.fail(span, "checkout.items_max", format!("expected ≥ checkout.items_min ({items_min})"));
+        let items_max_span = co.items_max.as_ref().map(|s| s.span()).unwrap_or(0..0);
+        if items_max < items_min || items_max > MAX_CART_ITEMS {
+            let expected = format!("expected from checkout.items_min ({items_min}) to {MAX_CART_ITEMS}, got {items_max}");
+            return ck.fail(items_max_span, "checkout.items_max", expected);
         }
         let checkout = CheckoutShape {
             items_min,
@@ -208,6 +209,11 @@ impl RawScenario {
             products: ck.positive(&d.products, "data.products", 10_000)?,
             history_days: ck.positive(&d.history_days, "data.history_days", 90)?,
         };
+
+        if data.products < u64::from(items_max) {
+            let span = d.products.as_ref().map(|s| s.span()).unwrap_or(0..0);
+            return ck.fail(span, "data.products", format!("expected at least checkout.items_max ({items_max}) products"));
+        }
 
         let l = &self.limits;
         let limits = Limits {

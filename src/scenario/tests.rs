@@ -124,3 +124,10 @@ fn the_resolved_scenario_reads_back_with_rates() {
     assert_eq!(again.load.unit, LoadUnit::ArrivalsPerSecond);
     assert_eq!(again.load.points[0].1, 500.0);
 }
+
+#[test]
+fn carts_larger_than_the_store_allows_are_rejected() {
+    let e = error_for("[mix]", "[checkout]\nitems_max = 17\n[mix]");
+    assert_eq!(e.field, "checkout.items_max");
+    assert!(e.message.contains("16"), "{e}");
+}

@@ -15,7 +15,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{AssertSqlSafe, Executor};
 
 use super::{Request, Store, StoreError};
-use crate::scenario::DataSize;
+use crate::scenario::{DataSize, MAX_CART_ITEMS};
+
+const MAX_ITEMS: usize = MAX_CART_ITEMS as usize;
 
 const SCHEMA: &str = include_str!("../../schema/sqlite/schema.sql");
 const INDEXES: &str = include_str!("../../schema/sqlite/indexes.sql");
@@ -213,13 +215,10 @@ struct CartSql {
     add_items: String,
 }
 
-/// Carts hold at most this many distinct products.
-pub const MAX_CART_ITEMS: usize = 16;
-
 fn cart_sql(n: usize) -> &'static CartSql {
     static SQL: std::sync::OnceLock<Vec<CartSql>> = std::sync::OnceLock::new();
     let all = SQL.get_or_init(|| {
-        (0..=MAX_CART_ITEMS)
+        (0..=MAX_ITEMS)
             .map(|n| {
                 let pairs: Vec<String> = (0..n).map(|i| format!("(?{}, ?{})", 2 + 2 * i, 3 + 2 * i)).collect();
                 let cart = if n == 0 { "SELECT 0, 0 WHERE 0".to_string() } else { format!("VALUES {}", pairs.join(", ")) };
@@ -238,7 +237,7 @@ fn cart_sql(n: usize) -> &'static CartSql {
             })
             .collect()
     });
-    &all[n.min(MAX_CART_ITEMS)]
+    &all[n.min(MAX_ITEMS)]
 }
 
 /// Where the seeded base database for `data` lives under `cache_dir`. The name changes with

@@ -1,0 +1,22 @@
+//! Shared set-up of the benchmarks: the checkout-peak scenario and its cached base database.
+
+use std::path::{Path, PathBuf};
+
+use outage_sim::scenario::Scenario;
+use outage_sim::store::sqlite::{self, SqliteStore};
+
+pub fn scenario() -> Scenario {
+    Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/checkout-peak.toml")).expect("valid workload")
+}
+
+/// A private copy of the seeded base database (seeding it into results/.cache the first time).
+pub async fn store(scenario: &Scenario, dir: &Path) -> SqliteStore {
+    let history_end = scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs());
+    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results/.cache");
+    let bar = indicatif::ProgressBar::hidden();
+    let base = sqlite::ensure_base(&cache, &scenario.data, scenario.run.seed, history_end, &bar).await.expect("seed");
+    let file = dir.join("bench.db");
+    std::fs::copy(&base, &file).expect("copy");
+    std::fs::File::open(&file).and_then(|f| f.sync_all()).expect("sync");
+    SqliteStore::open(&file, scenario.limits.pool_size).await.expect("open")
+}
