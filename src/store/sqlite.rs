@@ -32,6 +32,42 @@ pub struct SqliteStore {
     readers: SqlitePool,
     busy_errors: AtomicU64,
     writers_waiting: AtomicI64,
+    /// Write transactions dropped before they finished (their request timed out mid-way): the
+    /// writer's work on them was wasted.
+    writes_abandoned: AtomicU64,
+}
+
+/// Counts a writer waiting for the write lock while it lives, even if its request is cancelled.
+struct Waiting<'a>(&'a AtomicI64);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a AtomicI64) -> Self {
+        n.fetch_add(1, Ordering::Relaxed);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts a write transaction as abandoned unless it is marked finished.
+struct Unfinished<'a>(Option<&'a AtomicU64>);
+
+impl Unfinished<'_> {
+    fn finished(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.0 {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 fn options(file: &Path) -> SqliteConnectOptions {
@@ -63,6 +99,7 @@ impl SqliteStore {
             readers,
             busy_errors: AtomicU64::new(0),
             writers_waiting: AtomicI64::new(0),
+            writes_abandoned: AtomicU64::new(0),
         })
     }
 
@@ -90,10 +127,10 @@ impl SqliteStore {
     /// because each costs a round trip to SQLite's worker thread.
     async fn checkout(&self, customer_id: i64, items: &[super::CartItem], now: i64) -> Result<(), sqlx::Error> {
         let sql = cart_sql(items.len());
-        self.writers_waiting.fetch_add(1, Ordering::Relaxed);
-        let begun = self.writer.begin_with("BEGIN IMMEDIATE").await;
-        self.writers_waiting.fetch_sub(1, Ordering::Relaxed);
-        let mut tx = begun?;
+        let waiting = Waiting::new(&self.writers_waiting);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        drop(waiting);
+        let unfinished = Unfinished(Some(&self.writes_abandoned));
         let mut reserve = sqlx::query(AssertSqlSafe(sql.reserve.as_str())).bind(now);
         for item in items {
             reserve = reserve.bind(item.product_id).bind(item.qty);
@@ -127,7 +164,9 @@ impl SqliteStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        unfinished.finished();
+        Ok(())
     }
 
     async fn browse(&self, product_id: i64, customer_id: i64) -> Result<(), sqlx::Error> {
@@ -178,10 +217,9 @@ impl Store for SqliteStore {
     }
 
     async fn run_ddl(&self, sql: &str, locked: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
-        self.writers_waiting.fetch_add(1, Ordering::Relaxed);
-        let conn = self.writer.acquire().await;
-        self.writers_waiting.fetch_sub(1, Ordering::Relaxed);
-        let mut conn = conn?;
+        let waiting = Waiting::new(&self.writers_waiting);
+        let mut conn = self.writer.acquire().await?;
+        drop(waiting);
         locked();
         sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut *conn).await?;
         Ok(())
@@ -202,6 +240,7 @@ impl Store for SqliteStore {
         vec![
             ("busy_errors_total", self.busy_errors.load(Ordering::Relaxed) as f64),
             ("writers_waiting", self.writers_waiting.load(Ordering::Relaxed) as f64),
+            ("writes_abandoned_total", self.writes_abandoned.load(Ordering::Relaxed) as f64),
             ("wal_bytes", wal as f64),
         ]
     }
