@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand};
 /// checkout outage) and rolls it back, and writes the latency and throughput of every window
 /// to a run directory with charts and a timeline.
 ///
-/// Exit codes: 0 success, 1 runtime error, 2 bad usage or bad input.
+/// Exit codes: 0 success, 1 runtime error, 2 bad usage or bad input (a bad scenario file, an
+/// unknown fault, an unsupported --db), 130 interrupted (the fault was rolled back and the
+/// partial results were written).
 #[derive(Debug, Parser)]
 #[command(name = "outage-sim", version, propagate_version = true)]
 pub struct Cli {

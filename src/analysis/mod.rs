@@ -43,7 +43,7 @@ pub struct Summary {
     pub time_to_detect_min: Option<f64>,
     /// First alert → rollback sent.
     pub time_to_mitigate_min: Option<f64>,
-    /// Rollback sent → every alert resolved.
+    /// Rollback sent → every alert resolved (`None` when they resolved before the rollback).
     pub time_to_recover_min: Option<f64>,
     /// `pass` when no alert fired, else `fail`.
     pub verdict: String,
@@ -133,7 +133,7 @@ pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]
         outage,
         time_to_detect_min: minutes(event_clock("fault_apply_sent"), first_fired),
         time_to_mitigate_min: minutes(first_fired, rollback_sent),
-        time_to_recover_min: minutes(rollback_sent, all_resolved),
+        time_to_recover_min: minutes(rollback_sent, all_resolved).filter(|m| *m >= 0.0),
     }
 }
 
