@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand};
 /// to a run directory with charts and a timeline.
 ///
 /// Exit codes: 0 success, 1 runtime error, 2 bad usage or bad input (a bad scenario file, an
-/// unknown fault, an unsupported --db), 130 interrupted (the fault was rolled back and the
+/// unknown fault, an unsupported --db), 3 alert rules breached while gating is on (`run --gate`
+/// or `[gate] enabled = true` in the scenario), 130 interrupted (the fault was rolled back and the
 /// partial results were written).
 #[derive(Debug, Parser)]
 #[command(name = "outage-sim", version, propagate_version = true)]
@@ -38,6 +39,20 @@ pub enum Command {
     Check {
         /// The scenario file (TOML).
         scenario: PathBuf,
+    },
+    /// Overlay several runs on the incident clock (e.g. the incident and its fix).
+    ///
+    /// Example: outage-sim compare results/checkout-peak-A results/checkout-peak-B
+    ///
+    /// Writes compare.png, compare.svg and compare.html (per-phase deltas against the first
+    /// run, time to detect / mitigate / recover side by side) into --out.
+    Compare {
+        /// Two or more run directories; the first is the baseline of the deltas.
+        #[arg(required = true, num_args = 2..)]
+        run_dirs: Vec<PathBuf>,
+        /// Where to write the comparison. Default: results/compare-<UTC time>/.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Redraw the charts, summary and timeline of a run directory from its files alone.
     ///
@@ -68,6 +83,10 @@ pub struct RunArgs {
     /// Where seeded base databases are kept and reused across runs (SQLite).
     #[arg(long, default_value = "results/.cache")]
     pub cache: PathBuf,
+    /// Exit with code 3 when any alert rule fired (for CI gates). Also on with
+    /// `[gate] enabled = true` in the scenario.
+    #[arg(long)]
+    pub gate: bool,
     /// Keep the run's SQLite file in the run directory (it is deleted by default; it is a
     /// copy of the cached base database plus what the run wrote).
     #[arg(long)]

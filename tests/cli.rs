@@ -36,7 +36,7 @@ fn bad_scenarios_fail_before_anything_is_written() {
     let good = std::fs::read_to_string(workload("smoke.toml")).unwrap();
     let cases: [(&[(&str, &str)], &str); 6] = [
         (&[("speed = 600", "speed = 600\nsped = 1")], "sped"),
-        (&[("value = 0.95 }", "value = -0.95 }")], "load.points[2].value"),
+        (&[("value = 0.30 }", "value = -0.3 }")], "load.points[0].value"),
         (&[("apply = \"12:40\"", "apply = \"11:40\"")], "faults[0].apply"),
         (&[("start = \"12:00\"", "start = \"12h00\"")], "clock.start"),
         (&[("rollback = \"15:00\"", "rollback = \"12:00\"")], "faults[0].rollback"),

@@ -1,6 +1,7 @@
 //! One file per subcommand; each composes the stages.
 
 mod check;
+mod compare;
 mod plot;
 mod run;
 
@@ -18,12 +19,16 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check { scenario } => check::check(&scenario),
         Command::Plot { run_dir } => plot::plot(&run_dir),
+        Command::Compare { run_dirs, out } => compare::compare(&run_dirs, out.as_deref()),
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(run::run(args))
         }
     }
 }
+
+/// Exit code when gating is on and the alert rules were breached.
+pub const EXIT_GATE_FAILED: u8 = 3;
 
 /// The process exit code for an error: 2 for bad input, 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {

@@ -80,11 +80,15 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         remove_db_files(&store_path(&run, None));
     }
     let interrupted = outcome?;
-    let summary = super::plot::render(&run, &format!("{} on {}", meta.scenario, meta.backend))?;
+    let summary = super::plot::render(&run, &super::plot::title(&meta))?;
     print!("{}", report::terminal_summary(&summary, &meta, &run.path));
     if interrupted {
         eprintln!("interrupted: partial results kept in {}", run.path.display());
         return Ok(ExitCode::from(130));
+    }
+    if (args.gate || scenario.gate) && summary.verdict != "pass" {
+        eprintln!("gate: alert rules breached (verdict {}); exit code {}", summary.verdict, super::EXIT_GATE_FAILED);
+        return Ok(ExitCode::from(super::EXIT_GATE_FAILED));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,9 @@
 //! What people read: the terminal summary and the postmortem-style `timeline.md`.
 
+mod html;
+
+pub use html::{compare_html, report_html};
+
 use std::fmt::Write;
 
 use crate::analysis::{PhaseStats, Summary};

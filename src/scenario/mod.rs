@@ -166,6 +166,8 @@ pub struct Scenario {
     pub run: RunSettings,
     pub faults: Vec<FaultStep>,
     pub alerts: Vec<AlertRule>,
+    /// Whether a breached alert rule fails the run (exit code 3).
+    pub gate: bool,
     raw: RawScenario,
 }
 

@@ -32,6 +32,14 @@ pub(super) struct RawScenario {
     faults: Vec<RawFault>,
     #[serde(default)]
     alerts: Vec<RawAlert>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gate: Option<RawGate>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawGate {
+    enabled: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -269,6 +277,7 @@ impl RawScenario {
             run,
             faults,
             alerts,
+            gate: self.gate.as_ref().is_some_and(|g| g.enabled),
             raw: self,
         })
     }

@@ -1,0 +1,56 @@
+//! `outage-sim compare`: several runs on one incident clock (e.g. the incident and its fix).
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::analysis::{self, Summary};
+use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML};
+use crate::scenario::Scenario;
+use crate::{charts, report};
+
+use super::BadInput;
+
+pub fn compare(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
+    if dirs.len() < 2 {
+        return Err(BadInput("compare: give at least two run directories".into()).into());
+    }
+    let mut windows = Vec::new();
+    let mut summaries = Vec::new();
+    for dir in dirs {
+        let run = RunDir::open(dir).map_err(|e| BadInput(format!("{e:#}")))?;
+        let meta: Meta = run.read_json(META_JSON)?;
+        let rules = Scenario::load(&run.file(SCENARIO_TOML)).map(|s| s.alerts).unwrap_or_default();
+        let rows = run.read_windows()?;
+        let summary = analysis::summarize(&rows, &run.read_events()?, &rules);
+        let label = format!("{} ({})", meta.scenario, dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        windows.push((label.clone(), rows));
+        summaries.push((label, summary));
+    }
+    let out = match out {
+        Some(o) => o.to_path_buf(),
+        None => PathBuf::from("results").join(format!("compare-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))),
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    charts::render_compare(&out, &windows)?;
+    let svg = std::fs::read_to_string(out.join("compare.svg"))?;
+    std::fs::write(out.join("compare.html"), report::compare_html(&summaries, &svg))?;
+    print!("{}", table(&summaries));
+    println!("written: {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(runs: &[(String, Summary)]) -> String {
+    let mut out = String::new();
+    let fmt = |v: Option<f64>| v.map(|m| format!("{m:.0} min")).unwrap_or_else(|| "n/a".into());
+    for (label, s) in runs {
+        let _ = writeln!(out, "{label}: verdict {}, detect {}, mitigate {}, recover {}", s.verdict, fmt(s.time_to_detect_min), fmt(s.time_to_mitigate_min), fmt(s.time_to_recover_min));
+        for p in &s.phases {
+            let p99 = p.median_p99_ms.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "-".into());
+            let _ = writeln!(out, "  {:<15} success {:.3}  p99 {p99}", p.phase, p.success_ratio);
+        }
+    }
+    out
+}
