@@ -86,3 +86,45 @@ fn plot_of_a_directory_that_is_not_a_run_is_bad_input() {
         .code(2)
         .stderr(predicate::str::contains("not a run directory"));
 }
+
+const HEALTHY: &str = r#"
+name = "healthy"
+[clock]
+start = "12:00"
+end = "12:02"
+speed = 60
+[load]
+unit = "arrivals_per_second"
+points = [ { at = "12:00", value = 50 } ]
+[mix]
+checkout = 1
+[data]
+orders = 2000
+customers = 100
+products = 100
+[[alerts]]
+name = "slow"
+op = "checkout"
+metric = "p99_ms"
+above = 1000
+for = "1m"
+"#;
+
+#[test]
+fn gating_a_healthy_run_exits_0_and_a_runtime_failure_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("healthy.toml");
+    std::fs::write(&file, HEALTHY).unwrap();
+    let out = dir.path().join("results");
+    let cache = dir.path().join("cache");
+    let args = |out: &str| vec!["run".to_string(), file.display().to_string(), "--gate".into(), "--out".into(), out.into(), "--cache".into(), cache.display().to_string()];
+    outage_sim().args(args(out.to_str().unwrap())).assert().code(0).stdout(predicate::str::contains("verdict: pass"));
+    // A run directory that cannot be created is a runtime error, not bad input.
+    let blocked = dir.path().join("file");
+    std::fs::write(&blocked, "").unwrap();
+    outage_sim()
+        .args(args(blocked.join("results").to_str().unwrap()))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot create"));
+}

@@ -24,12 +24,13 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
     Command::cargo_bin("outage-sim")
         .unwrap()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "workloads/smoke.toml", "--out", out.to_str().unwrap()])
+        .args(["run", "workloads/smoke.toml", "--gate", "--out", out.to_str().unwrap()])
         .timeout(std::time::Duration::from_secs(180))
         .assert()
-        .success();
+        .code(3); // the outage breaches the alert rules, and --gate says so
+    
     let dir = only_run_dir(&out);
-    for f in ["scenario.toml", "meta.json", "windows.csv", "events.csv", "db.csv", "summary.json", "timeline.md", "dashboard.png", "dashboard.svg"] {
+    for f in ["scenario.toml", "meta.json", "windows.csv", "events.csv", "db.csv", "summary.json", "timeline.md", "dashboard.png", "dashboard.svg", "report.html"] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
     assert!(!dir.join("run.db").exists(), "the run's database copy is removed");
@@ -50,6 +51,8 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
     // The shape, from the files: checkout p99 jumps while the fault is active, and the end of
     // the run is healthy again.
     let s: Summary = run.read_json("summary.json").unwrap();
+    assert_eq!(s.verdict, "fail");
+    assert!(kinds.iter().any(|k| k == "alert_fired"), "alerts are in events.csv");
     let before = phase(&s, "before_fault");
     let active = phase(&s, "fault_active");
     let last = phase(&s, "last_10pct");
@@ -69,4 +72,15 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
     assert_eq!(again, s);
     assert!(std::fs::metadata(copy.join("dashboard.png")).unwrap().len() > 10_000);
     assert_eq!(std::fs::read(copy.join("dashboard.svg")).unwrap(), std::fs::read(dir.join("dashboard.svg")).unwrap());
+
+    // Compare the run with its re-plotted copy: both on one chart, with the tables.
+    let cmp = tmp.path().join("cmp");
+    Command::cargo_bin("outage-sim")
+        .unwrap()
+        .args(["compare", dir.to_str().unwrap(), copy.to_str().unwrap(), "--out", cmp.to_str().unwrap()])
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(cmp.join("compare.html")).unwrap();
+    assert!(html.contains("(copy)") && html.contains(dir.file_name().unwrap().to_str().unwrap()));
+    assert!(cmp.join("compare.png").is_file() && cmp.join("compare.svg").is_file());
 }
