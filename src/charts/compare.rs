@@ -10,7 +10,7 @@ use super::*;
 use crate::analysis::FOCUS_OP;
 use crate::results::WindowRow;
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+use super::dashboard::{DrawResult, legend, line};
 
 /// (label, [(x, p99), …], [(x, ok/s), …]) for each run.
 type RunSeries = (String, Vec<(f64, f64)>, Vec<(f64, f64)>);
@@ -40,37 +40,19 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, runs: &[RunSeries]) -
     let (lo, hi) = if hi > 0.0 { ((lo * 0.5).max(0.01), hi * 3.0) } else { (0.1, 10.0) };
     let top = runs.iter().flat_map(|r| r.2.iter().map(|p| p.1)).fold(1.0f64, f64::max) * 1.15;
 
-    let mut lat = ChartBuilder::on(&panels[0])
-        .caption("Checkout p99 per window (ms, log scale)", ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, (lo..hi).log_scale())?;
-    lat.configure_mesh().x_labels(14).x_label_formatter(&hhmm).x_desc("incident clock (HH:MM)").y_desc("p99 (ms)")
-        .label_style(("sans-serif", 16)).axis_desc_style(("sans-serif", 18)).draw()?;
+    let mut lat = panel!(&panels[0], "Checkout p99 per window (ms, log scale)", x0..x1, (lo..hi).log_scale());
+    mesh!(lat, "p99 (ms)")?;
     for (i, (label, p99, _)) in runs.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        lat.draw_series(LineSeries::new(p99.iter().copied(), color.stroke_width(2)))?
-            .label(label.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+        line(&mut lat, p99.iter().copied(), label, PALETTE[i % PALETTE.len()])?;
     }
-    super::dashboard::legend(&mut lat)?;
+    legend(&mut lat)?;
 
-    let mut thr = ChartBuilder::on(&panels[1])
-        .caption("Successful checkouts per second", ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, 0.0..top)?;
-    thr.configure_mesh().x_labels(14).x_label_formatter(&hhmm).x_desc("incident clock (HH:MM)").y_desc("ok / s")
-        .label_style(("sans-serif", 16)).axis_desc_style(("sans-serif", 18)).draw()?;
+    let mut thr = panel!(&panels[1], "Successful checkouts per second", x0..x1, 0.0..top);
+    mesh!(thr, "ok / s")?;
     for (i, (label, _, ok)) in runs.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        thr.draw_series(LineSeries::new(ok.iter().copied(), color.stroke_width(2)))?
-            .label(label.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+        line(&mut thr, ok.iter().copied(), label, PALETTE[i % PALETTE.len()])?;
     }
-    super::dashboard::legend(&mut thr)?;
+    legend(&mut thr)?;
     root.present()?;
     Ok(())
 }

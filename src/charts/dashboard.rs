@@ -87,22 +87,7 @@ fn series(windows: &[WindowRow], events: &[EventRow], db: &[DbSample], notes: &A
     }
 }
 
-/// The grid and axes every panel shares: incident clock in HH:MM on x.
-macro_rules! mesh {
-    ($chart:expr, $y:expr) => {
-        $chart
-            .configure_mesh()
-            .x_labels(14)
-            .x_label_formatter(&hhmm)
-            .x_desc("incident clock (HH:MM)")
-            .y_desc($y)
-            .label_style(("sans-serif", 16))
-            .axis_desc_style(("sans-serif", 18))
-            .draw()
-    };
-}
-
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub(super) type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 fn shade<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
@@ -117,6 +102,20 @@ fn shade<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
         let style = if *alert { C_ORANGE.stroke_width(2) } else { BLACK.mix(0.7).stroke_width(2) };
         chart.draw_series(std::iter::once(PathElement::new(vec![(*x, lo), (*x, hi)], style)))?;
     }
+    Ok(())
+}
+
+/// One labelled line of a panel.
+pub(super) fn line<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    label: &str,
+    color: RGBColor,
+) -> DrawResult<DB> {
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
     Ok(())
 }
 
@@ -143,20 +142,12 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Series, notes: &A
     let (lo, hi) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     // Headroom above the data: the marker labels go there, one row each.
     let (lo, hi) = if hi > 0.0 { ((lo * 0.5).max(0.01), hi * 40.0) } else { (0.1, 10.0) };
-    let mut lat = ChartBuilder::on(&panels[0])
-        .caption("Checkout latency per window, from intended arrival (ms, log scale)", ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, (lo..hi).log_scale())?;
+    let mut lat = panel!(&panels[0], "Checkout latency per window, from intended arrival (ms, log scale)", x0..x1, (lo..hi).log_scale());
     mesh!(lat, "latency (ms)")?;
     shade(&mut lat, s, lo, hi)?;
     for (values, label, color) in &s.latency {
         let pts = s.x.iter().zip(values).filter_map(|(&x, v)| v.map(|v| (x, v)));
-        let color = *color;
-        lat.draw_series(LineSeries::new(pts, color.stroke_width(2)))?
-            .label(*label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+        line(&mut lat, pts, label, *color)?;
     }
     for (label, ms) in &notes.p99_thresholds {
         lat.draw_series(DashedLineSeries::new(vec![(x0, *ms), (x1, *ms)], 8, 6, C_ORANGE.stroke_width(2)))?;
@@ -165,7 +156,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Series, notes: &A
     }
     // Marker labels stacked downwards from the top, one row each, so they never overlap.
     for (i, (x, label, alert)) in s.markers.iter().enumerate() {
-        let y = hi / 2.0_f64.powi(i as i32 + 1);
+        let y = hi / 2.0_f64.powi((i % 4) as i32 + 1);
         let color = if *alert { RGBColor(160, 90, 0) } else { BLACK };
         lat.draw_series(std::iter::once(Text::new(format!(" {label}"), (*x, y), ("sans-serif", 15).into_font().color(&color))))?;
     }
@@ -173,38 +164,22 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Series, notes: &A
 
     // Throughput.
     let top = s.throughput.iter().flat_map(|t| t.0.iter().copied()).fold(1.0f64, f64::max) * 1.15;
-    let mut thr = ChartBuilder::on(&panels[1])
-        .caption("Checkout attempts per second (retries included); shaded: outage", ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, 0.0..top)?;
+    let mut thr = panel!(&panels[1], "Checkout attempts per second (retries included); shaded: outage", x0..x1, 0.0..top);
     mesh!(thr, "attempts / s")?;
     shade(&mut thr, s, 0.0, top)?;
     for (values, label, color) in &s.throughput {
-        let color = *color;
-        thr.draw_series(LineSeries::new(s.x.iter().copied().zip(values.iter().copied()), color.stroke_width(2)))?
-            .label(*label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+        line(&mut thr, s.x.iter().copied().zip(values.iter().copied()), label, *color)?;
     }
     legend(&mut thr)?;
 
     // The database's own view.
     if !s.db.is_empty() {
         let top = s.db.iter().flat_map(|d| d.1.iter().map(|p| p.1)).fold(1.0f64, f64::max) * 1.15;
-        let mut db = ChartBuilder::on(&panels[2])
-            .caption("Database monitor (db.csv)", ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(80)
-            .build_cartesian_2d(x0..x1, 0.0..top)?;
+        let mut db = panel!(&panels[2], "Database monitor (db.csv)", x0..x1, 0.0..top);
         mesh!(db, "count, or count / s")?;
         shade(&mut db, s, 0.0, top)?;
         for (i, (name, pts)) in s.db.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            db.draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+            line(&mut db, pts.iter().copied(), name, PALETTE[i % PALETTE.len()])?;
         }
         legend(&mut db)?;
     }

@@ -3,6 +3,33 @@
 //! Text uses an embedded DejaVu Sans (ab_glyph), so charts render the same with no system fonts.
 //! x is incident-clock minutes since midnight, so axis ticks fall on round minutes.
 
+/// The grid and axes every panel shares: incident clock in HH:MM on x.
+macro_rules! mesh {
+    ($chart:expr, $y:expr) => {
+        $chart
+            .configure_mesh()
+            .x_labels(14)
+            .x_label_formatter(&hhmm)
+            .x_desc("incident clock (HH:MM)")
+            .y_desc($y)
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()
+    };
+}
+
+/// A captioned panel with room for the axis labels.
+macro_rules! panel {
+    ($area:expr, $caption:expr, $x:expr, $y:expr) => {
+        ChartBuilder::on($area)
+            .caption($caption, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(80)
+            .build_cartesian_2d($x, $y)?
+    };
+}
+
 mod compare;
 mod dashboard;
 

@@ -302,7 +302,7 @@ pub async fn ensure_base(
         return Ok(file);
     }
     std::fs::create_dir_all(cache_dir).with_context(|| format!("cannot create {}", cache_dir.display()))?;
-    let tmp = file.with_extension("seeding");
+    let tmp = file.with_extension(format!("seeding-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     prepare_file(&tmp, data, seed, history_end_unix, progress).await?;
     std::fs::rename(&tmp, &file)?;
