@@ -14,7 +14,9 @@ pub async fn store(scenario: &Scenario, dir: &Path) -> SqliteStore {
     let history_end = scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs());
     let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results/.cache");
     let bar = indicatif::ProgressBar::hidden();
-    let base = sqlite::ensure_base(&cache, &scenario.data, scenario.run.seed, history_end, &bar).await.expect("seed");
+    let base = sqlite::ensure_base(&cache, &scenario.data, scenario.run.seed, history_end, &bar)
+        .await
+        .expect("seed");
     let file = dir.join("bench.db");
     std::fs::copy(&base, &file).expect("copy");
     std::fs::File::open(&file).and_then(|f| f.sync_all()).expect("sync");

@@ -23,7 +23,10 @@ async fn main() {
     let capacity = measure_capacity(store, &requests, &scenario.mix, 16, Duration::from_secs(5), 1).await;
 
     // Ten times the measured capacity, flat over the whole clock.
-    let curve = LoadCurve { unit: LoadUnit::ArrivalsPerSecond, points: vec![(scenario.clock.start, capacity * 10.0)] };
+    let curve = LoadCurve {
+        unit: LoadUnit::ArrivalsPerSecond,
+        points: vec![(scenario.clock.start, capacity * 10.0)],
+    };
     let recorder = Recorder::new();
     let start = Instant::now();
     let mut n = 0u64;
@@ -38,5 +41,8 @@ async fn main() {
     }
     let generated = n as f64 / start.elapsed().as_secs_f64();
     println!("generator: SQLite capacity for the mix {capacity:.0} arrivals/s (baseline)");
-    println!("generator: schedule + request + record {generated:.0} arrivals/s on one core (ratio {:.1}, target ≥ 10)", generated / capacity);
+    println!(
+        "generator: schedule + request + record {generated:.0} arrivals/s on one core (ratio {:.1}, target ≥ 10)",
+        generated / capacity
+    );
 }

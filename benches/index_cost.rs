@@ -21,8 +21,19 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(common::store(&scenario, dir.path()).await);
     let requests = RequestFactory::new(&scenario);
-    let checkouts = Mix { weights: [0.0, 1.0, 0.0] };
-    let probe = |seed| measure_capacity(store.clone(), &requests, &checkouts, 16, Duration::from_secs_f64(secs), seed);
+    let checkouts = Mix {
+        weights: [0.0, 1.0, 0.0],
+    };
+    let probe = |seed| {
+        measure_capacity(
+            store.clone(),
+            &requests,
+            &checkouts,
+            16,
+            Duration::from_secs_f64(secs),
+            seed,
+        )
+    };
     let fault = faults::find("sqlite", "reporting-index").unwrap();
 
     let before = probe(1).await;
@@ -35,5 +46,8 @@ async fn main() {
     println!("index_cost: checkouts/s without the index {before:.0} (baseline)");
     println!("index_cost: with the index {with:.0} (ratio {:.2})", with / before);
     println!("index_cost: after rollback {after:.0} (ratio {:.2})", after / before);
-    println!("index_cost: build held the write lock {build:.2} s on {} orders", scenario.data.orders);
+    println!(
+        "index_cost: build held the write lock {build:.2} s on {} orders",
+        scenario.data.orders
+    );
 }

@@ -96,6 +96,8 @@ pub struct RunArgs {
 fn positive_f64(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("expected a number > 0 (simulated seconds per real second), got {s:?}")),
+        _ => Err(format!(
+            "expected a number > 0 (simulated seconds per real second), got {s:?}"
+        )),
     }
 }

@@ -13,19 +13,29 @@ fn workload(name: &str) -> String {
 
 #[test]
 fn help_teaches_each_command_with_an_example() {
-    outage_sim().arg("--help").assert().success().stdout(predicate::str::contains("Exit codes"));
+    outage_sim()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes"));
     outage_sim()
         .args(["run", "--help"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("Example: outage-sim run workloads/checkout-peak.toml"))
+        .stdout(predicate::str::contains(
+            "Example: outage-sim run workloads/checkout-peak.toml",
+        ))
         .stdout(predicate::str::contains("--speed"));
 }
 
 #[test]
 fn check_accepts_the_shipped_workloads() {
     for w in ["smoke.toml", "checkout-peak.toml"] {
-        outage_sim().args(["check", &workload(w)]).assert().success().stdout(predicate::str::contains("ok"));
+        outage_sim()
+            .args(["check", &workload(w)])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("ok"));
     }
 }
 
@@ -39,8 +49,18 @@ fn bad_scenarios_fail_before_anything_is_written() {
         (&[("value = 0.30 }", "value = -0.3 }")], "load.points[0].value"),
         (&[("apply = \"12:40\"", "apply = \"11:40\"")], "faults[0].apply"),
         (&[("start = \"12:00\"", "start = \"12h00\"")], "clock.start"),
-        (&[("rollback = \"15:00\"", "rollback = \"12:00\"")], "faults[0].rollback"),
-        (&[("browse = 0.28", "browse = 0"), ("checkout = 0.70", "checkout = 0"), ("report = 0.02", "report = 0")], "mix"),
+        (
+            &[("rollback = \"15:00\"", "rollback = \"12:00\"")],
+            "faults[0].rollback",
+        ),
+        (
+            &[
+                ("browse = 0.28", "browse = 0"),
+                ("checkout = 0.70", "checkout = 0"),
+                ("report = 0.02", "report = 0"),
+            ],
+            "mix",
+        ),
     ];
     for (edits, field) in cases {
         let mut text = good.clone();
@@ -58,7 +78,10 @@ fn bad_scenarios_fail_before_anything_is_written() {
             .code(2);
         let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-        assert!(stderr.contains(&format!("{}:", file.display())), "names the file: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}:", file.display())),
+            "names the file: {stderr}"
+        );
         assert!(stderr.contains(field), "names {field}: {stderr}");
         assert!(!out.exists(), "nothing written for {field}");
     }
@@ -69,7 +92,11 @@ fn an_unknown_fault_is_bad_input() {
     let good = std::fs::read_to_string(workload("smoke.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("f.toml");
-    std::fs::write(&file, good.replace("name = \"reporting-index\"", "name = \"no-such-fault\"")).unwrap();
+    std::fs::write(
+        &file,
+        good.replace("name = \"reporting-index\"", "name = \"no-such-fault\""),
+    )
+    .unwrap();
     outage_sim()
         .args(["check", file.to_str().unwrap()])
         .assert()
@@ -117,8 +144,22 @@ fn gating_a_healthy_run_exits_0_and_a_runtime_failure_exits_1() {
     std::fs::write(&file, HEALTHY).unwrap();
     let out = dir.path().join("results");
     let cache = dir.path().join("cache");
-    let args = |out: &str| vec!["run".to_string(), file.display().to_string(), "--gate".into(), "--out".into(), out.into(), "--cache".into(), cache.display().to_string()];
-    outage_sim().args(args(out.to_str().unwrap())).assert().code(0).stdout(predicate::str::contains("verdict: pass"));
+    let args = |out: &str| {
+        vec![
+            "run".to_string(),
+            file.display().to_string(),
+            "--gate".into(),
+            "--out".into(),
+            out.into(),
+            "--cache".into(),
+            cache.display().to_string(),
+        ]
+    };
+    outage_sim()
+        .args(args(out.to_str().unwrap()))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("verdict: pass"));
     // A run directory that cannot be created is a runtime error, not bad input.
     let blocked = dir.path().join("file");
     std::fs::write(&blocked, "").unwrap();

@@ -16,7 +16,11 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
 }
 
 fn run_dir(out: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(out).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.is_dir())
+    std::fs::read_dir(out)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -25,7 +29,13 @@ async fn ctrl_c_during_an_applied_fault_rolls_it_back_and_keeps_the_results() {
     let out = tmp.path().join("results");
     let mut child = Command::new(env!("CARGO_BIN_EXE_outage-sim"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "workloads/smoke.toml", "--keep-db", "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            "workloads/smoke.toml",
+            "--keep-db",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -36,7 +46,10 @@ async fn ctrl_c_during_an_applied_fault_rolls_it_back_and_keeps_the_results() {
             .is_some_and(|e| e.contains("fault_apply_done"))
     };
     wait_for("the fault to be applied", Duration::from_secs(120), applied);
-    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let mut status = None;
     wait_for("the run to stop", Duration::from_secs(60), || {
@@ -49,12 +62,26 @@ async fn ctrl_c_during_an_applied_fault_rolls_it_back_and_keeps_the_results() {
     let run = RunDir::open(&dir).unwrap();
     let events = run.read_events().unwrap();
     assert!(events.iter().any(|e| e.kind == "fault_rollback_done"), "{events:?}");
-    assert!(events.iter().any(|e| e.kind == "run_end" && e.detail == "interrupted"), "{events:?}");
+    assert!(
+        events.iter().any(|e| e.kind == "run_end" && e.detail == "interrupted"),
+        "{events:?}"
+    );
     assert!(!run.read_windows().unwrap().is_empty());
     assert!(dir.join("summary.json").is_file() && dir.join("dashboard.png").is_file());
 
-    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite:{}", dir.join("run.db").display())).await.unwrap();
-    let indexes: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index'").fetch_all(&mut db).await.unwrap();
-    assert!(indexes.iter().any(|n| n == "orders_created"), "the schema is there: {indexes:?}");
-    assert!(!indexes.iter().any(|n| n == "orders_reporting"), "the fault was rolled back: {indexes:?}");
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite:{}", dir.join("run.db").display()))
+        .await
+        .unwrap();
+    let indexes: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index'")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert!(
+        indexes.iter().any(|n| n == "orders_created"),
+        "the schema is there: {indexes:?}"
+    );
+    assert!(
+        !indexes.iter().any(|n| n == "orders_reporting"),
+        "the fault was rolled back: {indexes:?}"
+    );
 }

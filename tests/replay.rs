@@ -8,13 +8,20 @@ use outage_sim::analysis::Summary;
 use outage_sim::results::{Meta, RunDir};
 
 fn only_run_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs[0].clone()
 }
 
 fn phase<'a>(s: &'a Summary, name: &str) -> &'a outage_sim::analysis::PhaseStats {
-    s.phases.iter().find(|p| p.phase == name).unwrap_or_else(|| panic!("no phase {name}"))
+    s.phases
+        .iter()
+        .find(|p| p.phase == name)
+        .unwrap_or_else(|| panic!("no phase {name}"))
 }
 
 #[test]
@@ -28,25 +35,56 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
         .timeout(std::time::Duration::from_secs(180))
         .assert()
         .code(3); // the outage breaches the alert rules, and --gate says so
-    
+
     let dir = only_run_dir(&out);
-    for f in ["scenario.toml", "meta.json", "windows.csv", "events.csv", "db.csv", "summary.json", "timeline.md", "dashboard.png", "dashboard.svg", "report.html"] {
+    for f in [
+        "scenario.toml",
+        "meta.json",
+        "windows.csv",
+        "events.csv",
+        "db.csv",
+        "summary.json",
+        "timeline.md",
+        "dashboard.png",
+        "dashboard.svg",
+        "report.html",
+    ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
     assert!(!dir.join("run.db").exists(), "the run's database copy is removed");
-    let header = std::fs::read_to_string(dir.join("windows.csv")).unwrap().lines().next().unwrap().to_string();
-    assert_eq!(header, "t_s,clock,op,offered,ok,failed,timed_out,dropped,retries,in_flight,p50_ms,p95_ms,p99_ms,max_ms");
+    let header = std::fs::read_to_string(dir.join("windows.csv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        header,
+        "t_s,clock,op,offered,ok,failed,timed_out,dropped,retries,in_flight,p50_ms,p95_ms,p99_ms,max_ms"
+    );
 
     let run = RunDir::open(&dir).unwrap();
     let meta: Meta = run.read_json("meta.json").unwrap();
     assert_eq!(meta.backend, "sqlite");
     assert!(meta.capacity_per_s.unwrap() > 0.0);
     let kinds: Vec<String> = run.read_events().unwrap().into_iter().map(|e| e.kind).collect();
-    for k in ["run_start", "fault_apply_sent", "fault_apply_locked", "fault_apply_done", "fault_rollback_sent", "fault_rollback_locked", "fault_rollback_done", "run_end"] {
+    for k in [
+        "run_start",
+        "fault_apply_sent",
+        "fault_apply_locked",
+        "fault_apply_done",
+        "fault_rollback_sent",
+        "fault_rollback_locked",
+        "fault_rollback_done",
+        "run_end",
+    ] {
         assert!(kinds.iter().any(|x| x == k), "no {k} in {kinds:?}");
     }
     let scenario = std::fs::read_to_string(dir.join("scenario.toml")).unwrap();
-    assert!(scenario.contains("unit = \"arrivals_per_second\""), "rates are resolved");
+    assert!(
+        scenario.contains("unit = \"arrivals_per_second\""),
+        "rates are resolved"
+    );
 
     // The shape, from the files: checkout p99 jumps while the fault is active, and the end of
     // the run is healthy again.
@@ -56,10 +94,16 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
     let before = phase(&s, "before_fault");
     let active = phase(&s, "fault_active");
     let last = phase(&s, "last_10pct");
-    assert!(active.median_p99_ms.unwrap() >= 5.0 * before.median_p99_ms.unwrap(), "{s:#?}");
+    assert!(
+        active.median_p99_ms.unwrap() >= 5.0 * before.median_p99_ms.unwrap(),
+        "{s:#?}"
+    );
     assert!(active.success_ratio < before.success_ratio, "{s:#?}");
     assert!(last.success_ratio >= 0.9, "{s:#?}");
-    assert!(last.median_p99_ms.unwrap() <= 2.0 * before.median_p99_ms.unwrap(), "{s:#?}");
+    assert!(
+        last.median_p99_ms.unwrap() <= 2.0 * before.median_p99_ms.unwrap(),
+        "{s:#?}"
+    );
 
     // Re-plot a copy elsewhere, with no database: the same summary and charts come back.
     let copy = tmp.path().join("copy");
@@ -67,17 +111,30 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
     for f in ["scenario.toml", "meta.json", "windows.csv", "events.csv", "db.csv"] {
         std::fs::copy(dir.join(f), copy.join(f)).unwrap();
     }
-    Command::cargo_bin("outage-sim").unwrap().args(["plot", copy.to_str().unwrap()]).assert().success();
+    Command::cargo_bin("outage-sim")
+        .unwrap()
+        .args(["plot", copy.to_str().unwrap()])
+        .assert()
+        .success();
     let again: Summary = RunDir::open(&copy).unwrap().read_json("summary.json").unwrap();
     assert_eq!(again, s);
     assert!(std::fs::metadata(copy.join("dashboard.png")).unwrap().len() > 10_000);
-    assert_eq!(std::fs::read(copy.join("dashboard.svg")).unwrap(), std::fs::read(dir.join("dashboard.svg")).unwrap());
+    assert_eq!(
+        std::fs::read(copy.join("dashboard.svg")).unwrap(),
+        std::fs::read(dir.join("dashboard.svg")).unwrap()
+    );
 
     // Compare the run with its re-plotted copy: both on one chart, with the tables.
     let cmp = tmp.path().join("cmp");
     Command::cargo_bin("outage-sim")
         .unwrap()
-        .args(["compare", dir.to_str().unwrap(), copy.to_str().unwrap(), "--out", cmp.to_str().unwrap()])
+        .args([
+            "compare",
+            dir.to_str().unwrap(),
+            copy.to_str().unwrap(),
+            "--out",
+            cmp.to_str().unwrap(),
+        ])
         .assert()
         .success();
     let html = std::fs::read_to_string(cmp.join("compare.html")).unwrap();

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.exists())
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
 }
 
 /// Share of pixels that differ from the first one.
@@ -24,7 +27,10 @@ fn non_background_share(png_file: &Path) -> f64 {
 #[test]
 fn the_report_loads_in_headless_chromium_without_console_errors() {
     let Some(browser) = chromium() else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but Chromium is not installed (apt-get install chromium)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but Chromium is not installed (apt-get install chromium)"
+        );
         eprintln!("skipped: Chromium not installed (apt-get install chromium)");
         return;
     };
@@ -36,7 +42,11 @@ fn the_report_loads_in_headless_chromium_without_console_errors() {
     for f in ["scenario.toml", "meta.json", "windows.csv", "events.csv", "db.csv"] {
         std::fs::copy(example.join(f), run.join(f)).unwrap();
     }
-    let plotted = Command::new(env!("CARGO_BIN_EXE_outage-sim")).arg("plot").arg(&run).output().unwrap();
+    let plotted = Command::new(env!("CARGO_BIN_EXE_outage-sim"))
+        .arg("plot")
+        .arg(&run)
+        .output()
+        .unwrap();
     assert!(plotted.status.success(), "{}", String::from_utf8_lossy(&plotted.stderr));
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     for reference in ["src=\"http", "href=\"http", "url(http", "@import"] {
@@ -46,8 +56,18 @@ fn the_report_loads_in_headless_chromium_without_console_errors() {
 
     let shot = tmp.path().join("shot.png");
     let out = Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
         .arg(format!("--user-data-dir={}", tmp.path().join("profile").display()))
         .args(["--enable-logging=stderr", "--v=0", "--window-size=1600,2000"])
         .arg(format!("--screenshot={}", shot.display()))

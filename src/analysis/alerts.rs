@@ -43,7 +43,14 @@ fn value(rule: &AlertRule, w: &WindowRow) -> Option<f64> {
 impl AlertEvaluator {
     pub fn new(rules: &[AlertRule]) -> Self {
         AlertEvaluator {
-            rules: rules.iter().map(|r| RuleState { rule: r.clone(), breach_since: None, firing: false }).collect(),
+            rules: rules
+                .iter()
+                .map(|r| RuleState {
+                    rule: r.clone(),
+                    breach_since: None,
+                    firing: false,
+                })
+                .collect(),
         }
     }
 
@@ -54,20 +61,39 @@ impl AlertEvaluator {
         let mut out = Vec::new();
         for s in self.rules.iter_mut().filter(|s| s.rule.op.name() == w.op) {
             let v = value(&s.rule, w);
-            let breached = v.is_some_and(|v| if s.rule.above { v > s.rule.threshold } else { v < s.rule.threshold });
+            let breached = v.is_some_and(|v| {
+                if s.rule.above {
+                    v > s.rule.threshold
+                } else {
+                    v < s.rule.threshold
+                }
+            });
             if breached {
                 // The window's condition held over the whole window, which began window_sim_s ago.
                 let since = *s.breach_since.get_or_insert(now - window_sim_s);
                 if !s.firing && now - since >= s.rule.for_sim_secs - 1e-6 {
                     s.firing = true;
-                    let shown = v.map(|v| if v.is_finite() { format!("{v:.3}") } else { "no response".into() }).unwrap_or_default();
-                    out.push(AlertTransition::Fired { name: s.rule.name.clone(), detail: format!("value {shown}") });
+                    let shown = v
+                        .map(|v| {
+                            if v.is_finite() {
+                                format!("{v:.3}")
+                            } else {
+                                "no response".into()
+                            }
+                        })
+                        .unwrap_or_default();
+                    out.push(AlertTransition::Fired {
+                        name: s.rule.name.clone(),
+                        detail: format!("value {shown}"),
+                    });
                 }
             } else {
                 s.breach_since = None;
                 if s.firing {
                     s.firing = false;
-                    out.push(AlertTransition::Resolved { name: s.rule.name.clone() });
+                    out.push(AlertTransition::Resolved {
+                        name: s.rule.name.clone(),
+                    });
                 }
             }
         }
@@ -85,7 +111,11 @@ impl AlertEvaluator {
         for w in windows {
             for t in eval.observe(w, window_sim_s) {
                 match t {
-                    AlertTransition::Fired { name, .. } => spans.push(AlertSpan { name, fired: w.clock.clone(), resolved: None }),
+                    AlertTransition::Fired { name, .. } => spans.push(AlertSpan {
+                        name,
+                        fired: w.clock.clone(),
+                        resolved: None,
+                    }),
                     AlertTransition::Resolved { name } => {
                         if let Some(s) = spans.iter_mut().rev().find(|s| s.name == name && s.resolved.is_none()) {
                             s.resolved = Some(w.clock.clone());

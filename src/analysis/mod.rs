@@ -52,7 +52,11 @@ pub struct Summary {
 /// Real-time bounds of the fault: first apply sent, last rollback done (or the run's end).
 fn fault_bounds(events: &[EventRow], end_s: f64) -> Option<(f64, f64)> {
     let applied = events.iter().find(|e| e.kind == "fault_apply_sent")?.t_s;
-    let rolled = events.iter().filter(|e| e.kind == "fault_rollback_done").map(|e| e.t_s).fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+    let rolled = events
+        .iter()
+        .filter(|e| e.kind == "fault_rollback_done")
+        .map(|e| e.t_s)
+        .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
     Some((applied, rolled.unwrap_or(end_s)))
 }
 
@@ -62,12 +66,19 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
 }
 
 /// Checkout stats of the windows whose end lies in `(from_s, to_s]`.
 pub fn phase_stats(name: &str, windows: &[&WindowRow], window_s: f64, from_s: f64, to_s: f64) -> PhaseStats {
-    let rows: Vec<&&WindowRow> = windows.iter().filter(|w| w.t_s > from_s && w.t_s <= to_s + 1e-9).collect();
+    let rows: Vec<&&WindowRow> = windows
+        .iter()
+        .filter(|w| w.t_s > from_s && w.t_s <= to_s + 1e-9)
+        .collect();
     let secs = rows.len() as f64 * window_s;
     let offered: u64 = rows.iter().map(|w| w.offered).sum();
     let ok: u64 = rows.iter().map(|w| w.ok).sum();
@@ -110,8 +121,10 @@ pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]
     phases.push(phase_stats("last_10pct", &focus, window_s, end_s * 0.9, end_s));
 
     let alerts = AlertEvaluator::spans(rules, windows);
-    let outage_rows: Vec<&&WindowRow> =
-        focus.iter().filter(|w| w.offered > 0 && (w.ok as f64) < 0.5 * w.offered as f64).collect();
+    let outage_rows: Vec<&&WindowRow> = focus
+        .iter()
+        .filter(|w| w.offered > 0 && (w.ok as f64) < 0.5 * w.offered as f64)
+        .collect();
     let outage = match (outage_rows.first(), outage_rows.last()) {
         (Some(a), Some(b)) => Some((a.clock.clone(), b.clock.clone())),
         _ => None,
@@ -119,7 +132,10 @@ pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]
     let event_clock = |kind: &str| events.iter().find(|e| e.kind == kind).map(|e| clock_secs(&e.clock));
     let first_fired = alerts.iter().map(|a| clock_secs(&a.fired)).reduce(f64::min);
     let all_resolved = if alerts.iter().all(|a| a.resolved.is_some()) {
-        alerts.iter().filter_map(|a| a.resolved.as_deref().map(clock_secs)).reduce(f64::max)
+        alerts
+            .iter()
+            .filter_map(|a| a.resolved.as_deref().map(clock_secs))
+            .reduce(f64::max)
     } else {
         None
     };

@@ -23,11 +23,21 @@ fn row(i: u32, ok: u64, offered: u64, p99: Option<f64>) -> WindowRow {
 }
 
 fn p99_rule(for_min: f64) -> AlertRule {
-    AlertRule { name: "slow".into(), op: Op::Checkout, metric: AlertMetric::P99Ms, above: true, threshold: 1000.0, for_sim_secs: for_min * 60.0 }
+    AlertRule {
+        name: "slow".into(),
+        op: Op::Checkout,
+        metric: AlertMetric::P99Ms,
+        above: true,
+        threshold: 1000.0,
+        for_sim_secs: for_min * 60.0,
+    }
 }
 
 fn series(p99s: &[f64]) -> Vec<WindowRow> {
-    p99s.iter().enumerate().map(|(i, &p)| row(i as u32, 10, 10, Some(p))).collect()
+    p99s.iter()
+        .enumerate()
+        .map(|(i, &p)| row(i as u32, 10, 10, Some(p)))
+        .collect()
 }
 
 #[test]
@@ -35,7 +45,14 @@ fn an_alert_fires_after_exactly_its_duration_and_resolves() {
     // Breached from the 3rd window (12:03) on: a 3-minute rule fires at the window ending 12:05.
     let w = series(&[5.0, 5.0, 2000.0, 2000.0, 2000.0, 2000.0, 5.0, 5.0]);
     let spans = AlertEvaluator::spans(&[p99_rule(3.0)], &w);
-    assert_eq!(spans, vec![AlertSpan { name: "slow".into(), fired: "12:05:00".into(), resolved: Some("12:07:00".into()) }]);
+    assert_eq!(
+        spans,
+        vec![AlertSpan {
+            name: "slow".into(),
+            fired: "12:05:00".into(),
+            resolved: Some("12:07:00".into())
+        }]
+    );
 }
 
 #[test]
@@ -65,7 +82,12 @@ fn summary_splits_phases_at_the_fault_events_and_times_the_response() {
     let mut w = Vec::new();
     for i in 0..10 {
         let bad = (2..6).contains(&i);
-        w.push(row(i, if bad { 2 } else { 10 }, 10, Some(if bad { 2000.0 } else { 4.0 })));
+        w.push(row(
+            i,
+            if bad { 2 } else { 10 },
+            10,
+            Some(if bad { 2000.0 } else { 4.0 }),
+        ));
     }
     let ev = |t_s: f64, min: u32, kind: &str| EventRow {
         t_s,
@@ -74,7 +96,11 @@ fn summary_splits_phases_at_the_fault_events_and_times_the_response() {
         name: "reporting-index".into(),
         detail: String::new(),
     };
-    let events = vec![ev(2.0, 2, "fault_apply_sent"), ev(6.0, 6, "fault_rollback_sent"), ev(6.0, 6, "fault_rollback_done")];
+    let events = vec![
+        ev(2.0, 2, "fault_apply_sent"),
+        ev(6.0, 6, "fault_rollback_sent"),
+        ev(6.0, 6, "fault_rollback_done"),
+    ];
     let s = summarize(&w, &events, &[p99_rule(1.0)]);
     let phase = |n: &str| s.phases.iter().find(|p| p.phase == n).unwrap().clone();
     assert_eq!(phase("before_fault").windows, 2);

@@ -20,7 +20,10 @@ fn series(runs: &[(String, Vec<WindowRow>)]) -> Vec<RunSeries> {
         .map(|(label, windows)| {
             let rows: Vec<&WindowRow> = windows.iter().filter(|w| w.op == FOCUS_OP).collect();
             let per_s = window_secs(&rows.iter().map(|w| w.t_s).collect::<Vec<_>>());
-            let p99 = rows.iter().filter_map(|w| w.p99_ms.map(|p| (clock_x(&w.clock), p))).collect();
+            let p99 = rows
+                .iter()
+                .filter_map(|w| w.p99_ms.map(|p| (clock_x(&w.clock), p)))
+                .collect();
             let ok = rows.iter().map(|w| (clock_x(&w.clock), w.ok as f64 / per_s)).collect();
             (label.clone(), p99, ok)
         })
@@ -37,10 +40,19 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, runs: &[RunSeries]) -
     let (x0, x1) = if x0 < x1 { (x0 - 1.0, x1) } else { (0.0, 1.0) };
     let p99s = runs.iter().flat_map(|r| r.1.iter().map(|p| p.1));
     let (lo, hi) = p99s.fold((f64::MAX, 0.0f64), |(l, h), v| (l.min(v), h.max(v)));
-    let (lo, hi) = if hi > 0.0 { ((lo * 0.5).max(0.01), hi * 3.0) } else { (0.1, 10.0) };
+    let (lo, hi) = if hi > 0.0 {
+        ((lo * 0.5).max(0.01), hi * 3.0)
+    } else {
+        (0.1, 10.0)
+    };
     let top = runs.iter().flat_map(|r| r.2.iter().map(|p| p.1)).fold(1.0f64, f64::max) * 1.15;
 
-    let mut lat = panel!(&panels[0], "Checkout p99 per window (ms, log scale)", x0..x1, (lo..hi).log_scale());
+    let mut lat = panel!(
+        &panels[0],
+        "Checkout p99 per window (ms, log scale)",
+        x0..x1,
+        (lo..hi).log_scale()
+    );
     mesh!(lat, "p99 (ms)")?;
     for (i, (label, p99, _)) in runs.iter().enumerate() {
         line(&mut lat, p99.iter().copied(), label, PALETTE[i % PALETTE.len()])?;
@@ -63,7 +75,9 @@ pub fn render_compare(dir: &Path, runs: &[(String, Vec<WindowRow>)]) -> Result<(
     let s = series(runs);
     let png = dir.join("compare.png");
     let svg = dir.join("compare.svg");
-    draw(&BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(), &s).map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
-    draw(&SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(), &s).map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
+    draw(&BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(), &s)
+        .map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
+    draw(&SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(), &s)
+        .map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
     Ok(())
 }

@@ -56,14 +56,24 @@ fn series(windows: &[WindowRow], events: &[EventRow], db: &[DbSample], notes: &A
         .into_iter()
         .filter(|m| !m.ends_with("_bytes"))
         .map(|m| {
-            let pts: Vec<(f64, f64, f64)> = db.iter().filter(|s| s.metric == m).map(|s| (clock_x(&s.clock), s.t_s, s.value)).collect();
+            let pts: Vec<(f64, f64, f64)> = db
+                .iter()
+                .filter(|s| s.metric == m)
+                .map(|s| (clock_x(&s.clock), s.t_s, s.value))
+                .collect();
             // Counters (`_total`) are drawn as a rate per second, gauges as they are.
             let values = if m.ends_with("_total") {
-                pts.windows(2).map(|p| (p[1].0, (p[1].2 - p[0].2) / (p[1].1 - p[0].1).max(1e-3))).collect()
+                pts.windows(2)
+                    .map(|p| (p[1].0, (p[1].2 - p[0].2) / (p[1].1 - p[0].1).max(1e-3)))
+                    .collect()
             } else {
                 pts.iter().map(|p| (p.0, p.2)).collect()
             };
-            let name = if m.ends_with("_total") { format!("{} / s", m.trim_end_matches("_total")) } else { m };
+            let name = if m.ends_with("_total") {
+                format!("{} / s", m.trim_end_matches("_total"))
+            } else {
+                m
+            };
             (name, values)
         })
         .collect();
@@ -96,10 +106,17 @@ fn shade<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
     hi: f64,
 ) -> DrawResult<DB> {
     if let Some((a, b)) = s.outage {
-        chart.draw_series(std::iter::once(Rectangle::new([(a, lo), (b, hi)], C_RED.mix(0.08).filled())))?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(a, lo), (b, hi)],
+            C_RED.mix(0.08).filled(),
+        )))?;
     }
     for (x, _, alert) in &s.markers {
-        let style = if *alert { C_ORANGE.stroke_width(2) } else { BLACK.mix(0.7).stroke_width(2) };
+        let style = if *alert {
+            C_ORANGE.stroke_width(2)
+        } else {
+            BLACK.mix(0.7).stroke_width(2)
+        };
         chart.draw_series(std::iter::once(PathElement::new(vec![(*x, lo), (*x, hi)], style)))?;
     }
     Ok(())
@@ -119,7 +136,9 @@ pub(super) fn line<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
     Ok(())
 }
 
-pub(super) fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>) -> DrawResult<DB> {
+pub(super) fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> DrawResult<DB> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -129,20 +148,42 @@ pub(super) fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(chart: &
         .draw()
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Series, notes: &Annotations, title: &str) -> DrawResult<DB> {
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    s: &Series,
+    notes: &Annotations,
+    title: &str,
+) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let (title_area, body) = root.split_vertically(50);
     title_area.titled(title, ("sans-serif", 28))?;
-    let panels = if s.db.is_empty() { body.split_evenly((2, 1)) } else { body.split_evenly((3, 1)) };
+    let panels = if s.db.is_empty() {
+        body.split_evenly((2, 1))
+    } else {
+        body.split_evenly((3, 1))
+    };
     let x0 = s.x.first().map(|x| x - 1.0).unwrap_or(0.0);
     let x1 = s.x.last().copied().unwrap_or(1.0).max(x0 + 1.0);
 
     // Latency, log scale, with the alert thresholds and labelled markers.
-    let values = s.latency.iter().flat_map(|l| l.0.iter().flatten().copied()).chain(notes.p99_thresholds.iter().map(|t| t.1));
+    let values = s
+        .latency
+        .iter()
+        .flat_map(|l| l.0.iter().flatten().copied())
+        .chain(notes.p99_thresholds.iter().map(|t| t.1));
     let (lo, hi) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     // Headroom above the data: the marker labels go there, one row each.
-    let (lo, hi) = if hi > 0.0 { ((lo * 0.5).max(0.01), hi * 40.0) } else { (0.1, 10.0) };
-    let mut lat = panel!(&panels[0], "Checkout latency per window, from intended arrival (ms, log scale)", x0..x1, (lo..hi).log_scale());
+    let (lo, hi) = if hi > 0.0 {
+        ((lo * 0.5).max(0.01), hi * 40.0)
+    } else {
+        (0.1, 10.0)
+    };
+    let mut lat = panel!(
+        &panels[0],
+        "Checkout latency per window, from intended arrival (ms, log scale)",
+        x0..x1,
+        (lo..hi).log_scale()
+    );
     mesh!(lat, "latency (ms)")?;
     shade(&mut lat, s, lo, hi)?;
     for (values, label, color) in &s.latency {
@@ -150,21 +191,44 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Series, notes: &A
         line(&mut lat, pts, label, *color)?;
     }
     for (label, ms) in &notes.p99_thresholds {
-        lat.draw_series(DashedLineSeries::new(vec![(x0, *ms), (x1, *ms)], 8, 6, C_ORANGE.stroke_width(2)))?;
+        lat.draw_series(DashedLineSeries::new(
+            vec![(x0, *ms), (x1, *ms)],
+            8,
+            6,
+            C_ORANGE.stroke_width(2),
+        ))?;
         let at = (x1 - (x1 - x0) * 0.3, ms / 1.6);
-        lat.draw_series(std::iter::once(Text::new(format!("alert threshold: {label}"), at, ("sans-serif", 15))))?;
+        lat.draw_series(std::iter::once(Text::new(
+            format!("alert threshold: {label}"),
+            at,
+            ("sans-serif", 15),
+        )))?;
     }
     // Marker labels stacked downwards from the top, one row each, so they never overlap.
     for (i, (x, label, alert)) in s.markers.iter().enumerate() {
         let y = hi / 2.0_f64.powi((i % 4) as i32 + 1);
         let color = if *alert { RGBColor(160, 90, 0) } else { BLACK };
-        lat.draw_series(std::iter::once(Text::new(format!(" {label}"), (*x, y), ("sans-serif", 15).into_font().color(&color))))?;
+        lat.draw_series(std::iter::once(Text::new(
+            format!(" {label}"),
+            (*x, y),
+            ("sans-serif", 15).into_font().color(&color),
+        )))?;
     }
     legend(&mut lat)?;
 
     // Throughput.
-    let top = s.throughput.iter().flat_map(|t| t.0.iter().copied()).fold(1.0f64, f64::max) * 1.15;
-    let mut thr = panel!(&panels[1], "Checkout attempts per second (retries included); shaded: outage", x0..x1, 0.0..top);
+    let top = s
+        .throughput
+        .iter()
+        .flat_map(|t| t.0.iter().copied())
+        .fold(1.0f64, f64::max)
+        * 1.15;
+    let mut thr = panel!(
+        &panels[1],
+        "Checkout attempts per second (retries included); shaded: outage",
+        x0..x1,
+        0.0..top
+    );
     mesh!(thr, "attempts / s")?;
     shade(&mut thr, s, 0.0, top)?;
     for (values, label, color) in &s.throughput {
@@ -200,9 +264,19 @@ pub fn render_dashboard(
     let s = series(windows, events, db, notes);
     let png = dir.join("dashboard.png");
     let svg = dir.join("dashboard.svg");
-    draw(&BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(), &s, notes, title)
-        .map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
-    draw(&SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(), &s, notes, title)
-        .map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
+    draw(
+        &BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(),
+        &s,
+        notes,
+        title,
+    )
+    .map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
+    draw(
+        &SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(),
+        &s,
+        notes,
+        title,
+    )
+    .map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
     Ok(())
 }

@@ -55,7 +55,10 @@ fn register_font() {
 }
 
 fn clock_x(clock: &str) -> f64 {
-    clock.parse::<ClockTime>().map(|c| f64::from(c.secs()) / 60.0).unwrap_or(0.0)
+    clock
+        .parse::<ClockTime>()
+        .map(|c| f64::from(c.secs()) / 60.0)
+        .unwrap_or(0.0)
 }
 
 fn hhmm(x: &f64) -> String {

@@ -16,8 +16,7 @@ pub fn load_checked(path: &Path, dialect: &str) -> anyhow::Result<(Scenario, Vec
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            faults::find(dialect, &f.name)
-                .map_err(|e| BadInput(format!("{}: faults[{i}].name: {e}", path.display())))
+            faults::find(dialect, &f.name).map_err(|e| BadInput(format!("{}: faults[{i}].name: {e}", path.display())))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((scenario, faults))

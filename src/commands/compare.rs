@@ -22,10 +22,18 @@ pub fn compare(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
     for dir in dirs {
         let run = RunDir::open(dir).map_err(|e| BadInput(format!("{e:#}")))?;
         let meta: Meta = run.read_json(META_JSON)?;
-        let rules = Scenario::load(&run.file(SCENARIO_TOML)).map(|s| s.alerts).unwrap_or_default();
+        let rules = Scenario::load(&run.file(SCENARIO_TOML))
+            .map(|s| s.alerts)
+            .unwrap_or_default();
         let rows = run.read_windows()?;
         let summary = analysis::summarize(&rows, &run.read_events()?, &rules);
-        let label = format!("{} ({})", meta.scenario, dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let label = format!(
+            "{} ({})",
+            meta.scenario,
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
         windows.push((label.clone(), rows));
         summaries.push((label, summary));
     }
@@ -46,9 +54,19 @@ fn table(runs: &[(String, Summary)]) -> String {
     let mut out = String::new();
     let fmt = |v: Option<f64>| v.map(|m| format!("{m:.0} min")).unwrap_or_else(|| "n/a".into());
     for (label, s) in runs {
-        let _ = writeln!(out, "{label}: verdict {}, detect {}, mitigate {}, recover {}", s.verdict, fmt(s.time_to_detect_min), fmt(s.time_to_mitigate_min), fmt(s.time_to_recover_min));
+        let _ = writeln!(
+            out,
+            "{label}: verdict {}, detect {}, mitigate {}, recover {}",
+            s.verdict,
+            fmt(s.time_to_detect_min),
+            fmt(s.time_to_mitigate_min),
+            fmt(s.time_to_recover_min)
+        );
         for p in &s.phases {
-            let p99 = p.median_p99_ms.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "-".into());
+            let p99 = p
+                .median_p99_ms
+                .map(|v| format!("{v:.1} ms"))
+                .unwrap_or_else(|| "-".into());
             let _ = writeln!(out, "  {:<15} success {:.3}  p99 {p99}", p.phase, p.success_ratio);
         }
     }

@@ -32,6 +32,8 @@ pub const EXIT_GATE_FAILED: u8 = 3;
 
 /// The process exit code for an error: 2 for bad input, 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    let bad_input = e.chain().any(|c| c.is::<BadInput>() || c.is::<crate::scenario::ScenarioError>());
+    let bad_input = e
+        .chain()
+        .any(|c| c.is::<BadInput>() || c.is::<crate::scenario::ScenarioError>());
     if bad_input { 2 } else { 1 }
 }

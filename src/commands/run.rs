@@ -87,7 +87,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     if (args.gate || scenario.gate) && summary.verdict != "pass" {
-        eprintln!("gate: alert rules breached (verdict {}); exit code {}", summary.verdict, super::EXIT_GATE_FAILED);
+        eprintln!(
+            "gate: alert rules breached (verdict {}); exit code {}",
+            summary.verdict,
+            super::EXIT_GATE_FAILED
+        );
         return Ok(ExitCode::from(super::EXIT_GATE_FAILED));
     }
     Ok(ExitCode::SUCCESS)
@@ -121,7 +125,8 @@ async fn open_store(scenario: &Scenario, cache: &Path, run: &RunDir, db_file: Op
             let base = sqlite::ensure_base(cache, &scenario.data, scenario.run.seed, history_end, &seeding)
                 .await
                 .context("seeding the SQLite base database")?;
-            std::fs::copy(&base, &file).with_context(|| format!("cannot copy {} into the run directory", base.display()))?;
+            std::fs::copy(&base, &file)
+                .with_context(|| format!("cannot copy {} into the run directory", base.display()))?;
             // Flush the copy now, so the kernel's write-back does not compete with the probe.
             std::fs::File::open(&file)?.sync_all()?;
         }
@@ -132,10 +137,21 @@ async fn open_store(scenario: &Scenario, cache: &Path, run: &RunDir, db_file: Op
 
 async fn probe(store: &Arc<SqliteStore>, requests: &RequestFactory, scenario: &Scenario) -> f64 {
     let spinner = ProgressBar::new_spinner();
-    spinner.set_message(format!("measuring capacity for {:.1} s", scenario.run.probe.as_secs_f64()));
+    spinner.set_message(format!(
+        "measuring capacity for {:.1} s",
+        scenario.run.probe.as_secs_f64()
+    ));
     spinner.enable_steady_tick(Duration::from_millis(100));
     let workers = (scenario.limits.pool_size as usize * 2).max(4);
-    let cap = measure_capacity(store.clone(), requests, &scenario.mix, workers, scenario.run.probe, scenario.run.seed).await;
+    let cap = measure_capacity(
+        store.clone(),
+        requests,
+        &scenario.mix,
+        workers,
+        scenario.run.probe,
+        scenario.run.seed,
+    )
+    .await;
     spinner.finish_and_clear();
     eprintln!("measured capacity: {cap:.0} arrivals/s of the scenario's mix");
     cap
@@ -153,29 +169,65 @@ async fn replay(
     let windows_log = CsvLog::<WindowRow>::create(&run.file(WINDOWS_CSV))?;
     let db_log = CsvLog::<DbSample>::create(&run.file(DB_CSV))?;
     let start = Instant::now();
-    let time = Timebase { start, clock: scenario.clock.clone() };
+    let time = Timebase {
+        start,
+        clock: scenario.clock.clone(),
+    };
     let events = Arc::new(EventLog::new(CsvLog::create(&run.file(EVENTS_CSV))?, time.clone()));
     events.emit(EventKind::RunStart, &scenario.name, "");
 
     let recorder = Arc::new(Recorder::new());
-    let retry = RetryPolicy { retries: scenario.checkout.retries, backoff: scenario.checkout.backoff };
-    let engine = Engine::new(store.clone(), recorder.clone(), requests, scenario.limits.request_timeout, scenario.limits.max_in_flight, retry);
-    let schedule = ArrivalSchedule::new(scenario.load.resolved(capacity), scenario.clock.clone(), &scenario.mix, scenario.run.seed);
+    let retry = RetryPolicy {
+        retries: scenario.checkout.retries,
+        backoff: scenario.checkout.backoff,
+    };
+    let engine = Engine::new(
+        store.clone(),
+        recorder.clone(),
+        requests,
+        scenario.limits.request_timeout,
+        scenario.limits.max_in_flight,
+        retry,
+    );
+    let schedule = ArrivalSchedule::new(
+        scenario.load.resolved(capacity),
+        scenario.clock.clone(),
+        &scenario.mix,
+        scenario.run.seed,
+    );
     let injector = Injector::new(store.clone(), events.clone());
     let timeline = timeline(scenario, faults);
     let end = start + scenario.clock.real_duration();
 
-    let windows = WindowLoop { scenario, recorder: &recorder, store: &store, windows_log, db_log, events: &events, time };
+    let windows = WindowLoop {
+        scenario,
+        recorder: &recorder,
+        store: &store,
+        windows_log,
+        db_log,
+        events: &events,
+        time,
+    };
     let replay = async {
-        tokio::join!(engine.drive(schedule, start), injector.run_timeline(timeline, start), windows.run(end));
+        tokio::join!(
+            engine.drive(schedule, start),
+            injector.run_timeline(timeline, start),
+            windows.run(end)
+        );
     };
     let interrupted = tokio::select! {
         _ = replay => false,
         _ = shutdown_signal() => true,
     };
-    engine.drain(scenario.limits.request_timeout + Duration::from_millis(500)).await;
+    engine
+        .drain(scenario.limits.request_timeout + Duration::from_millis(500))
+        .await;
     injector.rollback_all().await;
-    events.emit(EventKind::RunEnd, &scenario.name, if interrupted { "interrupted" } else { "" });
+    events.emit(
+        EventKind::RunEnd,
+        &scenario.name,
+        if interrupted { "interrupted" } else { "" },
+    );
     Ok(interrupted)
 }
 
@@ -183,9 +235,15 @@ fn timeline(scenario: &Scenario, faults: Vec<faults::Fault>) -> Vec<TimelineStep
     let clock = &scenario.clock;
     let mut steps = Vec::new();
     for (step, fault) in scenario.faults.iter().zip(faults) {
-        steps.push(TimelineStep::Apply { at: clock.real_offset(step.apply), fault: fault.clone() });
+        steps.push(TimelineStep::Apply {
+            at: clock.real_offset(step.apply),
+            fault: fault.clone(),
+        });
         if let Some(rb) = step.rollback {
-            steps.push(TimelineStep::Rollback { at: clock.real_offset(rb), name: fault.name });
+            steps.push(TimelineStep::Rollback {
+                at: clock.real_offset(rb),
+                name: fault.name,
+            });
         }
     }
     steps
@@ -263,7 +321,9 @@ impl WindowLoop<'_> {
             for row in &rows {
                 for t in alerts.observe(row, window_sim_s) {
                     match t {
-                        AlertTransition::Fired { name, detail } => self.events.emit(EventKind::AlertFired, &name, &detail),
+                        AlertTransition::Fired { name, detail } => {
+                            self.events.emit(EventKind::AlertFired, &name, &detail)
+                        }
                         AlertTransition::Resolved { name } => self.events.emit(EventKind::AlertResolved, &name, ""),
                     }
                 }
@@ -273,7 +333,12 @@ impl WindowLoop<'_> {
                 .sample()
                 .await
                 .into_iter()
-                .map(|(metric, value)| DbSample { t_s, clock: clock.clone(), metric: metric.into(), value })
+                .map(|(metric, value)| DbSample {
+                    t_s,
+                    clock: clock.clone(),
+                    metric: metric.into(),
+                    value,
+                })
                 .collect();
             let _ = self.db_log.append(&samples);
             let c = &rows[Op::Checkout.index()];

@@ -37,8 +37,15 @@ pub fn find(dialect: &str, name: &str) -> Result<Fault, String> {
             down: b.down.to_string(),
         })
         .ok_or_else(|| {
-            let known: Vec<&str> = BUILTIN.iter().filter(|b| b.dialect == dialect).map(|b| b.name).collect();
-            format!("no fault named {name:?} for {dialect}; expected one of: {}", known.join(", "))
+            let known: Vec<&str> = BUILTIN
+                .iter()
+                .filter(|b| b.dialect == dialect)
+                .map(|b| b.name)
+                .collect();
+            format!(
+                "no fault named {name:?} for {dialect}; expected one of: {}",
+                known.join(", ")
+            )
         })
 }
 

@@ -35,7 +35,11 @@ pub struct Injector<S> {
 
 impl<S: Store> Injector<S> {
     pub fn new(store: Arc<S>, events: Arc<EventLog>) -> Self {
-        Injector { store, events, applied: Mutex::new(Vec::new()) }
+        Injector {
+            store,
+            events,
+            applied: Mutex::new(Vec::new()),
+        }
     }
 
     /// The faults applied and not yet rolled back.
@@ -56,11 +60,21 @@ impl<S: Store> Injector<S> {
     }
 
     async fn apply(&self, fault: Fault) {
-        self.applied.lock().unwrap_or_else(|p| p.into_inner()).push(fault.clone());
-        let kinds = [EventKind::FaultApplySent, EventKind::FaultApplyLocked, EventKind::FaultApplyDone];
+        self.applied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(fault.clone());
+        let kinds = [
+            EventKind::FaultApplySent,
+            EventKind::FaultApplyLocked,
+            EventKind::FaultApplyDone,
+        ];
         if !self.ddl(&fault.name, &fault.up, kinds).await {
             // The DDL failed as a whole (SQLite DDL is transactional): nothing is left applied.
-            self.applied.lock().unwrap_or_else(|p| p.into_inner()).retain(|f| f.name != fault.name);
+            self.applied
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|f| f.name != fault.name);
         }
     }
 
@@ -71,9 +85,16 @@ impl<S: Store> Injector<S> {
             applied.iter().find(|f| f.name == name).cloned()
         };
         let Some(fault) = fault else { return };
-        let kinds = [EventKind::FaultRollbackSent, EventKind::FaultRollbackLocked, EventKind::FaultRollbackDone];
+        let kinds = [
+            EventKind::FaultRollbackSent,
+            EventKind::FaultRollbackLocked,
+            EventKind::FaultRollbackDone,
+        ];
         if self.ddl(&fault.name, &fault.down, kinds).await {
-            self.applied.lock().unwrap_or_else(|p| p.into_inner()).retain(|f| f.name != name);
+            self.applied
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|f| f.name != name);
         }
     }
 
@@ -93,7 +114,8 @@ impl<S: Store> Injector<S> {
                 true
             }
             Err(e) => {
-                self.events.emit(EventKind::FaultFailed, name, &e.to_string().replace('\n', " "));
+                self.events
+                    .emit(EventKind::FaultFailed, name, &e.to_string().replace('\n', " "));
                 tracing::error!("fault {name} failed: {e}");
                 false
             }

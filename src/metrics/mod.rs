@@ -67,7 +67,10 @@ impl Recorder {
                 counts: OpWindow::default(),
             })
         };
-        Recorder { ops: [acc(), acc(), acc()], in_flight: Default::default() }
+        Recorder {
+            ops: [acc(), acc(), acc()],
+            in_flight: Default::default(),
+        }
     }
 
     fn with<R>(&self, op: Op, f: impl FnOnce(&mut Accumulator) -> R) -> R {
@@ -141,7 +144,13 @@ mod tests {
         for i in 0..100u64 {
             r.offered(Op::Checkout, i % 10 == 0);
             r.started(Op::Checkout);
-            let outcome = if i < 90 { Outcome::Ok } else if i < 95 { Outcome::Failed } else { Outcome::TimedOut };
+            let outcome = if i < 90 {
+                Outcome::Ok
+            } else if i < 95 {
+                Outcome::Failed
+            } else {
+                Outcome::TimedOut
+            };
             r.finished(Op::Checkout, outcome, Duration::from_millis(i + 1));
         }
         r.offered(Op::Checkout, false);
@@ -149,7 +158,10 @@ mod tests {
         r.offered(Op::Browse, false);
         r.started(Op::Browse);
         let [browse, checkout, report] = r.take_window();
-        assert_eq!((checkout.offered, checkout.ok, checkout.failed, checkout.timed_out), (101, 90, 5, 5));
+        assert_eq!(
+            (checkout.offered, checkout.ok, checkout.failed, checkout.timed_out),
+            (101, 90, 5, 5)
+        );
         assert_eq!((checkout.dropped, checkout.retries, checkout.in_flight), (1, 10, 0));
         assert!((checkout.p50_ms.unwrap() - 50.0).abs() < 0.1);
         assert!((checkout.p99_ms.unwrap() - 99.0).abs() < 0.1);

@@ -5,7 +5,10 @@ use std::fmt::Write;
 use crate::analysis::Summary;
 
 pub(super) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:1700px;margin:2em auto;padding:0 1em;color:#222}\
@@ -28,7 +31,9 @@ fn ms(v: Option<f64>) -> String {
 }
 
 fn phase_rows(summary: &Summary) -> String {
-    let mut out = String::from("<table><tr><th>phase</th><th>clock</th><th>offered/s</th><th>ok/s</th><th>success ratio</th><th>median p50 ms</th><th>median p99 ms</th></tr>");
+    let mut out = String::from(
+        "<table><tr><th>phase</th><th>clock</th><th>offered/s</th><th>ok/s</th><th>success ratio</th><th>median p50 ms</th><th>median p99 ms</th></tr>",
+    );
     for p in &summary.phases {
         let _ = write!(
             out,
@@ -47,22 +52,41 @@ fn phase_rows(summary: &Summary) -> String {
 }
 
 /// The run's report: summary, timeline, dashboard and the scenario as run.
-pub fn report_html(title: &str, summary: &Summary, timeline_md: &str, dashboard_svg: &str, scenario_toml: &str) -> String {
+pub fn report_html(
+    title: &str,
+    summary: &Summary,
+    timeline_md: &str,
+    dashboard_svg: &str,
+    scenario_toml: &str,
+) -> String {
     let mut body = format!("<h1>{}</h1>\n", escape(title));
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<p>Verdict: <strong>{}</strong>. Time to detect {}, to mitigate {}, to recover {}.{}</p>\n",
+        "<p>Verdict: <strong>{}</strong>. Time to detect {}, to mitigate {}, to recover {}.{}</p>",
         escape(&summary.verdict),
         minutes(summary.time_to_detect_min),
         minutes(summary.time_to_mitigate_min),
         minutes(summary.time_to_recover_min),
-        summary.outage.as_ref().map(|(a, b)| format!(" Checkout outage (success ratio below 0.5) from {} to {}.", escape(a), escape(b))).unwrap_or_default()
+        summary
+            .outage
+            .as_ref()
+            .map(|(a, b)| format!(
+                " Checkout outage (success ratio below 0.5) from {} to {}.",
+                escape(a),
+                escape(b)
+            ))
+            .unwrap_or_default()
     );
     body += "<h2>Checkout by phase</h2>\n";
     body += &phase_rows(summary);
     body += "\n<h2>Dashboard</h2>\n";
     // The SVG file starts with an XML declaration, which is not allowed inside HTML.
-    body += dashboard_svg.trim_start().strip_prefix("<?xml").and_then(|s| s.split_once("?>")).map(|(_, rest)| rest).unwrap_or(dashboard_svg);
+    body += dashboard_svg
+        .trim_start()
+        .strip_prefix("<?xml")
+        .and_then(|s| s.split_once("?>"))
+        .map(|(_, rest)| rest)
+        .unwrap_or(dashboard_svg);
     body += "\n<h2>Timeline</h2>\n<ul>\n";
     for line in timeline_md.lines().filter(|l| l.starts_with("- ")) {
         let text = line.trim_start_matches("- ").replace("**", "");
@@ -76,12 +100,16 @@ pub fn report_html(title: &str, summary: &Summary, timeline_md: &str, dashboard_
 
 /// The comparison page: per-phase figures and response times side by side, and the chart.
 pub fn compare_html(runs: &[(String, Summary)], compare_svg: &str) -> String {
-    let mut body = String::from("<h1>Comparison</h1>\n<table><tr><th>run</th><th>phase</th><th>success ratio</th><th>Δ vs first</th><th>median p99 ms</th><th>Δ vs first</th></tr>");
+    let mut body = String::from(
+        "<h1>Comparison</h1>\n<table><tr><th>run</th><th>phase</th><th>success ratio</th><th>Δ vs first</th><th>median p99 ms</th><th>Δ vs first</th></tr>",
+    );
     let first = &runs[0].1;
     for (label, s) in runs {
         for p in &s.phases {
             let base = first.phases.iter().find(|b| b.phase == p.phase);
-            let d_ratio = base.map(|b| format!("{:+.3}", p.success_ratio - b.success_ratio)).unwrap_or_default();
+            let d_ratio = base
+                .map(|b| format!("{:+.3}", p.success_ratio - b.success_ratio))
+                .unwrap_or_default();
             let d_p99 = match (base.and_then(|b| b.median_p99_ms), p.median_p99_ms) {
                 (Some(b), Some(v)) => format!("{:+.1}", v - b),
                 _ => String::new(),
@@ -109,7 +137,12 @@ pub fn compare_html(runs: &[(String, Summary)], compare_svg: &str) -> String {
         );
     }
     body += "</table>\n";
-    body += compare_svg.trim_start().strip_prefix("<?xml").and_then(|s| s.split_once("?>")).map(|(_, rest)| rest).unwrap_or(compare_svg);
+    body += compare_svg
+        .trim_start()
+        .strip_prefix("<?xml")
+        .and_then(|s| s.split_once("?>"))
+        .map(|(_, rest)| rest)
+        .unwrap_or(compare_svg);
     page("outage-sim comparison", &body)
 }
 
@@ -129,7 +162,13 @@ mod tests {
             time_to_recover_min: None,
             verdict: "fail".into(),
         };
-        let html = report_html("a <b>", &s, "- **12:00:00** x < y\n", "<?xml version=\"1.0\"?>\n<svg></svg>", "k = \"<v>\"");
+        let html = report_html(
+            "a <b>",
+            &s,
+            "- **12:00:00** x < y\n",
+            "<?xml version=\"1.0\"?>\n<svg></svg>",
+            "k = \"<v>\"",
+        );
         assert!(html.contains("<h1>a &lt;b&gt;</h1>"));
         assert!(html.contains("<li>12:00:00 x &lt; y</li>"));
         assert!(html.contains("<svg></svg>") && !html.contains("<?xml"));

@@ -41,9 +41,16 @@ fn minutes(v: Option<f64>) -> String {
 /// The short summary printed at the end of a run.
 pub fn terminal_summary(summary: &Summary, meta: &Meta, run_dir: &std::path::Path) -> String {
     let mut out = String::new();
-    let cap = meta.capacity_per_s.map(|c| format!(", measured capacity {c:.0} arrivals/s")).unwrap_or_default();
+    let cap = meta
+        .capacity_per_s
+        .map(|c| format!(", measured capacity {c:.0} arrivals/s"))
+        .unwrap_or_default();
     let _ = writeln!(out, "\n{} on {}{cap}", meta.scenario, meta.backend);
-    let _ = writeln!(out, "{:<15} {:>9} {:>9} {:>8} {:>10} {:>10}", "checkout", "offered/s", "ok/s", "success", "p50 ms", "p99 ms");
+    let _ = writeln!(
+        out,
+        "{:<15} {:>9} {:>9} {:>8} {:>10} {:>10}",
+        "checkout", "offered/s", "ok/s", "success", "p50 ms", "p99 ms"
+    );
     for p in &summary.phases {
         let _ = writeln!(
             out,
@@ -57,7 +64,13 @@ pub fn terminal_summary(summary: &Summary, meta: &Meta, run_dir: &std::path::Pat
         );
     }
     for a in &summary.alerts {
-        let _ = writeln!(out, "alert {:?} fired {} resolved {}", a.name, a.fired, a.resolved.as_deref().unwrap_or("never"));
+        let _ = writeln!(
+            out,
+            "alert {:?} fired {} resolved {}",
+            a.name,
+            a.fired,
+            a.resolved.as_deref().unwrap_or("never")
+        );
     }
     let _ = writeln!(
         out,
@@ -74,7 +87,14 @@ pub fn terminal_summary(summary: &Summary, meta: &Meta, run_dir: &std::path::Pat
 fn describe(e: &EventRow) -> Option<String> {
     let text = match e.kind.as_str() {
         "run_start" => "replay started".to_string(),
-        "run_end" => format!("replay ended{}", if e.detail.is_empty() { String::new() } else { format!(" ({})", e.detail) }),
+        "run_end" => format!(
+            "replay ended{}",
+            if e.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", e.detail)
+            }
+        ),
         "fault_apply_sent" => format!("{} applied: `{}`", e.name, e.detail),
         "fault_apply_locked" => format!("{} holds the write lock", e.name),
         "fault_apply_done" => format!("{} finished building", e.name),

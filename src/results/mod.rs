@@ -127,7 +127,10 @@ pub struct CsvLog<T> {
 impl<T: Serialize> CsvLog<T> {
     pub fn create(path: &Path) -> Result<Arc<Self>> {
         let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Arc::new(CsvLog { writer: Mutex::new(csv::Writer::from_writer(file)), _row: Default::default() }))
+        Ok(Arc::new(CsvLog {
+            writer: Mutex::new(csv::Writer::from_writer(file)),
+            _row: Default::default(),
+        }))
     }
 
     /// Appends rows and flushes them to the file.
@@ -175,7 +178,13 @@ impl EventLog {
     /// Records an event now. A failure to write is reported, not fatal: the run goes on.
     pub fn emit(&self, kind: EventKind, name: &str, detail: &str) {
         let (t_s, clock) = self.time.now();
-        let row = EventRow { t_s, clock, kind: kind.as_str().into(), name: name.into(), detail: detail.into() };
+        let row = EventRow {
+            t_s,
+            clock,
+            kind: kind.as_str().into(),
+            name: name.into(),
+            detail: detail.into(),
+        };
         if let Err(e) = self.log.append(&[row]) {
             tracing::warn!("cannot write events.csv: {e:#}");
         }
@@ -209,7 +218,9 @@ impl RunDir {
             "{} is not a run directory: it has no {WINDOWS_CSV}",
             path.display()
         );
-        Ok(RunDir { path: path.to_path_buf() })
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn file(&self, name: &str) -> PathBuf {

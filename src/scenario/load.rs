@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn capacity_fractions_resolve_to_rates() {
-        let curve = LoadCurve { unit: LoadUnit::Capacity, points: vec![(t("12:00"), 0.5)] };
+        let curve = LoadCurve {
+            unit: LoadUnit::Capacity,
+            points: vec![(t("12:00"), 0.5)],
+        };
         let resolved = curve.resolved(Some(2000.0));
         assert_eq!(resolved.unit, LoadUnit::ArrivalsPerSecond);
         assert_eq!(resolved.points[0].1, 1000.0);

@@ -247,7 +247,13 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 fn error_at(text: &str, path: &Path, offset: usize, field: &str, message: String) -> ScenarioError {
     let (line, column) = line_col(text, offset);
-    ScenarioError { file: path.display().to_string(), line, column, field: field.into(), message }
+    ScenarioError {
+        file: path.display().to_string(),
+        line,
+        column,
+        field: field.into(),
+        message,
+    }
 }
 
 /// Parses an incident-clock duration such as `90s`, `5m` or `1h` into seconds.

@@ -180,15 +180,32 @@ impl RawScenario {
         let start = ck.clock_time(&c.start, "clock.start")?;
         let end = ck.clock_time(&c.end, "clock.end")?;
         if end <= start {
-            return ck.fail(c.end.span(), "clock.end", format!("expected a time after clock.start ({start}), got {end}"));
+            return ck.fail(
+                c.end.span(),
+                "clock.end",
+                format!("expected a time after clock.start ({start}), got {end}"),
+            );
         }
         if !(*c.speed.get_ref() > 0.0 && c.speed.get_ref().is_finite()) {
-            return ck.fail(c.speed.span(), "clock.speed", "expected simulated seconds per real second > 0");
+            return ck.fail(
+                c.speed.span(),
+                "clock.speed",
+                "expected simulated seconds per real second > 0",
+            );
         }
         if chrono::NaiveDate::parse_from_str(&c.date, "%Y-%m-%d").is_err() {
-            return ck.fail(c.start.span(), "clock.date", format!("expected a date as YYYY-MM-DD, got {:?}", c.date));
+            return ck.fail(
+                c.start.span(),
+                "clock.date",
+                format!("expected a date as YYYY-MM-DD, got {:?}", c.date),
+            );
         }
-        let clock = IncidentClock { date: c.date.clone(), start, end, speed: *c.speed.get_ref() };
+        let clock = IncidentClock {
+            date: c.date.clone(),
+            start,
+            end,
+            speed: *c.speed.get_ref(),
+        };
         let within = |t: ClockTime| t >= start && t <= end;
 
         let load = self.load_curve(&ck)?;
@@ -199,7 +216,8 @@ impl RawScenario {
         let items_max = ck.positive(&co.items_max, "checkout.items_max", 5)?;
         let items_max_span = co.items_max.as_ref().map(|s| s.span()).unwrap_or(0..0);
         if items_max < items_min || items_max > MAX_CART_ITEMS {
-            let expected = format!("expected from checkout.items_min ({items_min}) to {MAX_CART_ITEMS}, got {items_max}");
+            let expected =
+                format!("expected from checkout.items_min ({items_min}) to {MAX_CART_ITEMS}, got {items_max}");
             return ck.fail(items_max_span, "checkout.items_max", expected);
         }
         let checkout = CheckoutShape {
@@ -220,13 +238,21 @@ impl RawScenario {
 
         if data.products < u64::from(items_max) {
             let span = d.products.as_ref().map(|s| s.span()).unwrap_or(0..0);
-            return ck.fail(span, "data.products", format!("expected at least checkout.items_max ({items_max}) products"));
+            return ck.fail(
+                span,
+                "data.products",
+                format!("expected at least checkout.items_max ({items_max}) products"),
+            );
         }
 
         let l = &self.limits;
         let limits = Limits {
             pool_size: ck.positive(&l.pool_size, "limits.pool_size", 8)?,
-            request_timeout: Duration::from_millis(ck.positive(&l.request_timeout_ms, "limits.request_timeout_ms", 2000)?),
+            request_timeout: Duration::from_millis(ck.positive(
+                &l.request_timeout_ms,
+                "limits.request_timeout_ms",
+                2000,
+            )?),
             max_in_flight: ck.positive(&l.max_in_flight, "limits.max_in_flight", 1000)?,
         };
 
@@ -243,28 +269,46 @@ impl RawScenario {
             let field = |k: &str| format!("faults[{i}].{k}");
             let apply = ck.clock_time(&f.apply, &field("apply"))?;
             if !within(apply) {
-                return ck.fail(f.apply.span(), &field("apply"), format!("expected a time within the clock ({start} to {end}), got {apply}"));
+                return ck.fail(
+                    f.apply.span(),
+                    &field("apply"),
+                    format!("expected a time within the clock ({start} to {end}), got {apply}"),
+                );
             }
             let rollback = match &f.rollback {
                 None => None,
                 Some(rb) => {
                     let t = ck.clock_time(rb, &field("rollback"))?;
                     if !within(t) {
-                        return ck.fail(rb.span(), &field("rollback"), format!("expected a time within the clock ({start} to {end}), got {t}"));
+                        return ck.fail(
+                            rb.span(),
+                            &field("rollback"),
+                            format!("expected a time within the clock ({start} to {end}), got {t}"),
+                        );
                     }
                     if t <= apply {
-                        return ck.fail(rb.span(), &field("rollback"), format!("expected a time after apply ({apply}), got {t}"));
+                        return ck.fail(
+                            rb.span(),
+                            &field("rollback"),
+                            format!("expected a time after apply ({apply}), got {t}"),
+                        );
                     }
                     Some(t)
                 }
             };
-            faults.push(FaultStep { name: f.name.clone(), apply, rollback });
+            faults.push(FaultStep {
+                name: f.name.clone(),
+                apply,
+                rollback,
+            });
         }
 
         let alerts = self.alerts(&ck)?;
         Ok(Scenario {
             name: self.name.clone().unwrap_or_else(|| {
-                path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "scenario".into())
             }),
             description: self.description.clone().unwrap_or_default(),
             source: path.to_path_buf(),
@@ -285,63 +329,119 @@ impl RawScenario {
     fn load_curve(&self, ck: &Checker) -> Result<LoadCurve, ScenarioError> {
         let pts = &self.load.points;
         if pts.get_ref().is_empty() {
-            return ck.fail(pts.span(), "load.points", "expected at least one point { at = \"HH:MM\", value = N }");
+            return ck.fail(
+                pts.span(),
+                "load.points",
+                "expected at least one point { at = \"HH:MM\", value = N }",
+            );
         }
         let mut points = Vec::new();
         for (i, p) in pts.get_ref().iter().enumerate() {
             let at = ck.clock_time(&p.at, &format!("load.points[{i}].at"))?;
             let v = *p.value.get_ref();
             if !(v >= 0.0 && v.is_finite()) {
-                return ck.fail(p.value.span(), &format!("load.points[{i}].value"), format!("expected a rate ≥ 0, got {v}"));
+                return ck.fail(
+                    p.value.span(),
+                    &format!("load.points[{i}].value"),
+                    format!("expected a rate ≥ 0, got {v}"),
+                );
             }
-            if let Some(&(prev, _)) = points.last() {
-                if at < prev {
-                    return ck.fail(p.at.span(), &format!("load.points[{i}].at"), format!("expected points in time order, {at} comes before {prev}"));
-                }
+            if let Some(&(prev, _)) = points.last()
+                && at < prev
+            {
+                return ck.fail(
+                    p.at.span(),
+                    &format!("load.points[{i}].at"),
+                    format!("expected points in time order, {at} comes before {prev}"),
+                );
             }
             points.push((at, v));
         }
         if points.iter().all(|p| p.1 == 0.0) {
-            return ck.fail(pts.span(), "load.points", "expected at least one point with a value > 0");
+            return ck.fail(
+                pts.span(),
+                "load.points",
+                "expected at least one point with a value > 0",
+            );
         }
-        Ok(LoadCurve { unit: self.load.unit, points })
+        Ok(LoadCurve {
+            unit: self.load.unit,
+            points,
+        })
     }
 
     fn mix(&self, ck: &Checker) -> Result<Mix, ScenarioError> {
         let m = self.mix.get_ref();
         let mut weights = [0.0; 3];
-        for (op, w) in [(Op::Browse, &m.browse), (Op::Checkout, &m.checkout), (Op::Report, &m.report)] {
+        for (op, w) in [
+            (Op::Browse, &m.browse),
+            (Op::Checkout, &m.checkout),
+            (Op::Report, &m.report),
+        ] {
             if let Some(w) = w {
                 if !(*w.get_ref() >= 0.0 && w.get_ref().is_finite()) {
-                    return ck.fail(w.span(), &format!("mix.{op}"), format!("expected a weight ≥ 0, got {}", w.get_ref()));
+                    return ck.fail(
+                        w.span(),
+                        &format!("mix.{op}"),
+                        format!("expected a weight ≥ 0, got {}", w.get_ref()),
+                    );
                 }
                 weights[op.index()] = *w.get_ref();
             }
         }
         let total: f64 = weights.iter().sum();
         if total <= 0.0 {
-            return ck.fail(self.mix.span(), "mix", "expected at least one of browse, checkout, report with a weight > 0");
+            return ck.fail(
+                self.mix.span(),
+                "mix",
+                "expected at least one of browse, checkout, report with a weight > 0",
+            );
         }
-        Ok(Mix { weights: weights.map(|w| w / total) })
+        Ok(Mix {
+            weights: weights.map(|w| w / total),
+        })
     }
 
     fn alerts(&self, ck: &Checker) -> Result<Vec<AlertRule>, ScenarioError> {
         let mut rules = Vec::new();
         for (i, a) in self.alerts.iter().enumerate() {
             let field = |k: &str| format!("alerts[{i}].{k}");
-            let op: Op = a.op.get_ref().parse().or_else(|e: String| ck.fail(a.op.span(), &field("op"), e))?;
+            let op: Op =
+                a.op.get_ref()
+                    .parse()
+                    .or_else(|e: String| ck.fail(a.op.span(), &field("op"), e))?;
             let metric = match a.metric.get_ref().as_str() {
                 "p99_ms" => AlertMetric::P99Ms,
                 "success_ratio" => AlertMetric::SuccessRatio,
-                other => return ck.fail(a.metric.span(), &field("metric"), format!("expected \"p99_ms\" or \"success_ratio\", got {other:?}")),
+                other => {
+                    return ck.fail(
+                        a.metric.span(),
+                        &field("metric"),
+                        format!("expected \"p99_ms\" or \"success_ratio\", got {other:?}"),
+                    );
+                }
             };
             let (above, threshold) = match (a.above, a.below) {
                 (Some(t), None) => (true, t),
                 (None, Some(t)) => (false, t),
-                _ => return ck.fail(a.metric.span(), &field("above"), "expected exactly one of `above = N` or `below = N`"),
+                _ => {
+                    return ck.fail(
+                        a.metric.span(),
+                        &field("above"),
+                        "expected exactly one of `above = N` or `below = N`",
+                    );
+                }
             };
-            let for_sim_secs = parse_sim_duration(a.for_.get_ref()).or_else(|e| ck.fail(a.for_.span(), &field("for"), e))?;
-            rules.push(AlertRule { name: a.name.clone(), op, metric, above, threshold, for_sim_secs });
+            let for_sim_secs =
+                parse_sim_duration(a.for_.get_ref()).or_else(|e| ck.fail(a.for_.span(), &field("for"), e))?;
+            rules.push(AlertRule {
+                name: a.name.clone(),
+                op,
+                metric,
+                above,
+                threshold,
+                for_sim_secs,
+            });
         }
         Ok(rules)
     }

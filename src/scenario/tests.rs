@@ -102,7 +102,10 @@ fn empty_mix_is_rejected() {
 fn errors_are_one_line_with_file_line_and_column() {
     let e = error_for("speed = 60", "speed = -1");
     let text = e.to_string();
-    assert!(text.starts_with(&format!("bad.toml:{}:", line_of(GOOD, "speed ="))), "{text}");
+    assert!(
+        text.starts_with(&format!("bad.toml:{}:", line_of(GOOD, "speed ="))),
+        "{text}"
+    );
     assert!(text.contains("clock.speed"), "{text}");
     assert!(!text.contains('\n'));
 }
@@ -118,7 +121,12 @@ fn the_shipped_workloads_are_valid() {
 
 #[test]
 fn the_resolved_scenario_reads_back_with_rates() {
-    let s = parse(&GOOD.replace("arrivals_per_second", "capacity").replace("value = 10", "value = 0.5")).unwrap();
+    let s = parse(
+        &GOOD
+            .replace("arrivals_per_second", "capacity")
+            .replace("value = 10", "value = 0.5"),
+    )
+    .unwrap();
     let text = s.to_toml_resolved(Some(1000.0));
     let again = parse(&text).unwrap();
     assert_eq!(again.load.unit, LoadUnit::ArrivalsPerSecond);

@@ -20,7 +20,11 @@ pub enum Request {
     /// Look at a product and its stock, and at the customer's recent orders.
     Browse { product_id: i64, customer_id: i64 },
     /// Reserve stock, create the order (pending), its items and payment, mark it paid.
-    Checkout { customer_id: i64, items: Vec<CartItem>, now_unix: i64 },
+    Checkout {
+        customer_id: i64,
+        items: Vec<CartItem>,
+        now_unix: i64,
+    },
     /// Revenue by status and hour over `[since_unix, until_unix)`.
     Report { since_unix: i64, until_unix: i64 },
 }
@@ -45,11 +49,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs fault DDL the way an operator would: it waits its turn for the write lock like any
     /// writer, calls `locked` once it holds it, then runs `sql` (one or more statements).
-    fn run_ddl(
-        &self,
-        sql: &str,
-        locked: &(dyn Fn() + Sync),
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    fn run_ddl(&self, sql: &str, locked: &(dyn Fn() + Sync)) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// Whether this database was prepared by outage-sim (faults are applied only then).
     fn is_prepared(&self) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;

@@ -209,8 +209,15 @@ impl Store for SqliteStore {
 
     async fn execute(&self, request: &Request) -> Result<(), StoreError> {
         let result = match request {
-            Request::Browse { product_id, customer_id } => self.browse(*product_id, *customer_id).await,
-            Request::Checkout { customer_id, items, now_unix } => self.checkout(*customer_id, items, *now_unix).await,
+            Request::Browse {
+                product_id,
+                customer_id,
+            } => self.browse(*product_id, *customer_id).await,
+            Request::Checkout {
+                customer_id,
+                items,
+                now_unix,
+            } => self.checkout(*customer_id, items, *now_unix).await,
             Request::Report { since_unix, until_unix } => self.report(*since_unix, *until_unix).await,
         };
         result.map_err(|e| self.classify(e))
@@ -221,26 +228,31 @@ impl Store for SqliteStore {
         let mut conn = self.writer.acquire().await?;
         drop(waiting);
         locked();
-        sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut *conn).await?;
+        sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 
     async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
-        let marker: Option<String> = sqlx::query_scalar(
-            "SELECT value FROM outage_sim_meta WHERE key = 'prepared_by'",
-        )
-        .fetch_optional(&self.readers)
-        .await
-        .unwrap_or(None);
+        let marker: Option<String> = sqlx::query_scalar("SELECT value FROM outage_sim_meta WHERE key = 'prepared_by'")
+            .fetch_optional(&self.readers)
+            .await
+            .unwrap_or(None);
         Ok(marker.as_deref() == Some("outage-sim"))
     }
 
     async fn sample(&self) -> Vec<(&'static str, f64)> {
-        let wal = std::fs::metadata(format!("{}-wal", self.file.display())).map(|m| m.len()).unwrap_or(0);
+        let wal = std::fs::metadata(format!("{}-wal", self.file.display()))
+            .map(|m| m.len())
+            .unwrap_or(0);
         vec![
             ("busy_errors_total", self.busy_errors.load(Ordering::Relaxed) as f64),
             ("writers_waiting", self.writers_waiting.load(Ordering::Relaxed) as f64),
-            ("writes_abandoned_total", self.writes_abandoned.load(Ordering::Relaxed) as f64),
+            (
+                "writes_abandoned_total",
+                self.writes_abandoned.load(Ordering::Relaxed) as f64,
+            ),
             ("wal_bytes", wal as f64),
         ]
     }
@@ -319,7 +331,10 @@ pub async fn prepare_file(
     progress: &ProgressBar,
 ) -> Result<()> {
     // Items are generated before their orders (to total them), so constraints wait until the end.
-    let opts = options(file).create_if_missing(true).synchronous(SqliteSynchronous::Off).foreign_keys(false);
+    let opts = options(file)
+        .create_if_missing(true)
+        .synchronous(SqliteSynchronous::Off)
+        .foreign_keys(false);
     let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
     let mut conn = pool.acquire().await?;
     conn.execute(SCHEMA).await.context("creating the SQLite schema")?;
@@ -437,6 +452,9 @@ async fn seed_orders(
 
 /// A SQLite URL or path given with `--db` → the file it names.
 pub fn file_from_url(url: &str) -> PathBuf {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     PathBuf::from_str(rest.split('?').next().unwrap_or(rest)).unwrap_or_default()
 }

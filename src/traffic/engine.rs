@@ -95,7 +95,11 @@ impl<S: Store> Engine<S> {
     async fn user(&self, arrival: Arrival, first_intended: Instant) {
         let mut rng = StdRng::seed_from_u64(arrival.seed);
         let request = self.requests.build(arrival.op, arrival.offset, &mut rng);
-        let attempts = if arrival.op == Op::Checkout { 1 + self.retry.retries } else { 1 };
+        let attempts = if arrival.op == Op::Checkout {
+            1 + self.retry.retries
+        } else {
+            1
+        };
         let mut intended = first_intended;
         for attempt in 0..attempts {
             if attempt > 0 {
@@ -113,7 +117,13 @@ impl<S: Store> Engine<S> {
     }
 
     /// One attempt; `None` when it was dropped at the door.
-    async fn attempt(&self, op: Op, request: &crate::store::Request, intended: Instant, retry: bool) -> Option<Outcome> {
+    async fn attempt(
+        &self,
+        op: Op,
+        request: &crate::store::Request,
+        intended: Instant,
+        retry: bool,
+    ) -> Option<Outcome> {
         self.recorder.offered(op, retry);
         if self.recorder.total_in_flight() >= self.max_in_flight as i64 {
             self.recorder.dropped(op);
@@ -168,14 +178,38 @@ mod tests {
     }
 
     fn arrivals(n: u32, every: Duration, op: Op) -> Vec<Arrival> {
-        (0..n).map(|i| Arrival { offset: every * i, op, seed: u64::from(i) }).collect()
+        (0..n)
+            .map(|i| Arrival {
+                offset: every * i,
+                op,
+                seed: u64::from(i),
+            })
+            .collect()
     }
 
-    fn engine(service_ms: u64, timeout_ms: u64, max_in_flight: usize, retries: u32) -> (Arc<Engine<SlowStore>>, Arc<Recorder>) {
-        let store = Arc::new(SlowStore { service: Duration::from_millis(service_ms), lock: Default::default() });
+    fn engine(
+        service_ms: u64,
+        timeout_ms: u64,
+        max_in_flight: usize,
+        retries: u32,
+    ) -> (Arc<Engine<SlowStore>>, Arc<Recorder>) {
+        let store = Arc::new(SlowStore {
+            service: Duration::from_millis(service_ms),
+            lock: Default::default(),
+        });
         let recorder = Arc::new(Recorder::new());
-        let retry = RetryPolicy { retries, backoff: Duration::from_millis(100) };
-        let e = Engine::new(store, recorder.clone(), factory(), Duration::from_millis(timeout_ms), max_in_flight, retry);
+        let retry = RetryPolicy {
+            retries,
+            backoff: Duration::from_millis(100),
+        };
+        let e = Engine::new(
+            store,
+            recorder.clone(),
+            factory(),
+            Duration::from_millis(timeout_ms),
+            max_in_flight,
+            retry,
+        );
         (e, recorder)
     }
 
@@ -183,7 +217,8 @@ mod tests {
     async fn latency_counts_queueing_from_the_intended_start() {
         // 10 arrivals at once on a store that serves one per 10 ms: the last waits ~100 ms.
         let (e, rec) = engine(10, 10_000, 100, 0);
-        e.drive(arrivals(10, Duration::ZERO, Op::Browse).into_iter(), Instant::now()).await;
+        e.drive(arrivals(10, Duration::ZERO, Op::Browse).into_iter(), Instant::now())
+            .await;
         e.drain(Duration::from_secs(5)).await;
         let w = &rec.take_window()[Op::Browse.index()];
         assert_eq!((w.offered, w.ok), (10, 10));
@@ -196,7 +231,8 @@ mod tests {
         // 20 at once, 100 ms each, timeout 250 ms, at most 5 in flight: 5 admitted, 15 dropped;
         // of the 5, two finish (100, 200 ms) and three time out.
         let (e, rec) = engine(100, 250, 5, 0);
-        e.drive(arrivals(20, Duration::ZERO, Op::Browse).into_iter(), Instant::now()).await;
+        e.drive(arrivals(20, Duration::ZERO, Op::Browse).into_iter(), Instant::now())
+            .await;
         e.drain(Duration::from_secs(5)).await;
         let w = &rec.take_window()[Op::Browse.index()];
         assert_eq!((w.offered, w.dropped, w.ok, w.timed_out), (20, 15, 2, 3));
@@ -207,7 +243,11 @@ mod tests {
         // Every checkout times out (1 s service, 100 ms timeout); with 2 retries each of the 3
         // users makes 3 attempts.
         let (e, rec) = engine(1000, 100, 100, 2);
-        e.drive(arrivals(3, Duration::from_millis(1), Op::Checkout).into_iter(), Instant::now()).await;
+        e.drive(
+            arrivals(3, Duration::from_millis(1), Op::Checkout).into_iter(),
+            Instant::now(),
+        )
+        .await;
         tokio::time::sleep(Duration::from_secs(10)).await;
         e.drain(Duration::from_secs(5)).await;
         let w = &rec.take_window()[Op::Checkout.index()];
@@ -220,7 +260,8 @@ mod tests {
         // A store that takes an hour: the generator must still send all 50 within 50 ms.
         let (e, rec) = engine(3_600_000, 100, 1000, 0);
         let start = Instant::now();
-        e.drive(arrivals(50, Duration::from_millis(1), Op::Browse).into_iter(), start).await;
+        e.drive(arrivals(50, Duration::from_millis(1), Op::Browse).into_iter(), start)
+            .await;
         assert!(start.elapsed() < Duration::from_millis(60));
         tokio::time::sleep(Duration::from_millis(1)).await; // let the last spawned user run
         assert_eq!(rec.take_window()[Op::Browse.index()].offered, 50);

@@ -36,7 +36,9 @@ pub async fn measure_capacity<S: Store>(
             while Instant::now() < end {
                 let op = pick(&mix, rng.random());
                 let request = requests.build(op, Duration::ZERO, &mut rng);
-                let ok = tokio::time::timeout_at(end, store.execute(&request)).await.is_ok_and(|r| r.is_ok());
+                let ok = tokio::time::timeout_at(end, store.execute(&request))
+                    .await
+                    .is_ok_and(|r| r.is_ok());
                 if ok && Instant::now() >= count_from {
                     done.fetch_add(1, Ordering::Relaxed);
                 }

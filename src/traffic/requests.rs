@@ -51,13 +51,23 @@ impl RequestFactory {
                     let product_id = self.popularity.sample(rng) as i64;
                     // Products in a cart are distinct, and locked in id order (no deadlocks).
                     if !items.iter().any(|i| i.product_id == product_id) {
-                        items.push(CartItem { product_id, qty: rng.random_range(1..=3) });
+                        items.push(CartItem {
+                            product_id,
+                            qty: rng.random_range(1..=3),
+                        });
                     }
                 }
                 items.sort_by_key(|i| i.product_id);
-                Request::Checkout { customer_id: rng.random_range(1..=self.customers as i64), items, now_unix }
+                Request::Checkout {
+                    customer_id: rng.random_range(1..=self.customers as i64),
+                    items,
+                    now_unix,
+                }
             }
-            Op::Report => Request::Report { since_unix: now_unix - self.report_range_s, until_unix: now_unix },
+            Op::Report => Request::Report {
+                since_unix: now_unix - self.report_range_s,
+                until_unix: now_unix,
+            },
         }
     }
 }

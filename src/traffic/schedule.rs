@@ -34,7 +34,11 @@ pub struct ArrivalSchedule {
 impl ArrivalSchedule {
     /// `curve` must be in arrivals per second (see [`LoadCurve::resolved`]).
     pub fn new(curve: LoadCurve, clock: IncidentClock, mix: &Mix, seed: u64) -> Self {
-        assert_eq!(curve.unit, LoadUnit::ArrivalsPerSecond, "resolve capacity fractions first");
+        assert_eq!(
+            curve.unit,
+            LoadUnit::ArrivalsPerSecond,
+            "resolve capacity fractions first"
+        );
         let mut acc = 0.0;
         let cumulative_mix = Op::ALL.map(|op| {
             acc += mix.weight(op);
@@ -52,7 +56,8 @@ impl ArrivalSchedule {
     }
 
     fn rate_at(&self, real_s: f64) -> f64 {
-        self.curve.value_at(self.clock.sim_secs_at(Duration::from_secs_f64(real_s)))
+        self.curve
+            .value_at(self.clock.sim_secs_at(Duration::from_secs_f64(real_s)))
     }
 
     fn pick_op(&mut self) -> Op {
@@ -83,7 +88,11 @@ impl Iterator for ArrivalSchedule {
             if keep * self.peak_rate < self.rate_at(self.now_s) {
                 let op = self.pick_op();
                 let seed = self.rng.random();
-                return Some(Arrival { offset: Duration::from_secs_f64(self.now_s), op, seed });
+                return Some(Arrival {
+                    offset: Duration::from_secs_f64(self.now_s),
+                    op,
+                    seed,
+                });
             }
         }
     }
@@ -94,7 +103,12 @@ mod tests {
     use super::*;
 
     fn clock() -> IncidentClock {
-        IncidentClock { date: "2024-06-08".into(), start: "12:00".parse().unwrap(), end: "13:00".parse().unwrap(), speed: 60.0 }
+        IncidentClock {
+            date: "2024-06-08".into(),
+            start: "12:00".parse().unwrap(),
+            end: "13:00".parse().unwrap(),
+            speed: 60.0,
+        }
     }
 
     fn curve(points: &[(&str, f64)]) -> LoadCurve {
@@ -105,7 +119,9 @@ mod tests {
     }
 
     fn mix() -> Mix {
-        Mix { weights: [0.6, 0.35, 0.05] }
+        Mix {
+            weights: [0.6, 0.35, 0.05],
+        }
     }
 
     #[test]
@@ -129,7 +145,10 @@ mod tests {
         let first = arrivals.iter().filter(|a| a.offset.as_secs_f64() < 10.0).count() as f64;
         let last = arrivals.iter().filter(|a| a.offset.as_secs_f64() >= 50.0).count() as f64;
         // expected 2,500 and 7,500
-        assert!((first - 2_500.0).abs() < 250.0 && (last - 7_500.0).abs() < 450.0, "{first} {last}");
+        assert!(
+            (first - 2_500.0).abs() < 250.0 && (last - 7_500.0).abs() < 450.0,
+            "{first} {last}"
+        );
         let checkouts = arrivals.iter().filter(|a| a.op == Op::Checkout).count() as f64;
         assert!((checkouts / n - 0.35).abs() < 0.02);
         assert!(arrivals.windows(2).all(|w| w[0].offset <= w[1].offset));
