@@ -112,7 +112,18 @@ fn describe(e: &EventRow) -> Option<String> {
 /// `timeline.md`: the run's events in incident-clock time, then the per-phase table.
 pub fn timeline_md(title: &str, events: &[EventRow], summary: &Summary) -> String {
     let mut out = format!("# Timeline: {title}\n\nIncident-clock times (the replay runs faster than real time).\n\n");
+    // The moment every alert is resolved again is the recovery, as a postmortem would write it.
+    let recovered = if summary.alerts.iter().all(|a| a.resolved.is_some()) {
+        summary.alerts.iter().filter_map(|a| a.resolved.clone()).max()
+    } else {
+        None
+    };
+    let mut recovery_written = false;
     for e in events {
+        if let Some(at) = recovered.as_deref().filter(|at| !recovery_written && e.clock.as_str() > *at) {
+            let _ = writeln!(out, "- **{at}** recovered: every alert resolved");
+            recovery_written = true;
+        }
         if let Some(text) = describe(e) {
             let _ = writeln!(out, "- **{}** {}", e.clock, text);
         }
