@@ -22,6 +22,11 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
+/// An SVG file's content for inlining: its XML declaration is not allowed inside HTML.
+fn inline_svg(svg: &str) -> &str {
+    svg.trim_start().strip_prefix("<?xml").and_then(|s| s.split_once("?>")).map(|(_, rest)| rest).unwrap_or(svg)
+}
+
 fn minutes(v: Option<f64>) -> String {
     v.map(|m| format!("{m:.0} min")).unwrap_or_else(|| "n/a".into())
 }
@@ -80,13 +85,7 @@ pub fn report_html(
     body += "<h2>Checkout by phase</h2>\n";
     body += &phase_rows(summary);
     body += "\n<h2>Dashboard</h2>\n";
-    // The SVG file starts with an XML declaration, which is not allowed inside HTML.
-    body += dashboard_svg
-        .trim_start()
-        .strip_prefix("<?xml")
-        .and_then(|s| s.split_once("?>"))
-        .map(|(_, rest)| rest)
-        .unwrap_or(dashboard_svg);
+    body += inline_svg(dashboard_svg);
     body += "\n<h2>Timeline</h2>\n<ul>\n";
     for line in timeline_md.lines().filter(|l| l.starts_with("- ")) {
         let text = line.trim_start_matches("- ").replace("**", "");
@@ -137,12 +136,7 @@ pub fn compare_html(runs: &[(String, Summary)], compare_svg: &str) -> String {
         );
     }
     body += "</table>\n";
-    body += compare_svg
-        .trim_start()
-        .strip_prefix("<?xml")
-        .and_then(|s| s.split_once("?>"))
-        .map(|(_, rest)| rest)
-        .unwrap_or(compare_svg);
+    body += inline_svg(compare_svg);
     page("outage-sim comparison", &body)
 }
 
