@@ -24,7 +24,11 @@ fn page(title: &str, body: &str) -> String {
 
 /// An SVG file's content for inlining: its XML declaration is not allowed inside HTML.
 fn inline_svg(svg: &str) -> &str {
-    svg.trim_start().strip_prefix("<?xml").and_then(|s| s.split_once("?>")).map(|(_, rest)| rest).unwrap_or(svg)
+    svg.trim_start()
+        .strip_prefix("<?xml")
+        .and_then(|s| s.split_once("?>"))
+        .map(|(_, rest)| rest)
+        .unwrap_or(svg)
 }
 
 fn minutes(v: Option<f64>) -> String {

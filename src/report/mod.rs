@@ -120,7 +120,10 @@ pub fn timeline_md(title: &str, events: &[EventRow], summary: &Summary) -> Strin
     };
     let mut recovery_written = false;
     for e in events {
-        if let Some(at) = recovered.as_deref().filter(|at| !recovery_written && e.clock.as_str() > *at) {
+        if let Some(at) = recovered
+            .as_deref()
+            .filter(|at| !recovery_written && e.clock.as_str() > *at)
+        {
             let _ = writeln!(out, "- **{at}** recovered: every alert resolved");
             recovery_written = true;
         }

@@ -154,3 +154,24 @@ mod tests {
         assert!(arrivals.windows(2).all(|w| w[0].offset <= w[1].offset));
     }
 }
+
+#[cfg(test)]
+mod scenario_tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    /// The shipped smoke scenario, resolved at a fixed capacity, gives the same arrivals every
+    /// time for its seed, and different ones for another seed.
+    #[test]
+    fn the_smoke_scenario_and_its_seed_fix_the_schedule() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/smoke.toml");
+        let s = Scenario::load(&path).unwrap();
+        let schedule = |seed| -> Vec<Arrival> {
+            ArrivalSchedule::new(s.load.resolved(Some(2000.0)), s.clock.clone(), &s.mix, seed).collect()
+        };
+        let a = schedule(s.run.seed);
+        assert!(a.len() > 20_000, "{} arrivals", a.len());
+        assert_eq!(a, schedule(s.run.seed));
+        assert_ne!(a, schedule(s.run.seed + 1));
+    }
+}
