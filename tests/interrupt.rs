@@ -85,3 +85,35 @@ async fn ctrl_c_during_an_applied_fault_rolls_it_back_and_keeps_the_results() {
         "the fault was rolled back: {indexes:?}"
     );
 }
+
+/// A database outage-sim did not prepare gets no fault DDL: exit 2, nothing changed, no run left.
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_are_refused_on_a_database_the_tool_did_not_prepare() {
+    use sqlx::ConnectOptions;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("theirs.db");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&file)
+        .create_if_missing(true);
+    let mut db = opts.connect().await.unwrap();
+    sqlx::query("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let out = tmp.path().join("results");
+    let status = Command::new(env!("CARGO_BIN_EXE_outage-sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "workloads/smoke.toml", "--out", out.to_str().unwrap()])
+        .arg(format!("--db=sqlite:{}", file.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    assert!(run_dir(&out).is_none(), "no run directory is left behind");
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(tables, vec!["orders".to_string()], "the database is untouched");
+}

@@ -45,6 +45,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
 
     let store = Arc::new(open_store(&scenario, &args.cache, &run, db_file.as_deref()).await?);
     if !faults.is_empty() && !store.is_prepared().await? {
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&run.path); // nothing was run: leave no empty run behind
         anyhow::bail!(BadInput(
             "this database was not prepared by outage-sim, so no fault will be applied to it; \
              run without --db, or with --db sqlite:NEW_FILE to let outage-sim prepare one"
