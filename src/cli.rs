@@ -69,7 +69,8 @@ pub struct RunArgs {
     pub scenario: PathBuf,
     /// Database URL. Default: an embedded SQLite file in the run directory.
     /// `sqlite:PATH` uses (and if missing, prepares) that file instead.
-    #[arg(long, env = "OUTAGE_SIM_DATABASE_URL")]
+    // A String, parsed by the run command rather than clap, so a bad URL's password is never echoed.
+    #[arg(long, env = "OUTAGE_SIM_DATABASE_URL", hide_env_values = true)]
     pub db: Option<String>,
     /// Override the scenario's clock speed (simulated seconds per real second).
     #[arg(long, value_parser = positive_f64)]

@@ -169,3 +169,30 @@ fn gating_a_healthy_run_exits_0_and_a_runtime_failure_exits_1() {
         .code(1)
         .stderr(predicate::str::contains("cannot create"));
 }
+
+#[test]
+fn a_bad_or_server_url_is_bad_input_and_its_password_is_never_printed() {
+    for url in [
+        "oracle://app:s3cret@127.0.0.1/db",
+        "postgres://app:s3cret@127.0.0.1/test",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let assert = outage_sim()
+            .args([
+                "run",
+                &workload("smoke.toml"),
+                "--db",
+                url,
+                "--out",
+                dir.path().to_str().unwrap(),
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("app:***@127.0.0.1"));
+        let out = assert.get_output();
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("s3cret")
+                && !String::from_utf8_lossy(&out.stdout).contains("s3cret")
+        );
+    }
+}

@@ -19,8 +19,8 @@ use crate::results::{
     WINDOWS_CSV, WindowRow, round_ms,
 };
 use crate::scenario::{LoadUnit, Op, Scenario};
-use crate::store::Store;
 use crate::store::sqlite::{self, SqliteStore};
+use crate::store::{DbUrl, Store};
 use crate::traffic::{ArrivalSchedule, Engine, RequestFactory, RetryPolicy, measure_capacity};
 use crate::{faults, report};
 
@@ -29,14 +29,20 @@ use super::BadInput;
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let (scenario, faults) = super::check::load_checked(&args.scenario, "sqlite")?;
     let scenario = scenario.with_overrides(args.speed, args.seed);
-    let db_file = match args.db.as_deref() {
+    let db: Option<DbUrl> = args
+        .db
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| BadInput(format!("--db: {e}")))?;
+    let db_file = match &db {
         None => None,
-        Some(url) if url.starts_with("sqlite:") => Some(sqlite::file_from_url(url)),
-        Some(_) => {
-            return Err(BadInput(
-                "--db: only SQLite (sqlite:PATH) is supported so far; PostgreSQL and MySQL are not built yet".into(),
-            )
-            .into());
+        Some(DbUrl::Sqlite(path)) => Some(path.clone()),
+        Some(other) => {
+            let msg = format!(
+                "--db {other}: only SQLite (sqlite:PATH) is supported so far; PostgreSQL and MySQL are not built yet"
+            );
+            return Err(BadInput(msg).into());
         }
     };
     let started = chrono::Utc::now();

@@ -4,6 +4,9 @@
 //! nothing of traffic: it executes one [`Request`] at a time, as many at once as it is asked.
 
 pub mod sqlite;
+mod url;
+
+pub use url::{DbUrl, redact};
 
 use std::future::Future;
 

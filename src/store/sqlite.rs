@@ -5,7 +5,6 @@
 //! DDL queues in it like any writer. Reads run beside it on a pool of readers (WAL).
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -448,13 +447,4 @@ async fn seed_orders(
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// A SQLite URL or path given with `--db` → the file it names.
-pub fn file_from_url(url: &str) -> PathBuf {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    PathBuf::from_str(rest.split('?').next().unwrap_or(rest)).unwrap_or_default()
 }
