@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::WindowRow;
-use crate::scenario::{AlertMetric, AlertRule, ClockTime};
+use crate::results::{WindowRow, clock_secs};
+use crate::scenario::{AlertMetric, AlertRule};
 
 /// When one alert fired and resolved (incident clock).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,7 +57,7 @@ impl AlertEvaluator {
     /// Takes one window row (of any operation) and returns the alerts it fires or resolves.
     /// `window_sim_s` is the window's length on the incident clock.
     pub fn observe(&mut self, w: &WindowRow, window_sim_s: f64) -> Vec<AlertTransition> {
-        let now = w.clock.parse::<ClockTime>().map(|c| f64::from(c.secs())).unwrap_or(0.0);
+        let now = clock_secs(&w.clock);
         let mut out = Vec::new();
         for s in self.rules.iter_mut().filter(|s| s.rule.op.name() == w.op) {
             let v = value(&s.rule, w);
@@ -102,7 +102,7 @@ impl AlertEvaluator {
 
     /// Every alert span over a whole series of windows.
     pub fn spans(rules: &[AlertRule], windows: &[WindowRow]) -> Vec<AlertSpan> {
-        let secs = |w: &WindowRow| w.clock.parse::<ClockTime>().map(|c| f64::from(c.secs())).unwrap_or(0.0);
+        let secs = |w: &WindowRow| clock_secs(&w.clock);
         // Window length on the incident clock: the step between the first two distinct clocks.
         let first = windows.first().map(secs).unwrap_or(0.0);
         let window_sim_s = windows.iter().map(secs).find(|&t| t > first).map_or(0.0, |t| t - first);

@@ -7,8 +7,8 @@ pub use alerts::{AlertEvaluator, AlertSpan, AlertTransition};
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::{EventRow, WindowRow};
-use crate::scenario::{AlertRule, ClockTime};
+use crate::results::{EventRow, WindowRow, clock_secs, window_secs};
+use crate::scenario::AlertRule;
 
 /// The operation the incident is about.
 pub const FOCUS_OP: &str = "checkout";
@@ -96,19 +96,11 @@ pub fn phase_stats(name: &str, windows: &[&WindowRow], window_s: f64, from_s: f6
     }
 }
 
-fn clock_secs(clock: &str) -> f64 {
-    clock.parse::<ClockTime>().map(|c| f64::from(c.secs())).unwrap_or(0.0)
-}
-
 /// Everything `summary.json` holds, from a run's rows and its alert rules.
 pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]) -> Summary {
     let focus: Vec<&WindowRow> = windows.iter().filter(|w| w.op == FOCUS_OP).collect();
     let end_s = focus.last().map(|w| w.t_s).unwrap_or(0.0);
-    let window_s = match focus.as_slice() {
-        [a, b, ..] => b.t_s - a.t_s,
-        [a] => a.t_s,
-        [] => 1.0,
-    };
+    let window_s = window_secs(&focus);
     let mut phases = Vec::new();
     match fault_bounds(events, end_s) {
         Some((applied, rolled_back)) => {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::scenario::{AlertMetric, Op};
+use crate::scenario::{AlertMetric, ClockTime, Op};
 
 fn row(i: u32, ok: u64, offered: u64, p99: Option<f64>) -> WindowRow {
     // One window per incident minute, starting 12:01.

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::*;
 use crate::analysis::FOCUS_OP;
-use crate::results::WindowRow;
+use crate::results::{WindowRow, window_secs};
 
 use super::dashboard::{DrawResult, legend, line};
 
@@ -19,7 +19,7 @@ fn series(runs: &[(String, Vec<WindowRow>)]) -> Vec<RunSeries> {
     runs.iter()
         .map(|(label, windows)| {
             let rows: Vec<&WindowRow> = windows.iter().filter(|w| w.op == FOCUS_OP).collect();
-            let per_s = window_secs(&rows.iter().map(|w| w.t_s).collect::<Vec<_>>());
+            let per_s = window_secs(&rows);
             let p99 = rows
                 .iter()
                 .filter_map(|w| w.p99_ms.map(|p| (clock_x(&w.clock), p)))

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 
 use super::*;
 use crate::analysis::FOCUS_OP;
-use crate::results::{DbSample, EventRow, WindowRow};
+use crate::results::{DbSample, EventRow, WindowRow, window_secs};
 
 /// What the analysis adds to the raw rows.
 #[derive(Debug, Clone, Default)]
@@ -32,8 +32,7 @@ struct Series {
 
 fn series(windows: &[WindowRow], events: &[EventRow], db: &[DbSample], notes: &Annotations) -> Series {
     let rows: Vec<&WindowRow> = windows.iter().filter(|w| w.op == FOCUS_OP).collect();
-    let t: Vec<f64> = rows.iter().map(|w| w.t_s).collect();
-    let per_s = window_secs(&t);
+    let per_s = window_secs(&rows);
     let rate = |f: fn(&WindowRow) -> u64| rows.iter().map(|w| f(w) as f64 / per_s).collect::<Vec<f64>>();
     let markers = events
         .iter()

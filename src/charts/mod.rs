@@ -40,8 +40,6 @@ use std::sync::Once;
 
 use plotters::prelude::*;
 
-use crate::scenario::ClockTime;
-
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 pub const WIDTH: u32 = 1600;
 pub const HEIGHT: u32 = 1000;
@@ -55,23 +53,12 @@ fn register_font() {
 }
 
 fn clock_x(clock: &str) -> f64 {
-    clock
-        .parse::<ClockTime>()
-        .map(|c| f64::from(c.secs()) / 60.0)
-        .unwrap_or(0.0)
+    crate::results::clock_secs(clock) / 60.0
 }
 
 fn hhmm(x: &f64) -> String {
     let m = x.max(0.0).round() as u32;
     format!("{:02}:{:02}", m / 60, m % 60)
-}
-
-/// Real seconds between consecutive windows of one operation.
-fn window_secs(t_s: &[f64]) -> f64 {
-    match t_s {
-        [a, b, ..] => (b - a).max(1e-3),
-        _ => 1.0,
-    }
 }
 
 const C_GREY: RGBColor = RGBColor(110, 110, 110);

@@ -1,12 +1,11 @@
 //! `outage-sim compare`: several runs on one incident clock (e.g. the incident and its fix).
 
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::analysis::{self, Summary};
+use crate::analysis;
 use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML};
 use crate::scenario::Scenario;
 use crate::{charts, report};
@@ -45,30 +44,7 @@ pub fn compare(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
     charts::render_compare(&out, &windows)?;
     let svg = std::fs::read_to_string(out.join("compare.svg"))?;
     std::fs::write(out.join("compare.html"), report::compare_html(&summaries, &svg))?;
-    print!("{}", table(&summaries));
+    print!("{}", report::compare_summary(&summaries));
     println!("written: {}", out.display());
     Ok(ExitCode::SUCCESS)
-}
-
-fn table(runs: &[(String, Summary)]) -> String {
-    let mut out = String::new();
-    let fmt = |v: Option<f64>| v.map(|m| format!("{m:.0} min")).unwrap_or_else(|| "n/a".into());
-    for (label, s) in runs {
-        let _ = writeln!(
-            out,
-            "{label}: verdict {}, detect {}, mitigate {}, recover {}",
-            s.verdict,
-            fmt(s.time_to_detect_min),
-            fmt(s.time_to_mitigate_min),
-            fmt(s.time_to_recover_min)
-        );
-        for p in &s.phases {
-            let p99 = p
-                .median_p99_ms
-                .map(|v| format!("{v:.1} ms"))
-                .unwrap_or_else(|| "-".into());
-            let _ = writeln!(out, "  {:<15} success {:.3}  p99 {p99}", p.phase, p.success_ratio);
-        }
-    }
-    out
 }

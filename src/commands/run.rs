@@ -70,7 +70,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         version: env!("CARGO_PKG_VERSION").into(),
         scenario: scenario.name.clone(),
         backend: store.dialect().into(),
-        db_url: format!("sqlite:{}", store_path(&run, db_file.as_deref()).display()),
+        db_url: DbUrl::Sqlite(store_path(&run, db_file.as_deref())).to_string(),
         seed: scenario.run.seed,
         started_at: started.to_rfc3339(),
         capacity_per_s: capacity,

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::{minutes, ms};
 use crate::analysis::Summary;
 
 pub(super) fn escape(s: &str) -> String {
@@ -29,14 +30,6 @@ fn inline_svg(svg: &str) -> &str {
         .and_then(|s| s.split_once("?>"))
         .map(|(_, rest)| rest)
         .unwrap_or(svg)
-}
-
-fn minutes(v: Option<f64>) -> String {
-    v.map(|m| format!("{m:.0} min")).unwrap_or_else(|| "n/a".into())
-}
-
-fn ms(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
 }
 
 fn phase_rows(summary: &Summary) -> String {

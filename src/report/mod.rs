@@ -144,3 +144,26 @@ pub fn timeline_md(title: &str, events: &[EventRow], summary: &Summary) -> Strin
     );
     out + &phase_table(&summary.phases)
 }
+
+/// The comparison for the terminal: verdict, response times and phases of each run.
+pub fn compare_summary(runs: &[(String, Summary)]) -> String {
+    let mut out = String::new();
+    for (label, s) in runs {
+        let _ = writeln!(
+            out,
+            "{label}: verdict {}, detect {}, mitigate {}, recover {}",
+            s.verdict,
+            minutes(s.time_to_detect_min),
+            minutes(s.time_to_mitigate_min),
+            minutes(s.time_to_recover_min)
+        );
+        for p in &s.phases {
+            let p99 = p
+                .median_p99_ms
+                .map(|v| format!("{v:.1} ms"))
+                .unwrap_or_else(|| "-".into());
+            let _ = writeln!(out, "  {:<15} success {:.3}  p99 {p99}", p.phase, p.success_ratio);
+        }
+    }
+    out
+}

@@ -159,6 +159,23 @@ impl Timebase {
     }
 }
 
+/// A `clock` column (`HH:MM:SS`) as incident-clock seconds since midnight; 0 if malformed.
+pub fn clock_secs(clock: &str) -> f64 {
+    clock
+        .parse::<crate::scenario::ClockTime>()
+        .map(|c| f64::from(c.secs()))
+        .unwrap_or(0.0)
+}
+
+/// Real seconds per window, from the `t_s` of one operation's consecutive rows.
+pub fn window_secs(rows: &[&WindowRow]) -> f64 {
+    match rows {
+        [a, b, ..] => (b.t_s - a.t_s).max(1e-3),
+        [a] => a.t_s.max(1e-3),
+        [] => 1.0,
+    }
+}
+
 /// Seconds rounded to milliseconds, for readable CSV.
 pub fn round_ms(s: f64) -> f64 {
     (s * 1000.0).round() / 1000.0

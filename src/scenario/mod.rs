@@ -72,6 +72,18 @@ impl Mix {
     pub fn weight(&self, op: Op) -> f64 {
         self.weights[op.index()]
     }
+
+    /// The operation a uniform draw `u` in [0, 1) stands for.
+    pub fn pick(&self, u: f64) -> Op {
+        let mut acc = 0.0;
+        for op in Op::ALL {
+            acc += self.weight(op);
+            if u < acc {
+                return op;
+            }
+        }
+        Op::Browse
+    }
 }
 
 /// The shape of a checkout and of a shopper's patience.

@@ -12,7 +12,7 @@ use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
 use super::RequestFactory;
-use crate::scenario::{Mix, Op};
+use crate::scenario::Mix;
 use crate::store::Store;
 
 /// Completed operations per second of `mix` with `workers` concurrent users for `length`.
@@ -34,7 +34,7 @@ pub async fn measure_capacity<S: Store>(
         tasks.spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed ^ (w as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             while Instant::now() < end {
-                let op = pick(&mix, rng.random());
+                let op = mix.pick(rng.random());
                 let request = requests.build(op, Duration::ZERO, &mut rng);
                 let ok = tokio::time::timeout_at(end, store.execute(&request))
                     .await
@@ -47,15 +47,4 @@ pub async fn measure_capacity<S: Store>(
     }
     while tasks.join_next().await.is_some() {}
     done.load(Ordering::Relaxed) as f64 / (length - warmup).as_secs_f64()
-}
-
-fn pick(mix: &Mix, u: f64) -> Op {
-    let mut acc = 0.0;
-    for op in Op::ALL {
-        acc += mix.weight(op);
-        if u < acc {
-            return op;
-        }
-    }
-    Op::Browse
 }

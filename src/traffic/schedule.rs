@@ -25,7 +25,7 @@ pub struct ArrivalSchedule {
     rng: StdRng,
     curve: LoadCurve,
     clock: IncidentClock,
-    cumulative_mix: [f64; 3],
+    mix: Mix,
     peak_rate: f64,
     now_s: f64,
     end_s: f64,
@@ -39,18 +39,13 @@ impl ArrivalSchedule {
             LoadUnit::ArrivalsPerSecond,
             "resolve capacity fractions first"
         );
-        let mut acc = 0.0;
-        let cumulative_mix = Op::ALL.map(|op| {
-            acc += mix.weight(op);
-            acc
-        });
         ArrivalSchedule {
             rng: StdRng::seed_from_u64(seed),
             peak_rate: curve.max_value(),
             end_s: clock.real_duration().as_secs_f64(),
             curve,
             clock,
-            cumulative_mix,
+            mix: mix.clone(),
             now_s: 0.0,
         }
     }
@@ -58,16 +53,6 @@ impl ArrivalSchedule {
     fn rate_at(&self, real_s: f64) -> f64 {
         self.curve
             .value_at(self.clock.sim_secs_at(Duration::from_secs_f64(real_s)))
-    }
-
-    fn pick_op(&mut self) -> Op {
-        let u: f64 = self.rng.random();
-        Op::ALL
-            .into_iter()
-            .zip(self.cumulative_mix)
-            .find(|&(_, c)| u < c)
-            .map(|(op, _)| op)
-            .unwrap_or(Op::Browse)
     }
 }
 
@@ -86,7 +71,7 @@ impl Iterator for ArrivalSchedule {
             }
             let keep: f64 = self.rng.random();
             if keep * self.peak_rate < self.rate_at(self.now_s) {
-                let op = self.pick_op();
+                let op = self.mix.pick(self.rng.random());
                 let seed = self.rng.random();
                 return Some(Arrival {
                     offset: Duration::from_secs_f64(self.now_s),
