@@ -33,12 +33,28 @@ pub enum Command {
     /// the same data). Ctrl-C stops the run, rolls back any applied fault and keeps the partial
     /// results (exit code 130).
     Run(RunArgs),
+    /// Create and seed the database a scenario runs on, without running it.
+    ///
+    /// Example: outage-sim prepare --db postgres://postgres@127.0.0.1:5432/test
+    ///
+    /// On PostgreSQL it creates a schema of its own (--schema) in the URL's database, on
+    /// MySQL/MariaDB a database of its own, loads the scenario's order history into it (COPY on
+    /// PostgreSQL, multi-row inserts on MySQL) and marks it as prepared by outage-sim. `run` does
+    /// the same when needed, and otherwise resets it to the seeded data; faults are only ever
+    /// applied to a schema outage-sim prepared. Without --db it fills the SQLite cache.
+    Prepare(PrepareArgs),
     /// Validate a scenario file without running anything.
     ///
-    /// Example: outage-sim check workloads/smoke.toml
+    /// Example: outage-sim check workloads/smoke.toml --db postgres://localhost/test
+    ///
+    /// The faults it names must exist for the backend of --db (SQLite without it); nothing is
+    /// connected to.
     Check {
         /// The scenario file (TOML).
         scenario: PathBuf,
+        /// Check the faults against this backend (only the URL's scheme is used).
+        #[arg(long, env = "OUTAGE_SIM_DATABASE_URL", hide_env_values = true)]
+        db: Option<String>,
     },
     /// Overlay several runs on the incident clock (e.g. the incident and its fix).
     ///
@@ -63,15 +79,44 @@ pub enum Command {
     },
 }
 
+/// Where a run's data lives; shared by `run` and `prepare`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// Database URL. Default: an embedded SQLite file in the run directory.
+    /// `sqlite:PATH` uses (and if missing, prepares) that file instead;
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` and `mysql://USER[:PASSWORD]@HOST:PORT/DB`
+    /// (or `mariadb://…`) use a server. Passwords are never printed or written.
+    // A String, parsed by the command rather than clap, so a bad URL's password is never echoed.
+    #[arg(long, env = "OUTAGE_SIM_DATABASE_URL", hide_env_values = true)]
+    pub db: Option<String>,
+    /// On a server, the schema (PostgreSQL) or database (MySQL) outage-sim creates, seeds and
+    /// owns. It refuses one that exists without its marker.
+    #[arg(long, default_value = "outage_sim", value_parser = schema_name)]
+    pub schema: String,
+    /// Where seeded base databases are kept and reused across runs (SQLite).
+    #[arg(long, default_value = "results/.cache")]
+    pub cache: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PrepareArgs {
+    /// The scenario whose data sizes and seed shape the history.
+    #[arg(default_value = "workloads/checkout-peak.toml")]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// The scenario file (TOML), e.g. workloads/checkout-peak.toml.
     pub scenario: PathBuf,
-    /// Database URL. Default: an embedded SQLite file in the run directory.
-    /// `sqlite:PATH` uses (and if missing, prepares) that file instead.
-    // A String, parsed by the run command rather than clap, so a bad URL's password is never echoed.
-    #[arg(long, env = "OUTAGE_SIM_DATABASE_URL", hide_env_values = true)]
-    pub db: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Apply this catalog fault instead of the scenario's, at the same times: e.g.
+    /// `--fault reporting-index-online` replays the fix (PostgreSQL and MySQL).
+    #[arg(long, value_name = "NAME")]
+    pub fault: Option<String>,
     /// Override the scenario's clock speed (simulated seconds per real second).
     #[arg(long, value_parser = positive_f64)]
     pub speed: Option<f64>,
@@ -81,9 +126,6 @@ pub struct RunArgs {
     /// Where run directories are created.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
-    /// Where seeded base databases are kept and reused across runs (SQLite).
-    #[arg(long, default_value = "results/.cache")]
-    pub cache: PathBuf,
     /// Exit with code 3 when any alert rule fired (for CI gates). Also on with
     /// `[gate] enabled = true` in the scenario.
     #[arg(long)]
@@ -92,6 +134,10 @@ pub struct RunArgs {
     /// copy of the cached base database plus what the run wrote).
     #[arg(long)]
     pub keep_db: bool,
+}
+
+fn schema_name(s: &str) -> Result<String, String> {
+    crate::store::check_schema_name(s).map(|()| s.to_string())
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {

@@ -3,6 +3,7 @@
 mod check;
 mod compare;
 mod plot;
+mod prepare;
 mod run;
 
 use std::process::ExitCode;
@@ -17,14 +18,21 @@ pub struct BadInput(pub String);
 /// Runs one subcommand.
 pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { scenario } => check::check(&scenario),
+        Command::Check { scenario, db } => check::check(&scenario, db.as_deref()),
         Command::Plot { run_dir } => plot::plot(&run_dir),
         Command::Compare { run_dirs, out } => compare::compare(&run_dirs, out.as_deref()),
-        Command::Run(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(run::run(args))
-        }
+        Command::Run(args) => runtime()?.block_on(run::run(args)),
+        Command::Prepare(args) => runtime()?.block_on(prepare::prepare(args)),
     }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}
+
+/// The backend `--db` names (SQLite without it); a bad URL is bad input.
+pub fn parse_db(db: Option<&str>) -> Result<Option<crate::store::DbUrl>, BadInput> {
+    db.map(str::parse).transpose().map_err(|e| BadInput(format!("--db: {e}")))
 }
 
 /// Exit code when gating is on and the alert rules were breached.
@@ -34,6 +42,6 @@ pub const EXIT_GATE_FAILED: u8 = 3;
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     let bad_input = e
         .chain()
-        .any(|c| c.is::<BadInput>() || c.is::<crate::scenario::ScenarioError>());
+        .any(|c| c.is::<BadInput>() || c.is::<crate::scenario::ScenarioError>() || c.is::<crate::store::NotPrepared>());
     if bad_input { 2 } else { 1 }
 }

@@ -19,49 +19,118 @@ use crate::results::{
     WINDOWS_CSV, WindowRow, round_ms,
 };
 use crate::scenario::{LoadUnit, Op, Scenario};
+use crate::store::mysql::MysqlStore;
+use crate::store::postgres::PostgresStore;
+use crate::store::seed::History;
 use crate::store::sqlite::{self, SqliteStore};
-use crate::store::{DbUrl, Store};
+use crate::store::{DbUrl, Prepared, Store, redact};
 use crate::traffic::{ArrivalSchedule, Engine, RequestFactory, RetryPolicy, measure_capacity};
 use crate::{faults, report};
 
 use super::BadInput;
 
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
-    let (scenario, faults) = super::check::load_checked(&args.scenario, "sqlite")?;
+    let db = super::parse_db(args.db.db.as_deref())?;
+    let dialect = db.as_ref().map_or("sqlite", DbUrl::dialect);
+    let (scenario, faults) = super::check::load_checked(&args.scenario, dialect, args.fault.as_deref())?;
     let scenario = scenario.with_overrides(args.speed, args.seed);
-    let db: Option<DbUrl> = args
-        .db
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(|e| BadInput(format!("--db: {e}")))?;
-    let db_file = match &db {
-        None => None,
-        Some(DbUrl::Sqlite(path)) => Some(path.clone()),
-        Some(other) => {
-            let msg = format!(
-                "--db {other}: only SQLite (sqlite:PATH) is supported so far; PostgreSQL and MySQL are not built yet"
-            );
-            return Err(BadInput(msg).into());
-        }
-    };
     let started = chrono::Utc::now();
+    match db {
+        None | Some(DbUrl::Sqlite(_)) => {
+            let db_file = match db {
+                Some(DbUrl::Sqlite(path)) => Some(path),
+                _ => None,
+            };
+            let run = RunDir::create(&args.out, &scenario.name, started)?;
+            eprintln!("run directory: {}", run.path.display());
+            let store = open_sqlite(&scenario, &args.db.cache, &run, db_file.as_deref()).await?;
+            if !faults.is_empty() && !store.is_prepared().await? {
+                store.close().await;
+                let _ = std::fs::remove_dir_all(&run.path); // nothing was run: leave no empty run behind
+                anyhow::bail!(BadInput(
+                    "this database was not prepared by outage-sim, so no fault will be applied to it; \
+                     run without --db, or with --db sqlite:NEW_FILE to let outage-sim prepare one"
+                        .into()
+                ));
+            }
+            let url = DbUrl::Sqlite(store_path(&run, db_file.as_deref())).to_string();
+            let result = replay_and_report(&args, &scenario, faults, Arc::new(store), &run, (url, None), started).await;
+            if db_file.is_none() && !args.keep_db {
+                remove_db_files(&store_path(&run, None));
+            }
+            result
+        }
+        Some(DbUrl::Postgres(url)) => {
+            let store = PostgresStore::connect(&url, &args.db.schema, scenario.limits.pool_size).await?;
+            let prepared = prepare_server(&scenario, async |h, bar| store.prepare(h, &url, bar).await).await;
+            let store = Arc::new(store);
+            after_prepare(&args, &scenario, faults, store, prepared, url, started).await
+        }
+        Some(DbUrl::Mysql(url)) => {
+            let store = MysqlStore::connect(&url, &args.db.schema, scenario.limits.pool_size).await?;
+            let prepared = prepare_server(&scenario, async |h, bar| store.prepare(h, &url, bar).await).await;
+            let store = Arc::new(store);
+            after_prepare(&args, &scenario, faults, store, prepared, url, started).await
+        }
+    }
+}
+
+/// The history a scenario's data section and seed describe, ending when its clock starts.
+pub(super) fn history(scenario: &Scenario) -> History {
+    History {
+        data: scenario.data.clone(),
+        seed: scenario.run.seed,
+        end_unix: scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs()),
+    }
+}
+
+/// Seeds or resets a server store with a progress bar, and says what it did.
+pub(super) async fn prepare_server<F>(scenario: &Scenario, prepare: F) -> Result<Prepared>
+where
+    F: AsyncFnOnce(&History, &ProgressBar) -> Result<Prepared>,
+{
+    let seeding = bar(scenario.data.orders, "{msg:>26} [{bar:40}] {pos}/{len} orders ({eta})");
+    seeding.enable_steady_tick(Duration::from_millis(200));
+    let prepared = prepare(&history(scenario), &seeding).await;
+    seeding.finish_and_clear();
+    if let Ok(p) = &prepared {
+        eprintln!("database: {p}");
+    }
+    prepared
+}
+
+async fn after_prepare<S: Store>(
+    args: &RunArgs,
+    scenario: &Scenario,
+    faults: Vec<faults::Fault>,
+    store: Arc<S>,
+    prepared: Result<Prepared>,
+    url: String,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Result<ExitCode> {
+    if let Err(e) = prepared {
+        store.close().await;
+        return Err(e);
+    }
     let run = RunDir::create(&args.out, &scenario.name, started)?;
     eprintln!("run directory: {}", run.path.display());
+    let target = (redact(&url), Some(args.db.schema.clone()));
+    replay_and_report(args, scenario, faults, store, &run, target, started).await
+}
 
-    let store = Arc::new(open_store(&scenario, &args.cache, &run, db_file.as_deref()).await?);
-    if !faults.is_empty() && !store.is_prepared().await? {
-        store.close().await;
-        let _ = std::fs::remove_dir_all(&run.path); // nothing was run: leave no empty run behind
-        anyhow::bail!(BadInput(
-            "this database was not prepared by outage-sim, so no fault will be applied to it; \
-             run without --db, or with --db sqlite:NEW_FILE to let outage-sim prepare one"
-                .into()
-        ));
-    }
-    let requests = RequestFactory::new(&scenario);
+/// Probes, replays, closes the store, then analyses and draws the run directory.
+async fn replay_and_report<S: Store>(
+    args: &RunArgs,
+    scenario: &Scenario,
+    faults: Vec<faults::Fault>,
+    store: Arc<S>,
+    run: &RunDir,
+    (db_url, db_schema): (String, Option<String>),
+    started: chrono::DateTime<chrono::Utc>,
+) -> Result<ExitCode> {
+    let requests = RequestFactory::new(scenario);
     let capacity = match scenario.load.unit {
-        LoadUnit::Capacity => Some(probe(&store, &requests, &scenario).await),
+        LoadUnit::Capacity => Some(probe(&store, &requests, scenario).await),
         LoadUnit::ArrivalsPerSecond => None,
     };
     std::fs::write(run.file(SCENARIO_TOML), scenario.to_toml_resolved(capacity))?;
@@ -70,7 +139,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         version: env!("CARGO_PKG_VERSION").into(),
         scenario: scenario.name.clone(),
         backend: store.dialect().into(),
-        db_url: DbUrl::Sqlite(store_path(&run, db_file.as_deref())).to_string(),
+        db_url,
+        db_schema,
         seed: scenario.run.seed,
         started_at: started.to_rfc3339(),
         capacity_per_s: capacity,
@@ -82,13 +152,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     };
     run.write_json(META_JSON, &meta)?;
 
-    let outcome = replay(&scenario, faults, store.clone(), requests, capacity, &run).await;
+    let outcome = replay(scenario, faults, store.clone(), requests, capacity, run).await;
     store.close().await;
-    if db_file.is_none() && !args.keep_db {
-        remove_db_files(&store_path(&run, None));
-    }
     let interrupted = outcome?;
-    let summary = super::plot::render(&run, &super::plot::title(&meta))?;
+    let summary = super::plot::render(run, &super::plot::title(&meta))?;
     print!("{}", report::terminal_summary(&summary, &meta, &run.path));
     if interrupted {
         eprintln!("interrupted: partial results kept in {}", run.path.display());
@@ -115,14 +182,19 @@ fn remove_db_files(file: &Path) {
     }
 }
 
-fn bar(len: u64, template: &str) -> ProgressBar {
+pub(super) fn bar(len: u64, template: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
     bar
 }
 
 /// The run's SQLite file: a copy of the cached, seeded base database (or the user's file).
-async fn open_store(scenario: &Scenario, cache: &Path, run: &RunDir, db_file: Option<&Path>) -> Result<SqliteStore> {
+pub(super) async fn open_sqlite(
+    scenario: &Scenario,
+    cache: &Path,
+    run: &RunDir,
+    db_file: Option<&Path>,
+) -> Result<SqliteStore> {
     let history_end = scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs());
     let seeding = bar(scenario.data.orders, "{msg:>18} [{bar:40}] {pos}/{len} orders ({eta})");
     let file = store_path(run, db_file);
@@ -143,7 +215,7 @@ async fn open_store(scenario: &Scenario, cache: &Path, run: &RunDir, db_file: Op
     SqliteStore::open(&file, scenario.limits.pool_size).await
 }
 
-async fn probe(store: &Arc<SqliteStore>, requests: &RequestFactory, scenario: &Scenario) -> f64 {
+async fn probe<S: Store>(store: &Arc<S>, requests: &RequestFactory, scenario: &Scenario) -> f64 {
     let spinner = ProgressBar::new_spinner();
     spinner.set_message(format!(
         "measuring capacity for {:.1} s",
@@ -166,10 +238,10 @@ async fn probe(store: &Arc<SqliteStore>, requests: &RequestFactory, scenario: &S
 }
 
 /// Everything that runs on the incident clock. Returns whether the user interrupted it.
-async fn replay(
+async fn replay<S: Store>(
     scenario: &Scenario,
     faults: Vec<faults::Fault>,
-    store: Arc<SqliteStore>,
+    store: Arc<S>,
     requests: RequestFactory,
     capacity: Option<f64>,
     run: &RunDir,
@@ -210,7 +282,7 @@ async fn replay(
     let windows = WindowLoop {
         scenario,
         recorder: &recorder,
-        store: &store,
+        store: &*store,
         windows_log,
         db_log,
         events: &events,
@@ -280,17 +352,17 @@ async fn shutdown_signal() {
 
 /// Closes a window every `run.window`: writes its rows, samples the database, evaluates the
 /// alert rules and moves the progress bar.
-struct WindowLoop<'a> {
+struct WindowLoop<'a, S> {
     scenario: &'a Scenario,
     recorder: &'a Recorder,
-    store: &'a SqliteStore,
+    store: &'a S,
     windows_log: Arc<CsvLog<WindowRow>>,
     db_log: Arc<CsvLog<DbSample>>,
     events: &'a EventLog,
     time: Timebase,
 }
 
-impl WindowLoop<'_> {
+impl<S: Store> WindowLoop<'_, S> {
     async fn run(&self, end: Instant) {
         let window = self.scenario.run.window;
         let total = (self.scenario.clock.real_duration().as_secs_f64() / window.as_secs_f64()).ceil() as u64;

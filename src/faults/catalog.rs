@@ -18,12 +18,25 @@ struct Builtin {
     down: &'static str,
 }
 
-const BUILTIN: &[Builtin] = &[Builtin {
-    dialect: "sqlite",
-    name: "reporting-index",
-    up: include_str!("../../schema/faults/sqlite/reporting-index.up.sql"),
-    down: include_str!("../../schema/faults/sqlite/reporting-index.down.sql"),
-}];
+/// One catalog entry per dialect and name, from `schema/faults/<dialect>/<name>.{up,down}.sql`.
+macro_rules! builtin {
+    ($dialect:literal, $name:literal) => {
+        Builtin {
+            dialect: $dialect,
+            name: $name,
+            up: include_str!(concat!("../../schema/faults/", $dialect, "/", $name, ".up.sql")),
+            down: include_str!(concat!("../../schema/faults/", $dialect, "/", $name, ".down.sql")),
+        }
+    };
+}
+
+const BUILTIN: &[Builtin] = &[
+    builtin!("sqlite", "reporting-index"),
+    builtin!("postgres", "reporting-index"),
+    builtin!("postgres", "reporting-index-online"),
+    builtin!("mysql", "reporting-index"),
+    builtin!("mysql", "reporting-index-online"),
+];
 
 /// The fault `name` for `dialect`, or an error listing the ones there are.
 pub fn find(dialect: &str, name: &str) -> Result<Fault, String> {
@@ -69,5 +82,13 @@ mod tests {
         assert!(f.description.starts_with("reporting-index:"));
         let err = find("sqlite", "nope").unwrap_err();
         assert!(err.contains("reporting-index"), "{err}");
+        for dialect in ["postgres", "mysql"] {
+            for name in ["reporting-index", "reporting-index-online"] {
+                let f = find(dialect, name).unwrap();
+                assert!(f.description.starts_with(&format!("{name}:")), "{dialect}/{name}");
+                assert!(f.up.contains("orders_reporting") && f.down.contains("orders_reporting"));
+            }
+        }
+        assert!(find("postgres", "reporting-index-online").unwrap().up.contains("CONCURRENTLY"));
     }
 }

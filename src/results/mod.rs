@@ -105,6 +105,9 @@ pub struct Meta {
     pub backend: String,
     /// The database URL with any password replaced by `***`.
     pub db_url: String,
+    /// The schema (PostgreSQL) or database (MySQL) outage-sim worked in, on a server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_schema: Option<String>,
     pub seed: u64,
     /// UTC, RFC 3339.
     pub started_at: String,

@@ -3,9 +3,14 @@
 //! A store owns its schema, seeding, the SQL of each operation and its monitor. It knows
 //! nothing of traffic: it executes one [`Request`] at a time, as many at once as it is asked.
 
+pub mod mysql;
+pub mod postgres;
+pub mod seed;
+mod server;
 pub mod sqlite;
 mod url;
 
+pub use server::Prepared;
 pub use url::{DbUrl, redact};
 
 use std::future::Future;
@@ -57,6 +62,79 @@ pub trait Store: Send + Sync + 'static {
     /// Whether this database was prepared by outage-sim (faults are applied only then).
     fn is_prepared(&self) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
 
-    /// One monitor sample: (metric, value) pairs for `db.csv`.
-    fn sample(&self) -> impl Future<Output = Vec<(&'static str, f64)>> + Send;
+    /// One monitor sample: (metric, value) pairs for `db.csv`. Names ending in `_total` are
+    /// counters; names with a `:` break a gauge down (by state, wait event…) and stay out of
+    /// the dashboard.
+    fn sample(&self) -> impl Future<Output = Vec<(String, f64)>> + Send;
+
+    /// Closes the pools, waiting for connections in use to come back.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// The database refused to be used: it holds a schema outage-sim did not prepare (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotPrepared(pub String);
+
+/// A valid SQL identifier for the schema (PostgreSQL) or database (MySQL) outage-sim owns.
+pub fn check_schema_name(name: &str) -> Result<(), String> {
+    let ok = name.len() <= 48
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected a lower-case name of letters, digits and _ (at most 48), got {name:?}"
+        ))
+    }
+}
+
+/// The statements of a migration, one by one, so each runs on its own (some DDL, such as
+/// `CREATE INDEX CONCURRENTLY`, must not run inside a transaction block). Splits on `;` at a
+/// line end, which is how migration files are written; comments are kept with their statement.
+pub fn split_statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        current.push_str(line);
+        current.push('\n');
+        if line.trim_end().ends_with(';') && !line.trim_start().starts_with("--") {
+            push_statement(&mut out, &mut current);
+        }
+    }
+    push_statement(&mut out, &mut current);
+    out
+}
+
+fn push_statement(out: &mut Vec<String>, current: &mut String) {
+    let has_code = current
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
+    if has_code {
+        out.push(current.trim().to_string());
+    }
+    current.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_migrations_into_statements_and_drops_comment_only_parts() {
+        let sql = "-- header\nCREATE INDEX CONCURRENTLY a ON t (x);\n\nDROP INDEX b;\n-- trailing note\n";
+        let s = split_statements(sql);
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert!(s[0].ends_with("CREATE INDEX CONCURRENTLY a ON t (x);"));
+        assert_eq!(s[1], "DROP INDEX b;");
+        assert_eq!(split_statements("SELECT 1"), vec!["SELECT 1".to_string()]);
+    }
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(check_schema_name("outage_sim").is_ok());
+        assert!(check_schema_name("Robert'); DROP").is_err());
+        assert!(check_schema_name("1abc").is_err());
+    }
 }

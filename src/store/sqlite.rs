@@ -13,6 +13,7 @@ use indicatif::ProgressBar;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Executor};
 
+use super::seed::STOCK;
 use super::{Request, Store, StoreError};
 use crate::scenario::{DataSize, MAX_CART_ITEMS};
 
@@ -22,7 +23,6 @@ const SCHEMA: &str = include_str!("../../schema/sqlite/schema.sql");
 const INDEXES: &str = include_str!("../../schema/sqlite/indexes.sql");
 /// Rows generated per statement while seeding, so the progress bar moves.
 const SEED_CHUNK: i64 = 100_000;
-const STOCK: i64 = 1_000_000_000;
 
 /// An embedded SQLite database file prepared by outage-sim.
 pub struct SqliteStore {
@@ -100,11 +100,6 @@ impl SqliteStore {
             writers_waiting: AtomicI64::new(0),
             writes_abandoned: AtomicU64::new(0),
         })
-    }
-
-    pub async fn close(&self) {
-        self.readers.close().await;
-        self.writer.close().await;
     }
 
     fn classify(&self, e: sqlx::Error) -> StoreError {
@@ -241,7 +236,12 @@ impl Store for SqliteStore {
         Ok(marker.as_deref() == Some("outage-sim"))
     }
 
-    async fn sample(&self) -> Vec<(&'static str, f64)> {
+    async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+
+    async fn sample(&self) -> Vec<(String, f64)> {
         let wal = std::fs::metadata(format!("{}-wal", self.file.display()))
             .map(|m| m.len())
             .unwrap_or(0);
@@ -254,6 +254,9 @@ impl Store for SqliteStore {
             ),
             ("wal_bytes", wal as f64),
         ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
     }
 }
 

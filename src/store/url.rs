@@ -10,10 +10,21 @@ use std::str::FromStr;
 pub enum DbUrl {
     /// `sqlite:PATH` or `sqlite://PATH`.
     Sqlite(PathBuf),
-    /// `postgres://…` or `postgresql://…` (not built yet).
+    /// `postgres://…` or `postgresql://…`.
     Postgres(String),
-    /// `mysql://…` or `mariadb://…` (not built yet).
+    /// `mysql://…` or `mariadb://…` (sqlx speaks `mysql://`).
     Mysql(String),
+}
+
+impl DbUrl {
+    /// The backend's name, also the fault catalog's folder.
+    pub fn dialect(&self) -> &'static str {
+        match self {
+            DbUrl::Sqlite(_) => "sqlite",
+            DbUrl::Postgres(_) => "postgres",
+            DbUrl::Mysql(_) => "mysql",
+        }
+    }
 }
 
 impl FromStr for DbUrl {
@@ -33,7 +44,8 @@ impl FromStr for DbUrl {
                 Ok(DbUrl::Sqlite(PathBuf::from(path)))
             }
             "postgres" | "postgresql" => Ok(DbUrl::Postgres(s.to_string())),
-            "mysql" | "mariadb" => Ok(DbUrl::Mysql(s.to_string())),
+            "mysql" => Ok(DbUrl::Mysql(s.to_string())),
+            "mariadb" => Ok(DbUrl::Mysql(format!("mysql{}", &s["mariadb".len()..]))),
             _ => Err(format!(
                 "expected a URL starting with sqlite:, postgres:// or mysql://, got {}",
                 redact(s)

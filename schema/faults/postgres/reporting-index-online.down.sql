@@ -1,0 +1,2 @@
+-- Roll back reporting-index-online without blocking writes.
+DROP INDEX CONCURRENTLY IF EXISTS orders_reporting;

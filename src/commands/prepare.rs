@@ -1,0 +1,52 @@
+//! `outage-sim prepare`: create and seed the database a scenario runs on, and nothing else.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::run::{bar, history, prepare_server};
+use crate::cli::PrepareArgs;
+use crate::store::mysql::MysqlStore;
+use crate::store::postgres::PostgresStore;
+use crate::store::sqlite;
+use crate::store::{DbUrl, Store};
+
+pub async fn prepare(args: PrepareArgs) -> Result<ExitCode> {
+    let db = super::parse_db(args.db.db.as_deref())?;
+    let scenario = crate::scenario::Scenario::load(&args.scenario)?;
+    match db {
+        None => {
+            let seeding = bar(scenario.data.orders, "{msg:>18} [{bar:40}] {pos}/{len} orders ({eta})");
+            let h = history(&scenario);
+            let file = sqlite::ensure_base(&args.db.cache, &h.data, h.seed, h.end_unix, &seeding).await?;
+            seeding.finish_and_clear();
+            println!("prepared {} (the SQLite base every run copies)", file.display());
+        }
+        Some(DbUrl::Sqlite(file)) => {
+            anyhow::ensure!(
+                !file.exists(),
+                super::BadInput(format!("{} exists; outage-sim prepares only a new file", file.display()))
+            );
+            let seeding = bar(scenario.data.orders, "{msg:>18} [{bar:40}] {pos}/{len} orders ({eta})");
+            let h = history(&scenario);
+            sqlite::prepare_file(&file, &h.data, h.seed, h.end_unix, &seeding).await?;
+            seeding.finish_and_clear();
+            println!("prepared {}", file.display());
+        }
+        Some(DbUrl::Postgres(url)) => {
+            let store = PostgresStore::connect(&url, &args.db.schema, 2).await?;
+            let prepared = prepare_server(&scenario, async |h, b| store.prepare(h, &url, b).await).await;
+            store.close().await;
+            prepared?;
+            println!("prepared schema {} in {}", args.db.schema, crate::store::redact(&url));
+        }
+        Some(DbUrl::Mysql(url)) => {
+            let store = MysqlStore::connect(&url, &args.db.schema, 2).await?;
+            let prepared = prepare_server(&scenario, async |h, b| store.prepare(h, &url, b).await).await;
+            store.close().await;
+            prepared?;
+            println!("prepared database {} on {}", args.db.schema, crate::store::redact(&url));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,479 @@
+//! MySQL/MariaDB (InnoDB): the tool works in a database of its own (`--schema`, default
+//! `outage_sim`) on the server, seeded with large multi-row inserts and reset to the seeded
+//! state before each run. Traffic uses one pool; the monitor and the lock watcher use a second
+//! one connected to the URL's database; fault DDL runs on a session of its own.
+
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use indicatif::ProgressBar;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Executor};
+
+use super::seed::{self, History, STOCK};
+use super::server::{self, Plan, Prepared, SchemaState};
+use super::{CartItem, Request, Store, StoreError, redact, split_statements};
+use crate::scenario::MAX_CART_ITEMS;
+
+const SCHEMA: &str = include_str!("../../schema/mysql/schema.sql");
+const INDEXES: &str = include_str!("../../schema/mysql/indexes.sql");
+/// Orders per multi-row INSERT: a few hundred kilobytes of SQL, well under max_allowed_packet.
+const SEED_BATCH: i64 = 10_000;
+const LOCK_POLL: Duration = Duration::from_millis(10);
+/// Processlist states of a DDL statement that has not got its table lock yet.
+const BEFORE_LOCK: &[&str] = &[
+    "",
+    "starting",
+    "init",
+    "checking permissions",
+    "Opening tables",
+    "Waiting for table metadata lock",
+];
+
+pub struct MysqlStore {
+    traffic: MySqlPool,
+    monitor: MySqlPool,
+    options: MySqlConnectOptions,
+    base: MySqlConnectOptions,
+    schema: String,
+}
+
+impl MysqlStore {
+    /// Connects to the server (a clear one-line error if it is down); the traffic pool's
+    /// connections use the database `schema`. Nothing is created yet: see [`Self::prepare`].
+    pub async fn connect(url: &str, schema: &str, pool_size: u32) -> Result<MysqlStore> {
+        let base = MySqlConnectOptions::from_str(url).map_err(|e| anyhow::anyhow!("{}: {e}", redact(url)))?;
+        let probe = MySqlConnection::connect_with(&base)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", redact(url)))?;
+        let _ = probe.close().await;
+        let options = base.clone().database(schema);
+        let pool = |n: u32, o: &MySqlConnectOptions| {
+            MySqlPoolOptions::new()
+                .max_connections(n)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy_with(o.clone())
+        };
+        Ok(MysqlStore {
+            traffic: pool(pool_size, &options),
+            monitor: pool(2, &base),
+            options,
+            base,
+            schema: schema.to_string(),
+        })
+    }
+
+    async fn meta(&self, key: &str) -> Option<String> {
+        let sql = format!("SELECT `value` FROM {}.outage_sim_meta WHERE `key` = ?", self.schema);
+        sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_optional(&self.monitor)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    async fn schema_state(&self) -> Result<SchemaState> {
+        let exists: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
+                .bind(&self.schema)
+                .fetch_one(&self.monitor)
+                .await?;
+        if exists == 0 {
+            return Ok(SchemaState::Missing);
+        }
+        Ok(SchemaState::read(self.meta("prepared_by").await, self.meta("history").await))
+    }
+
+    /// Makes the database hold exactly `history`: seeds it if it is missing or holds other
+    /// data, else deletes what earlier runs added. Refuses a database outage-sim did not make.
+    pub async fn prepare(&self, history: &History, url: &str, progress: &ProgressBar) -> Result<Prepared> {
+        let state = self.schema_state().await?;
+        let started = Instant::now();
+        match server::plan(state, history, &format!("database {:?} on {}", self.schema, redact(url)))? {
+            Plan::Reset => {
+                progress.set_message("resetting to the seeded data");
+                let deleted = self.reset(history).await.context("resetting the outage-sim database")?;
+                Ok(Prepared::Reset {
+                    deleted,
+                    secs: started.elapsed().as_secs_f64(),
+                })
+            }
+            Plan::Seed => {
+                let rows = self.seed(history, progress).await.context("seeding the outage-sim database")?;
+                Ok(Prepared::Seeded {
+                    rows,
+                    secs: started.elapsed().as_secs_f64(),
+                })
+            }
+        }
+    }
+
+    async fn seed(&self, history: &History, progress: &ProgressBar) -> Result<u64> {
+        let s = &self.schema; // checked to be a plain identifier
+        let mut admin = MySqlConnection::connect_with(&self.base).await?;
+        admin
+            .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {s}")))
+            .await?;
+        admin.execute(AssertSqlSafe(format!("CREATE DATABASE {s}"))).await?;
+        admin.close().await?;
+        let mut conn = MySqlConnection::connect_with(&self.options).await?;
+        for statement in split_statements(SCHEMA) {
+            conn.execute(sqlx::raw_sql(AssertSqlSafe(statement)))
+                .await
+                .context("creating the MySQL schema")?;
+        }
+        // Marked first (it is ours from now on); `history` is written only once seeding is done.
+        conn.execute("INSERT INTO outage_sim_meta (`key`, `value`) VALUES ('prepared_by', 'outage-sim')")
+            .await?;
+        conn.execute("SET unique_checks = 0, foreign_key_checks = 0").await?;
+        let mut rows = 0u64;
+        for (table, text) in seed::small_tables(history, seed::SQL_TUPLES) {
+            rows += insert_in_chunks(&mut conn, table, &text).await?;
+        }
+        progress.set_length(history.data.orders);
+        progress.set_message("seeding orders (INSERT)");
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(i64, [String; 3])>(2);
+        let (h, orders) = (history.clone(), history.data.orders as i64);
+        let generator = tokio::task::spawn_blocking(move || {
+            let mut first = 1;
+            while first <= orders {
+                let last = (first + SEED_BATCH - 1).min(orders);
+                if tx.blocking_send((last, seed::order_batch(&h, seed::SQL_TUPLES, first, last))).is_err() {
+                    break;
+                }
+                first = last + 1;
+            }
+        });
+        while let Some((last, [o, i, p])) = rx.recv().await {
+            let mut t = conn.begin().await?;
+            rows += insert(&mut t, &seed::ORDERS, &o).await?;
+            rows += insert(&mut t, &seed::ORDER_ITEMS, &i).await?;
+            rows += insert(&mut t, &seed::PAYMENTS, &p).await?;
+            t.commit().await?;
+            progress.set_position(last as u64);
+        }
+        generator.await?;
+        progress.set_message("building indexes");
+        for statement in split_statements(INDEXES) {
+            conn.execute(sqlx::raw_sql(AssertSqlSafe(statement)))
+                .await
+                .context("creating the MySQL indexes")?;
+        }
+        conn.execute("ANALYZE TABLE customers, products, inventory, orders, order_items, payments")
+            .await?;
+        sqlx::query("INSERT INTO outage_sim_meta (`key`, `value`) VALUES ('history', ?)")
+            .bind(history.fingerprint())
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(rows)
+    }
+
+    async fn reset(&self, history: &History) -> Result<u64> {
+        let mut conn = MySqlConnection::connect_with(&self.options).await?;
+        let mut deleted = 0;
+        for (table, max) in seed::seeded_max_ids(history).into_iter().rev() {
+            deleted += sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE id > ?")))
+                .bind(max)
+                .execute(&mut conn)
+                .await?
+                .rows_affected();
+        }
+        sqlx::query("UPDATE inventory SET stock = ?, updated_at = ? WHERE stock <> ?")
+            .bind(STOCK)
+            .bind(history.start_unix())
+            .bind(STOCK)
+            .execute(&mut conn)
+            .await?;
+        if deleted > 0 {
+            conn.execute("ANALYZE TABLE orders, order_items, payments, inventory").await?;
+        }
+        conn.close().await?;
+        Ok(deleted)
+    }
+
+    /// The processlist state of connection `id`, if it is running something.
+    async fn state_of(&self, id: u64) -> Option<String> {
+        sqlx::query_scalar::<_, String>(
+            "SELECT CAST(COALESCE(STATE, '') AS CHAR) FROM information_schema.PROCESSLIST WHERE ID = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.monitor)
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Reserve stock (row locks in product order), create the order as pending, add its items
+    /// and the payment, mark it paid: the application's checkout, one round trip a statement.
+    async fn checkout(&self, customer_id: i64, items: &[CartItem], now: i64) -> Result<(), sqlx::Error> {
+        let sql = cart_sql(items.len());
+        let mut tx = self.traffic.begin().await?;
+        let mut lock = sqlx::query(AssertSqlSafe(sql.lock.as_str()));
+        for item in items {
+            lock = lock.bind(item.product_id);
+        }
+        lock.fetch_all(&mut *tx).await?;
+        let mut reserve = sqlx::query(AssertSqlSafe(sql.reserve.as_str()));
+        for item in items {
+            reserve = reserve.bind(item.product_id).bind(item.qty);
+        }
+        reserve = reserve.bind(now);
+        for item in items {
+            reserve = reserve.bind(item.product_id);
+        }
+        reserve.execute(&mut *tx).await?;
+        let order_id = sqlx::query(
+            "INSERT INTO orders (customer_id, status, total_cents, created_at, updated_at) \
+             VALUES (?, 'pending', 0, ?, ?)",
+        )
+        .bind(customer_id)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_id();
+        let mut add_items = sqlx::query(AssertSqlSafe(sql.add_items.as_str())).bind(order_id);
+        for item in items {
+            add_items = add_items.bind(item.product_id).bind(item.qty);
+        }
+        add_items.execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO payments (order_id, amount_cents, status, created_at) \
+             SELECT ?, COALESCE(SUM(qty * price_cents), 0), 'captured', ? FROM order_items WHERE order_id = ?",
+        )
+        .bind(order_id)
+        .bind(now)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE orders SET status = 'paid', updated_at = ?, \
+             total_cents = (SELECT amount_cents FROM payments WHERE order_id = ?) WHERE id = ?",
+        )
+        .bind(now)
+        .bind(order_id)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn browse(&self, product_id: i64, customer_id: i64) -> Result<(), sqlx::Error> {
+        let mut conn = self.traffic.acquire().await?;
+        sqlx::query(
+            "SELECT p.name, p.price_cents, i.stock FROM products p \
+             JOIN inventory i ON i.product_id = p.id WHERE p.id = ?",
+        )
+        .bind(product_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        sqlx::query("SELECT id, status, total_cents FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT 5")
+            .bind(customer_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn report(&self, since: i64, until: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "SELECT status, created_at DIV 3600 AS hour, COUNT(*), SUM(total_cents) FROM orders \
+             WHERE status IN ('paid', 'shipped', 'delivered') AND created_at >= ? AND created_at < ? \
+             GROUP BY status, hour",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.traffic)
+        .await?;
+        Ok(())
+    }
+
+    async fn try_sample(&self) -> Result<Vec<(String, f64)>, sqlx::Error> {
+        let mut conn = self.monitor.acquire().await?;
+        let sessions: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT CAST(COALESCE(STATE, '') AS CHAR), CAST(COMMAND AS CHAR), COUNT(*) \
+             FROM information_schema.PROCESSLIST WHERE DB = ? GROUP BY 1, 2",
+        )
+        .bind(&self.schema)
+        .fetch_all(&mut *conn)
+        .await?;
+        let row_waits: Option<(String, String)> = sqlx::query_as(
+            "SELECT CAST(VARIABLE_NAME AS CHAR), CAST(VARIABLE_VALUE AS CHAR) FROM information_schema.GLOBAL_STATUS \
+             WHERE VARIABLE_NAME = 'INNODB_ROW_LOCK_CURRENT_WAITS'",
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        let row_waits: f64 = row_waits.and_then(|(_, v)| v.parse().ok()).unwrap_or(0.0);
+        let count = |pred: &dyn Fn(&str, &str) -> bool| {
+            sessions.iter().filter(|(s, c, _)| pred(s, c)).map(|r| r.2).sum::<i64>() as f64
+        };
+        let metadata_waits = count(&|s, _| s == "Waiting for table metadata lock");
+        let mut out = vec![
+            ("locks_waiting".to_string(), metadata_waits + row_waits),
+            ("metadata_lock_waits".to_string(), metadata_waits),
+            ("row_lock_waits".to_string(), row_waits),
+            ("sessions_active".to_string(), count(&|_, c| c == "Query")),
+        ];
+        for (state, command, n) in &sessions {
+            if command == "Query" && !state.is_empty() {
+                out.push((format!("state:{state}"), *n as f64));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Multi-row INSERTs of the tuples in `text`, at most ~1 MB of SQL each.
+async fn insert_in_chunks(conn: &mut MySqlConnection, rows: &seed::Rows, text: &str) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = match rest.len() > 1_000_000 {
+            true => rest[1_000_000..].find("),(").map_or(rest.len(), |i| 1_000_000 + i + 2),
+            false => rest.len(),
+        };
+        total += insert(&mut *conn, rows, &rest[..cut]).await?;
+        rest = &rest[cut..];
+    }
+    Ok(total)
+}
+
+/// One multi-row INSERT of tuples written as `(…),(…),`.
+async fn insert(conn: &mut MySqlConnection, rows: &seed::Rows, tuples: &str) -> Result<u64, sqlx::Error> {
+    let values = tuples.trim_end_matches(',');
+    let sql = format!("INSERT INTO {} ({}) VALUES {values}", rows.table, rows.columns);
+    Ok(conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await?.rows_affected())
+}
+
+/// The statements of a checkout whose text depends on the number of items in the cart.
+struct CartSql {
+    /// product ids.
+    lock: String,
+    /// (product_id, qty) pairs, now, then product ids.
+    reserve: String,
+    /// order id, then (product_id, qty) pairs.
+    add_items: String,
+}
+
+fn cart_sql(n: usize) -> &'static CartSql {
+    static SQL: OnceLock<Vec<CartSql>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (0..=MAX_CART_ITEMS as usize)
+            .map(|n| {
+                let ids = if n == 0 { "NULL".to_string() } else { vec!["?"; n].join(", ") };
+                let cases = "WHEN ? THEN ? ".repeat(n);
+                let cart = if n == 0 {
+                    "SELECT NULL AS product_id, 0 AS qty FROM DUAL WHERE FALSE".to_string()
+                } else {
+                    let rest = " UNION ALL SELECT ?, ?".repeat(n - 1);
+                    format!("SELECT ? AS product_id, ? AS qty{rest}")
+                };
+                CartSql {
+                    lock: format!(
+                        "SELECT product_id FROM inventory WHERE product_id IN ({ids}) ORDER BY product_id FOR UPDATE"
+                    ),
+                    reserve: format!(
+                        "UPDATE inventory SET stock = stock - CASE product_id {cases}ELSE 0 END, updated_at = ? \
+                         WHERE product_id IN ({ids})"
+                    ),
+                    add_items: format!(
+                        "INSERT INTO order_items (order_id, product_id, qty, price_cents) \
+                         SELECT ?, p.id, c.qty, p.price_cents FROM ({cart}) AS c JOIN products p ON p.id = c.product_id"
+                    ),
+                }
+            })
+            .collect()
+    });
+    &all[n.min(MAX_CART_ITEMS as usize)]
+}
+
+impl Store for MysqlStore {
+    fn dialect(&self) -> &'static str {
+        "mysql"
+    }
+
+    async fn execute(&self, request: &Request) -> Result<(), StoreError> {
+        let result = match request {
+            Request::Browse {
+                product_id,
+                customer_id,
+            } => self.browse(*product_id, *customer_id).await,
+            Request::Checkout {
+                customer_id,
+                items,
+                now_unix,
+            } => self.checkout(*customer_id, items, *now_unix).await,
+            Request::Report { since_unix, until_unix } => self.report(*since_unix, *until_unix).await,
+        };
+        result.map_err(|e| {
+            // Lock wait timeout, deadlock: the database said "busy".
+            let number = e
+                .as_database_error()
+                .and_then(|d| d.try_downcast_ref::<MySqlDatabaseError>())
+                .map(|m| m.number());
+            if matches!(number, Some(1205 | 1213)) {
+                StoreError::Busy(e)
+            } else {
+                StoreError::Other(e)
+            }
+        })
+    }
+
+    async fn run_ddl(&self, sql: &str, locked: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
+        let mut session = MySqlConnection::connect_with(&self.options).await?;
+        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut session).await?;
+        let seen = AtomicBool::new(false);
+        let ddl = async {
+            for statement in split_statements(sql) {
+                session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        };
+        // The server does not say when an ALTER gets its metadata lock; its processlist state
+        // leaving the "opening / waiting for the lock" states is the nearest sign.
+        let watch = async {
+            loop {
+                if let Some(state) = self.state_of(id).await
+                    && !BEFORE_LOCK.contains(&state.as_str())
+                {
+                    seen.store(true, Ordering::Relaxed);
+                    locked();
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(LOCK_POLL).await;
+            }
+        };
+        let result = tokio::select! {
+            r = ddl => r,
+            _ = watch => unreachable!("the watcher never returns"),
+        };
+        if result.is_ok() && !seen.load(Ordering::Relaxed) {
+            locked();
+        }
+        let _ = session.close().await;
+        result
+    }
+
+    async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
+        Ok(self.meta("prepared_by").await.as_deref() == Some("outage-sim"))
+    }
+
+    async fn sample(&self) -> Vec<(String, f64)> {
+        match self.try_sample().await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("database monitor: {e}");
+                vec![("monitor_errors".into(), 1.0)]
+            }
+        }
+    }
+
+    async fn close(&self) {
+        self.traffic.close().await;
+        self.monitor.close().await;
+    }
+}

@@ -1,0 +1,434 @@
+//! PostgreSQL: the tool works in a schema of its own (`--schema`, default `outage_sim`) inside
+//! the URL's database, seeded through COPY and reset to the seeded state before each run.
+//! Traffic uses one pool; the monitor and the lock watcher use a second one, so they still
+//! answer when every traffic connection is stuck behind a lock; fault DDL runs on a session of
+//! its own, the way an operator's psql would.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use indicatif::ProgressBar;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Executor};
+
+use super::seed::{self, History, STOCK};
+use super::server::{self, Plan, Prepared, SchemaState};
+use super::{CartItem, Request, Store, StoreError, redact, split_statements};
+
+const SCHEMA: &str = include_str!("../../schema/postgres/schema.sql");
+const INDEXES: &str = include_str!("../../schema/postgres/indexes.sql");
+/// Orders per COPY batch: large enough to stream fast, small enough to move the progress bar.
+const SEED_BATCH: i64 = 50_000;
+/// How often the lock watcher looks at `pg_locks` while fault DDL runs.
+const LOCK_POLL: Duration = Duration::from_millis(10);
+
+pub struct PostgresStore {
+    traffic: PgPool,
+    monitor: PgPool,
+    options: PgConnectOptions,
+    schema: String,
+}
+
+impl PostgresStore {
+    /// Connects to the server (a clear one-line error if it is down) with `pool_size` traffic
+    /// connections whose search_path is `schema`. Nothing is created yet: see [`Self::prepare`].
+    pub async fn connect(url: &str, schema: &str, pool_size: u32) -> Result<PostgresStore> {
+        let base = PgConnectOptions::from_str(url).map_err(|e| anyhow::anyhow!("{}: {e}", redact(url)))?;
+        // Fail fast and plainly when the server is not there, before any pool retries.
+        let probe = PgConnection::connect_with(&base)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", redact(url)))?;
+        let _ = probe.close().await;
+        let options = base
+            .clone()
+            .options([("search_path", schema)])
+            .application_name("outage-sim");
+        let pool = |n: u32, name: &str| {
+            PgPoolOptions::new()
+                .max_connections(n)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy_with(options.clone().application_name(name))
+        };
+        Ok(PostgresStore {
+            traffic: pool(pool_size, "outage-sim"),
+            monitor: pool(2, "outage-sim-monitor"),
+            options,
+            schema: schema.to_string(),
+        })
+    }
+
+    async fn session(&self) -> Result<PgConnection, sqlx::Error> {
+        PgConnection::connect_with(&self.options.clone().application_name("outage-sim-ddl")).await
+    }
+
+    async fn schema_state(&self) -> Result<SchemaState> {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(&self.schema)
+            .fetch_one(&self.monitor)
+            .await?;
+        if !exists {
+            return Ok(SchemaState::Missing);
+        }
+        let meta = |key: &'static str| async move {
+            sqlx::query_scalar::<_, String>("SELECT value FROM outage_sim_meta WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.monitor)
+                .await
+                .ok()
+                .flatten()
+        };
+        Ok(SchemaState::read(meta("prepared_by").await, meta("history").await))
+    }
+
+    /// Makes the schema hold exactly `history`: seeds it if it is missing or holds other data,
+    /// else deletes what earlier runs added. Refuses a schema outage-sim did not make.
+    pub async fn prepare(&self, history: &History, url: &str, progress: &ProgressBar) -> Result<Prepared> {
+        let state = self.schema_state().await?;
+        let started = Instant::now();
+        match server::plan(state, history, &format!("schema {:?} in {}", self.schema, redact(url)))? {
+            Plan::Reset => {
+                progress.set_message("resetting to the seeded data");
+                let deleted = self.reset(history).await.context("resetting the outage-sim schema")?;
+                Ok(Prepared::Reset {
+                    deleted,
+                    secs: started.elapsed().as_secs_f64(),
+                })
+            }
+            Plan::Seed => {
+                let rows = self.seed(history, progress).await.context("seeding the outage-sim schema")?;
+                Ok(Prepared::Seeded {
+                    rows,
+                    secs: started.elapsed().as_secs_f64(),
+                })
+            }
+        }
+    }
+
+    /// (Re)creates the schema and loads `history` through COPY; returns the rows written.
+    async fn seed(&self, history: &History, progress: &ProgressBar) -> Result<u64> {
+        let mut conn = PgConnection::connect_with(&self.options).await?;
+        let s = &self.schema; // checked to be a plain identifier
+        conn.execute(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s}; SET search_path = {s}"
+        )))
+        .await?;
+        conn.execute(SCHEMA).await.context("creating the PostgreSQL schema")?;
+        // Marked first (it is ours from now on); `history` is written only once seeding is done.
+        sqlx::query("INSERT INTO outage_sim_meta (key, value) VALUES ('prepared_by', 'outage-sim')")
+            .execute(&mut conn)
+            .await?;
+        let mut rows = 0u64;
+        for (table, text) in seed::small_tables(history, seed::COPY_TEXT) {
+            rows += copy(&mut conn, table, text).await?;
+        }
+        progress.set_length(history.data.orders);
+        progress.set_message("seeding orders (COPY)");
+        // One thread writes the text while this task streams the previous batch.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(i64, [String; 3])>(2);
+        let (h, orders) = (history.clone(), history.data.orders as i64);
+        let generator = tokio::task::spawn_blocking(move || {
+            let mut first = 1;
+            while first <= orders {
+                let last = (first + SEED_BATCH - 1).min(orders);
+                if tx.blocking_send((last, seed::order_batch(&h, seed::COPY_TEXT, first, last))).is_err() {
+                    break;
+                }
+                first = last + 1;
+            }
+        });
+        while let Some((last, [o, i, p])) = rx.recv().await {
+            rows += copy(&mut conn, &seed::ORDERS, o).await?;
+            rows += copy(&mut conn, &seed::ORDER_ITEMS, i).await?;
+            rows += copy(&mut conn, &seed::PAYMENTS, p).await?;
+            progress.set_position(last as u64);
+        }
+        generator.await?;
+        progress.set_message("building keys and indexes");
+        conn.execute(INDEXES).await.context("creating the PostgreSQL indexes")?;
+        self.restart_sequences(&mut conn, history).await?;
+        progress.set_message("vacuum analyze");
+        conn.execute("VACUUM ANALYZE").await?;
+        sqlx::query("INSERT INTO outage_sim_meta (key, value) VALUES ('history', $1)")
+            .bind(history.fingerprint())
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(rows)
+    }
+
+    /// Deletes the rows runs added and restores stock, so the next run starts from the seed.
+    async fn reset(&self, history: &History) -> Result<u64> {
+        let mut conn = PgConnection::connect_with(&self.options).await?;
+        let mut deleted = 0;
+        // Children first, then orders.
+        for (table, max) in seed::seeded_max_ids(history).into_iter().rev() {
+            deleted += conn
+                .execute(sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE id > $1"))).bind(max))
+                .await?
+                .rows_affected();
+        }
+        sqlx::query("UPDATE inventory SET stock = $1, updated_at = $2 WHERE stock <> $1")
+            .bind(STOCK)
+            .bind(history.start_unix())
+            .execute(&mut conn)
+            .await?;
+        self.restart_sequences(&mut conn, history).await?;
+        if deleted > 0 {
+            conn.execute("VACUUM ANALYZE orders, order_items, payments, inventory").await?;
+        }
+        conn.close().await?;
+        Ok(deleted)
+    }
+
+    async fn restart_sequences(&self, conn: &mut PgConnection, history: &History) -> Result<()> {
+        for (table, max) in seed::seeded_max_ids(history) {
+            sqlx::query(AssertSqlSafe(format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), $1)")))
+                .bind(max)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether backend `pid` holds a lock that writes conflict with on one of our tables.
+    async fn holds_ddl_lock(&self, pid: i32) -> bool {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE l.pid = $1 AND l.granted AND n.nspname = $2 AND c.relkind IN ('r', 'p') \
+             AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock', \
+                            'ShareUpdateExclusiveLock'))",
+        )
+        .bind(pid)
+        .bind(&self.schema)
+        .fetch_one(&self.monitor)
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Reserve stock (row locks in product order), create the order as pending, add its items
+    /// and the payment, mark it paid: the application's checkout, one round trip a statement.
+    async fn checkout(&self, customer_id: i64, items: &[CartItem], now: i64) -> Result<(), sqlx::Error> {
+        let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
+        let qtys: Vec<i64> = items.iter().map(|i| i.qty).collect();
+        let mut tx = self.traffic.begin().await?;
+        sqlx::query("SELECT product_id FROM inventory WHERE product_id = ANY($1) ORDER BY product_id FOR UPDATE")
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE inventory SET stock = stock - c.qty, updated_at = $3 \
+             FROM unnest($1::bigint[], $2::bigint[]) AS c(product_id, qty) WHERE inventory.product_id = c.product_id",
+        )
+        .bind(&ids)
+        .bind(&qtys)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let order_id: i64 = sqlx::query_scalar(
+            "INSERT INTO orders (customer_id, status, total_cents, created_at, updated_at) \
+             VALUES ($1, 'pending', 0, $2, $2) RETURNING id",
+        )
+        .bind(customer_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO order_items (order_id, product_id, qty, price_cents) \
+             SELECT $1, p.id, c.qty, p.price_cents FROM unnest($2::bigint[], $3::bigint[]) AS c(product_id, qty) \
+             JOIN products p ON p.id = c.product_id",
+        )
+        .bind(order_id)
+        .bind(&ids)
+        .bind(&qtys)
+        .execute(&mut *tx)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "INSERT INTO payments (order_id, amount_cents, status, created_at) \
+             SELECT $1, COALESCE(SUM(qty * price_cents), 0), 'captured', $2 FROM order_items WHERE order_id = $1 \
+             RETURNING amount_cents",
+        )
+        .bind(order_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE orders SET status = 'paid', total_cents = $2, updated_at = $3 WHERE id = $1")
+            .bind(order_id)
+            .bind(total)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    async fn browse(&self, product_id: i64, customer_id: i64) -> Result<(), sqlx::Error> {
+        let mut conn = self.traffic.acquire().await?;
+        sqlx::query(
+            "SELECT p.name, p.price_cents, i.stock FROM products p \
+             JOIN inventory i ON i.product_id = p.id WHERE p.id = $1",
+        )
+        .bind(product_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        sqlx::query(
+            "SELECT id, status, total_cents FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT 5",
+        )
+        .bind(customer_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn report(&self, since: i64, until: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "SELECT status, created_at / 3600 AS hour, COUNT(*), SUM(total_cents) FROM orders \
+             WHERE status IN ('paid', 'shipped', 'delivered') AND created_at >= $1 AND created_at < $2 \
+             GROUP BY status, hour",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.traffic)
+        .await?;
+        Ok(())
+    }
+
+    async fn try_sample(&self) -> Result<Vec<(String, f64)>, sqlx::Error> {
+        let mut conn = self.monitor.acquire().await?;
+        // Sessions of this database but not the monitor's own, by state and by wait event.
+        let sessions: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT COALESCE(state, 'unknown'), COALESCE(wait_event_type || ':' || wait_event, ''), count(*) \
+             FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' \
+             AND application_name <> 'outage-sim-monitor' GROUP BY 1, 2",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let (waiting, on_orders, longest): (i64, i64, f64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE l.relation = to_regclass(quote_ident($1) || '.orders')), \
+                    COALESCE(EXTRACT(EPOCH FROM max(now() - l.waitstart))::float8, 0) \
+             FROM pg_locks l WHERE NOT l.granted",
+        )
+        .bind(&self.schema)
+        .fetch_one(&mut *conn)
+        .await?;
+        let mut out = vec![
+            ("locks_waiting".to_string(), waiting as f64),
+            ("locks_waiting_orders".to_string(), on_orders as f64),
+            ("lock_wait_longest_s".to_string(), longest),
+        ];
+        let count = |pred: &dyn Fn(&str, &str) -> bool| {
+            sessions.iter().filter(|(s, w, _)| pred(s, w)).map(|r| r.2).sum::<i64>() as f64
+        };
+        out.push(("sessions_active".into(), count(&|s, _| s == "active")));
+        out.push((
+            "sessions_idle_in_transaction".into(),
+            count(&|s, _| s.starts_with("idle in transaction")),
+        ));
+        out.push(("sessions_waiting_on_locks".into(), count(&|_, w| w.starts_with("Lock:"))));
+        let mut breakdown: std::collections::BTreeMap<String, f64> = Default::default();
+        for (state, wait, n) in &sessions {
+            *breakdown.entry(format!("state:{state}")).or_default() += *n as f64;
+            if !wait.is_empty() && state == "active" {
+                *breakdown.entry(format!("wait:{wait}")).or_default() += *n as f64;
+            }
+        }
+        out.extend(breakdown);
+        Ok(out)
+    }
+}
+
+async fn copy(conn: &mut PgConnection, rows: &seed::Rows, text: String) -> Result<u64, sqlx::Error> {
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {} ({}) FROM STDIN", rows.table, rows.columns))
+        .await?;
+    copy.send(text.into_bytes()).await?;
+    copy.finish().await
+}
+
+impl Store for PostgresStore {
+    fn dialect(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn execute(&self, request: &Request) -> Result<(), StoreError> {
+        let result = match request {
+            Request::Browse {
+                product_id,
+                customer_id,
+            } => self.browse(*product_id, *customer_id).await,
+            Request::Checkout {
+                customer_id,
+                items,
+                now_unix,
+            } => self.checkout(*customer_id, items, *now_unix).await,
+            Request::Report { since_unix, until_unix } => self.report(*since_unix, *until_unix).await,
+        };
+        result.map_err(|e| {
+            // lock_not_available, deadlock_detected, serialization_failure: the database said "busy".
+            let code = e.as_database_error().and_then(|d| d.code()).unwrap_or_default();
+            if matches!(code.as_ref(), "55P03" | "40P01" | "40001") {
+                StoreError::Busy(e)
+            } else {
+                StoreError::Other(e)
+            }
+        })
+    }
+
+    async fn run_ddl(&self, sql: &str, locked: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
+        let mut session = self.session().await?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut session)
+            .await?;
+        let seen = AtomicBool::new(false);
+        let ddl = async {
+            for statement in split_statements(sql) {
+                session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        };
+        let watch = async {
+            loop {
+                if self.holds_ddl_lock(pid).await {
+                    seen.store(true, Ordering::Relaxed);
+                    locked();
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(LOCK_POLL).await;
+            }
+        };
+        let result = tokio::select! {
+            r = ddl => r,
+            _ = watch => unreachable!("the watcher never returns"),
+        };
+        // Too quick for the watcher: it held its lock at some point before it finished.
+        if result.is_ok() && !seen.load(Ordering::Relaxed) {
+            locked();
+        }
+        let _ = session.close().await;
+        result
+    }
+
+    async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
+        let marker: Option<String> = sqlx::query_scalar("SELECT value FROM outage_sim_meta WHERE key = 'prepared_by'")
+            .fetch_optional(&self.monitor)
+            .await
+            .unwrap_or(None);
+        Ok(marker.as_deref() == Some("outage-sim"))
+    }
+
+    async fn sample(&self) -> Vec<(String, f64)> {
+        match self.try_sample().await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("database monitor: {e}");
+                vec![("monitor_errors".into(), 1.0)]
+            }
+        }
+    }
+
+    async fn close(&self) {
+        self.traffic.close().await;
+        self.monitor.close().await;
+    }
+}
