@@ -34,14 +34,14 @@ pub async fn prepare(args: PrepareArgs) -> Result<ExitCode> {
             println!("prepared {}", file.display());
         }
         Some(DbUrl::Postgres(url)) => {
-            let store = PostgresStore::connect(&url, &args.db.schema, 2).await?;
+            let store = PostgresStore::connect(&url, &args.db.schema, 2, std::time::Duration::from_secs(10)).await?;
             let prepared = prepare_server(&scenario, async |h, b| store.prepare(h, &url, b).await).await;
             store.close().await;
             prepared?;
             println!("prepared schema {} in {}", args.db.schema, crate::store::redact(&url));
         }
         Some(DbUrl::Mysql(url)) => {
-            let store = MysqlStore::connect(&url, &args.db.schema, 2).await?;
+            let store = MysqlStore::connect(&url, &args.db.schema, 2, std::time::Duration::from_secs(10)).await?;
             let prepared = prepare_server(&scenario, async |h, b| store.prepare(h, &url, b).await).await;
             store.close().await;
             prepared?;

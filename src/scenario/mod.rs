@@ -112,10 +112,14 @@ pub struct DataSize {
 /// What the application server in front of the database allows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    /// Connections in the read pool (writes always go through one writer on SQLite).
+    /// Connections in the traffic pool (on SQLite the read pool: writes go through one writer).
     pub pool_size: u32,
     /// Real time after which a request is cancelled and counted as timed out.
     pub request_timeout: Duration,
+    /// How long a request waits for a pool connection on a server database before it fails
+    /// (the app's pool checkout timeout). Default: half the request timeout, so a request that
+    /// gets a connection has time left to use it.
+    pub pool_wait: Duration,
     /// Requests in flight beyond which new arrivals are rejected at once (the app's 503).
     pub max_in_flight: usize,
 }

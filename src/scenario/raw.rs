@@ -105,6 +105,7 @@ struct RawData {
 struct RawLimits {
     pool_size: Option<Spanned<u32>>,
     request_timeout_ms: Option<Spanned<u64>>,
+    pool_wait_ms: Option<Spanned<u64>>,
     max_in_flight: Option<Spanned<usize>>,
 }
 
@@ -246,12 +247,14 @@ impl RawScenario {
         }
 
         let l = &self.limits;
+        let request_timeout_ms = ck.positive(&l.request_timeout_ms, "limits.request_timeout_ms", 2000)?;
         let limits = Limits {
             pool_size: ck.positive(&l.pool_size, "limits.pool_size", 8)?,
-            request_timeout: Duration::from_millis(ck.positive(
-                &l.request_timeout_ms,
-                "limits.request_timeout_ms",
-                2000,
+            request_timeout: Duration::from_millis(request_timeout_ms),
+            pool_wait: Duration::from_millis(ck.positive(
+                &l.pool_wait_ms,
+                "limits.pool_wait_ms",
+                request_timeout_ms.div_ceil(2),
             )?),
             max_in_flight: ck.positive(&l.max_in_flight, "limits.max_in_flight", 1000)?,
         };

@@ -52,8 +52,13 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite`, `postgres` or `mysql`; also the fault catalog's folder name.
     fn dialect(&self) -> &'static str;
 
-    /// Runs one operation to completion (or until the caller drops the future).
-    fn execute(&self, request: &Request) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Runs one operation. The caller stops waiting at `deadline` (the request timed out); a
+    /// store may use it to give up waiting for a connection, but never to cut a query short.
+    fn execute(
+        &self,
+        request: &Request,
+        deadline: tokio::time::Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Runs fault DDL the way an operator would: it waits its turn for the write lock like any
     /// writer, calls `locked` once it holds it, then runs `sql` (one or more statements).

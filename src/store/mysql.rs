@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions};
+use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use super::seed::{self, History, STOCK};
@@ -39,30 +40,36 @@ pub struct MysqlStore {
     options: MySqlConnectOptions,
     base: MySqlConnectOptions,
     schema: String,
+    pool_wait: Duration,
 }
 
 impl MysqlStore {
     /// Connects to the server (a clear one-line error if it is down); the traffic pool's
-    /// connections use the database `schema`. Nothing is created yet: see [`Self::prepare`].
-    pub async fn connect(url: &str, schema: &str, pool_size: u32) -> Result<MysqlStore> {
+    /// `pool_size` connections use the database `schema`, and a request waits at most
+    /// `pool_wait` for one. Nothing is created yet: see [`Self::prepare`].
+    pub async fn connect(url: &str, schema: &str, pool_size: u32, pool_wait: Duration) -> Result<MysqlStore> {
         let base = MySqlConnectOptions::from_str(url).map_err(|e| anyhow::anyhow!("{}: {e}", redact(url)))?;
         let probe = MySqlConnection::connect_with(&base)
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", redact(url)))?;
         let _ = probe.close().await;
         let options = base.clone().database(schema);
-        let pool = |n: u32, o: &MySqlConnectOptions| {
+        let pool = |n: u32, wait: Duration, o: &MySqlConnectOptions| {
+            // No ping on acquire: a request that times out while its ping is in flight would
+            // close the connection, and under overload that churns the whole pool.
             MySqlPoolOptions::new()
                 .max_connections(n)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(wait)
+                .test_before_acquire(false)
                 .connect_lazy_with(o.clone())
         };
         Ok(MysqlStore {
-            traffic: pool(pool_size, &options),
-            monitor: pool(2, &base),
+            traffic: pool(pool_size, Duration::from_secs(10), &options),
+            monitor: pool(2, Duration::from_secs(10), &base),
             options,
             base,
             schema: schema.to_string(),
+            pool_wait,
         })
     }
 
@@ -210,9 +217,9 @@ impl MysqlStore {
 
     /// Reserve stock (row locks in product order), create the order as pending, add its items
     /// and the payment, mark it paid: the application's checkout, one round trip a statement.
-    async fn checkout(&self, customer_id: i64, items: &[CartItem], now: i64) -> Result<(), sqlx::Error> {
+    async fn checkout(conn: &mut MySqlConnection, customer_id: i64, items: &[CartItem], now: i64) -> Result<(), sqlx::Error> {
         let sql = cart_sql(items.len());
-        let mut tx = self.traffic.begin().await?;
+        let mut tx = conn.begin().await?;
         let mut lock = sqlx::query(AssertSqlSafe(sql.lock.as_str()));
         for item in items {
             lock = lock.bind(item.product_id);
@@ -263,8 +270,7 @@ impl MysqlStore {
         tx.commit().await
     }
 
-    async fn browse(&self, product_id: i64, customer_id: i64) -> Result<(), sqlx::Error> {
-        let mut conn = self.traffic.acquire().await?;
+    async fn browse(conn: &mut MySqlConnection, product_id: i64, customer_id: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "SELECT p.name, p.price_cents, i.stock FROM products p \
              JOIN inventory i ON i.product_id = p.id WHERE p.id = ?",
@@ -279,7 +285,7 @@ impl MysqlStore {
         Ok(())
     }
 
-    async fn report(&self, since: i64, until: i64) -> Result<(), sqlx::Error> {
+    async fn report(conn: &mut MySqlConnection, since: i64, until: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "SELECT status, created_at DIV 3600 AS hour, COUNT(*), SUM(total_cents) FROM orders \
              WHERE status IN ('paid', 'shipped', 'delivered') AND created_at >= ? AND created_at < ? \
@@ -287,9 +293,24 @@ impl MysqlStore {
         )
         .bind(since)
         .bind(until)
-        .fetch_all(&self.traffic)
+        .fetch_all(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    async fn run_request(mut conn: PoolConnection<MySql>, request: Request) -> Result<(), sqlx::Error> {
+        match request {
+            Request::Browse {
+                product_id,
+                customer_id,
+            } => Self::browse(&mut conn, product_id, customer_id).await,
+            Request::Checkout {
+                customer_id,
+                items,
+                now_unix,
+            } => Self::checkout(&mut conn, customer_id, &items, now_unix).await,
+            Request::Report { since_unix, until_unix } => Self::report(&mut conn, since_unix, until_unix).await,
+        }
     }
 
     async fn try_sample(&self) -> Result<Vec<(String, f64)>, sqlx::Error> {
@@ -396,19 +417,8 @@ impl Store for MysqlStore {
         "mysql"
     }
 
-    async fn execute(&self, request: &Request) -> Result<(), StoreError> {
-        let result = match request {
-            Request::Browse {
-                product_id,
-                customer_id,
-            } => self.browse(*product_id, *customer_id).await,
-            Request::Checkout {
-                customer_id,
-                items,
-                now_unix,
-            } => self.checkout(*customer_id, items, *now_unix).await,
-            Request::Report { since_unix, until_unix } => self.report(*since_unix, *until_unix).await,
-        };
+    async fn execute(&self, request: &Request, deadline: tokio::time::Instant) -> Result<(), StoreError> {
+        let result = server::detached(self.traffic.clone(), request.clone(), (deadline, self.pool_wait), Self::run_request).await;
         result.map_err(|e| {
             // Lock wait timeout, deadlock: the database said "busy".
             let number = e

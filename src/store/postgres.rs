@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use super::seed::{self, History, STOCK};
@@ -29,12 +30,14 @@ pub struct PostgresStore {
     monitor: PgPool,
     options: PgConnectOptions,
     schema: String,
+    pool_wait: Duration,
 }
 
 impl PostgresStore {
     /// Connects to the server (a clear one-line error if it is down) with `pool_size` traffic
-    /// connections whose search_path is `schema`. Nothing is created yet: see [`Self::prepare`].
-    pub async fn connect(url: &str, schema: &str, pool_size: u32) -> Result<PostgresStore> {
+    /// connections whose search_path is `schema`; a request waits at most `pool_wait`
+    /// for one of them. Nothing is created yet: see [`Self::prepare`].
+    pub async fn connect(url: &str, schema: &str, pool_size: u32, pool_wait: Duration) -> Result<PostgresStore> {
         let base = PgConnectOptions::from_str(url).map_err(|e| anyhow::anyhow!("{}: {e}", redact(url)))?;
         // Fail fast and plainly when the server is not there, before any pool retries.
         let probe = PgConnection::connect_with(&base)
@@ -45,17 +48,21 @@ impl PostgresStore {
             .clone()
             .options([("search_path", schema)])
             .application_name("outage-sim");
-        let pool = |n: u32, name: &str| {
+        let pool = |n: u32, wait: Duration, name: &str| {
+            // No ping on acquire: a request that times out while its ping is in flight would
+            // close the connection, and under overload that churns the whole pool.
             PgPoolOptions::new()
                 .max_connections(n)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(wait)
+                .test_before_acquire(false)
                 .connect_lazy_with(options.clone().application_name(name))
         };
         Ok(PostgresStore {
-            traffic: pool(pool_size, "outage-sim"),
-            monitor: pool(2, "outage-sim-monitor"),
+            traffic: pool(pool_size, Duration::from_secs(10), "outage-sim"),
+            monitor: pool(2, Duration::from_secs(10), "outage-sim-monitor"),
             options,
             schema: schema.to_string(),
+            pool_wait,
         })
     }
 
@@ -210,10 +217,10 @@ impl PostgresStore {
 
     /// Reserve stock (row locks in product order), create the order as pending, add its items
     /// and the payment, mark it paid: the application's checkout, one round trip a statement.
-    async fn checkout(&self, customer_id: i64, items: &[CartItem], now: i64) -> Result<(), sqlx::Error> {
+    async fn checkout(conn: &mut PgConnection, customer_id: i64, items: &[CartItem], now: i64) -> Result<(), sqlx::Error> {
         let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
         let qtys: Vec<i64> = items.iter().map(|i| i.qty).collect();
-        let mut tx = self.traffic.begin().await?;
+        let mut tx = conn.begin().await?;
         sqlx::query("SELECT product_id FROM inventory WHERE product_id = ANY($1) ORDER BY product_id FOR UPDATE")
             .bind(&ids)
             .fetch_all(&mut *tx)
@@ -263,8 +270,7 @@ impl PostgresStore {
         tx.commit().await
     }
 
-    async fn browse(&self, product_id: i64, customer_id: i64) -> Result<(), sqlx::Error> {
-        let mut conn = self.traffic.acquire().await?;
+    async fn browse(conn: &mut PgConnection, product_id: i64, customer_id: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "SELECT p.name, p.price_cents, i.stock FROM products p \
              JOIN inventory i ON i.product_id = p.id WHERE p.id = $1",
@@ -281,7 +287,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    async fn report(&self, since: i64, until: i64) -> Result<(), sqlx::Error> {
+    async fn report(conn: &mut PgConnection, since: i64, until: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "SELECT status, created_at / 3600 AS hour, COUNT(*), SUM(total_cents) FROM orders \
              WHERE status IN ('paid', 'shipped', 'delivered') AND created_at >= $1 AND created_at < $2 \
@@ -289,9 +295,24 @@ impl PostgresStore {
         )
         .bind(since)
         .bind(until)
-        .fetch_all(&self.traffic)
+        .fetch_all(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    async fn run_request(mut conn: PoolConnection<Postgres>, request: Request) -> Result<(), sqlx::Error> {
+        match request {
+            Request::Browse {
+                product_id,
+                customer_id,
+            } => Self::browse(&mut conn, product_id, customer_id).await,
+            Request::Checkout {
+                customer_id,
+                items,
+                now_unix,
+            } => Self::checkout(&mut conn, customer_id, &items, now_unix).await,
+            Request::Report { since_unix, until_unix } => Self::report(&mut conn, since_unix, until_unix).await,
+        }
     }
 
     async fn try_sample(&self) -> Result<Vec<(String, f64)>, sqlx::Error> {
@@ -351,19 +372,8 @@ impl Store for PostgresStore {
         "postgres"
     }
 
-    async fn execute(&self, request: &Request) -> Result<(), StoreError> {
-        let result = match request {
-            Request::Browse {
-                product_id,
-                customer_id,
-            } => self.browse(*product_id, *customer_id).await,
-            Request::Checkout {
-                customer_id,
-                items,
-                now_unix,
-            } => self.checkout(*customer_id, items, *now_unix).await,
-            Request::Report { since_unix, until_unix } => self.report(*since_unix, *until_unix).await,
-        };
+    async fn execute(&self, request: &Request, deadline: tokio::time::Instant) -> Result<(), StoreError> {
+        let result = server::detached(self.traffic.clone(), request.clone(), (deadline, self.pool_wait), Self::run_request).await;
         result.map_err(|e| {
             // lock_not_available, deadlock_detected, serialization_failure: the database said "busy".
             let code = e.as_database_error().and_then(|d| d.code()).unwrap_or_default();

@@ -1,8 +1,41 @@
 //! What the server stores share: deciding, from what the database holds under outage-sim's
 //! schema name, whether to seed it, reset it, or refuse it.
 
-use super::NotPrepared;
+use std::future::Future;
+
 use super::seed::History;
+use super::{NotPrepared, Request};
+
+/// Runs one request on a task of its own, as an application server would: it waits for a
+/// pool connection for at most `pool_wait` (and never past the request's `deadline`), and
+/// once it has one its queries run to completion even if the caller stops waiting, so the
+/// connection goes back to the pool whole. (Dropping sqlx futures mid-query under load leaked
+/// pool connections until the pool was empty.) A checkout timeout shorter than the request
+/// timeout is what lets a server recover from a backlog: waiting for a connection until the
+/// very deadline, every request got one too late to finish in time, and the database spent
+/// all its work on requests nobody waited for any more.
+pub async fn detached<DB, F, Fut>(
+    pool: sqlx::Pool<DB>,
+    request: Request,
+    (deadline, pool_wait): (tokio::time::Instant, std::time::Duration),
+    run: F,
+) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    F: FnOnce(sqlx::pool::PoolConnection<DB>, Request) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), sqlx::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let wait_until = deadline.min(tokio::time::Instant::now() + pool_wait);
+        let conn = match tokio::time::timeout_at(wait_until, pool.acquire()).await {
+            Ok(conn) => conn?,
+            Err(_) => return Err(sqlx::Error::PoolTimedOut),
+        };
+        run(conn, request).await
+    })
+    .await
+    .unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("request task failed: {e}"))))
+}
 
 /// What a server database holds under the schema name outage-sim was given.
 #[derive(Debug, Clone, PartialEq)]

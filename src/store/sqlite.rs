@@ -201,7 +201,7 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    async fn execute(&self, request: &Request) -> Result<(), StoreError> {
+    async fn execute(&self, request: &Request, _deadline: tokio::time::Instant) -> Result<(), StoreError> {
         let result = match request {
             Request::Browse {
                 product_id,

@@ -130,7 +130,7 @@ impl<S: Store> Engine<S> {
             return None;
         }
         self.recorder.started(op);
-        let outcome = match tokio::time::timeout_at(intended + self.timeout, self.store.execute(request)).await {
+        let outcome = match tokio::time::timeout_at(intended + self.timeout, self.store.execute(request, intended + self.timeout)).await {
             Ok(Ok(())) => Outcome::Ok,
             Ok(Err(_)) => Outcome::Failed,
             Err(_) => Outcome::TimedOut,
@@ -156,7 +156,7 @@ mod tests {
         fn dialect(&self) -> &'static str {
             "fake"
         }
-        async fn execute(&self, _: &Request) -> Result<(), StoreError> {
+        async fn execute(&self, _: &Request, _: Instant) -> Result<(), StoreError> {
             let _held = self.lock.lock().await;
             tokio::time::sleep(self.service).await;
             Ok(())
@@ -167,9 +167,10 @@ mod tests {
         async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
             Ok(true)
         }
-        async fn sample(&self) -> Vec<(&'static str, f64)> {
+        async fn sample(&self) -> Vec<(String, f64)> {
             Vec::new()
         }
+        async fn close(&self) {}
     }
 
     fn factory() -> RequestFactory {

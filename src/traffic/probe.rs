@@ -36,7 +36,7 @@ pub async fn measure_capacity<S: Store>(
             while Instant::now() < end {
                 let op = mix.pick(rng.random());
                 let request = requests.build(op, Duration::ZERO, &mut rng);
-                let ok = tokio::time::timeout_at(end, store.execute(&request))
+                let ok = tokio::time::timeout_at(end, store.execute(&request, end))
                     .await
                     .is_ok_and(|r| r.is_ok());
                 if ok && Instant::now() >= count_from {
