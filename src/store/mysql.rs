@@ -337,10 +337,11 @@ impl MysqlStore {
             ("locks_waiting".to_string(), metadata_waits + row_waits),
             ("metadata_lock_waits".to_string(), metadata_waits),
             ("row_lock_waits".to_string(), row_waits),
-            ("sessions_active".to_string(), count(&|_, c| c == "Query")),
+            // sqlx runs prepared statements: their sessions show `Execute`, not `Query`.
+            ("sessions_active".to_string(), count(&|_, c| c != "Sleep")),
         ];
         for (state, command, n) in &sessions {
-            if command == "Query" && !state.is_empty() {
+            if command != "Sleep" && !state.is_empty() {
                 out.push((format!("state:{state}"), *n as f64));
             }
         }
