@@ -16,7 +16,9 @@ pub const FOCUS_OP: &str = "checkout";
 /// Checkout figures over one stretch of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseStats {
-    /// `before_fault`, `fault_active`, `after_rollback` or `last_10pct`.
+    /// `before_fault`, `apply_locked` (the windows wholly inside the time the fault's DDL held
+    /// its lock: from `fault_apply_locked` to `fault_apply_done`), `fault_active`,
+    /// `after_rollback` or `last_10pct`.
     pub phase: String,
     pub from_clock: String,
     pub to_clock: String,
@@ -58,6 +60,15 @@ fn fault_bounds(events: &[EventRow], end_s: f64) -> Option<(f64, f64)> {
         .map(|e| e.t_s)
         .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
     Some((applied, rolled.unwrap_or(end_s)))
+}
+
+/// When the first fault's DDL got its lock and when it finished.
+fn apply_lock_hold(events: &[EventRow]) -> Option<(f64, f64)> {
+    let locked = events.iter().find(|e| e.kind == "fault_apply_locked")?;
+    let done = events
+        .iter()
+        .find(|e| e.kind == "fault_apply_done" && e.name == locked.name)?;
+    Some((locked.t_s, done.t_s))
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -105,6 +116,12 @@ pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]
     match fault_bounds(events, end_s) {
         Some((applied, rolled_back)) => {
             phases.push(phase_stats("before_fault", &focus, window_s, 0.0, applied));
+            if let Some((locked, done)) = apply_lock_hold(events) {
+                let held = phase_stats("apply_locked", &focus, window_s, locked + window_s - 1e-6, done);
+                if held.windows > 0 {
+                    phases.push(held);
+                }
+            }
             phases.push(phase_stats("fault_active", &focus, window_s, applied, rolled_back));
             phases.push(phase_stats("after_rollback", &focus, window_s, rolled_back, end_s));
         }

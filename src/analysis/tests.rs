@@ -98,12 +98,17 @@ fn summary_splits_phases_at_the_fault_events_and_times_the_response() {
     };
     let events = vec![
         ev(2.0, 2, "fault_apply_sent"),
+        ev(2.1, 2, "fault_apply_locked"),
+        ev(4.5, 4, "fault_apply_done"),
         ev(6.0, 6, "fault_rollback_sent"),
         ev(6.0, 6, "fault_rollback_done"),
     ];
     let s = summarize(&w, &events, &[p99_rule(1.0)]);
     let phase = |n: &str| s.phases.iter().find(|p| p.phase == n).unwrap().clone();
     assert_eq!(phase("before_fault").windows, 2);
+    // Only the window ending at t = 4 (3..4 s) lies wholly inside the lock hold 2.1..4.5 s.
+    assert_eq!(phase("apply_locked").windows, 1);
+    assert_eq!(phase("apply_locked").from_clock, phase("apply_locked").to_clock);
     assert_eq!(phase("fault_active").windows, 4);
     assert!((phase("fault_active").success_ratio - 0.2).abs() < 1e-9);
     assert_eq!(phase("after_rollback").success_ratio, 1.0);

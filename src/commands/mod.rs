@@ -32,7 +32,9 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// The backend `--db` names (SQLite without it); a bad URL is bad input.
 pub fn parse_db(db: Option<&str>) -> Result<Option<crate::store::DbUrl>, BadInput> {
-    db.map(str::parse).transpose().map_err(|e| BadInput(format!("--db: {e}")))
+    db.map(str::parse)
+        .transpose()
+        .map_err(|e| BadInput(format!("--db: {e}")))
 }
 
 /// Exit code when gating is on and the alert rules were breached.

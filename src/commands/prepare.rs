@@ -25,7 +25,10 @@ pub async fn prepare(args: PrepareArgs) -> Result<ExitCode> {
         Some(DbUrl::Sqlite(file)) => {
             anyhow::ensure!(
                 !file.exists(),
-                super::BadInput(format!("{} exists; outage-sim prepares only a new file", file.display()))
+                super::BadInput(format!(
+                    "{} exists; outage-sim prepares only a new file",
+                    file.display()
+                ))
             );
             let seeding = bar(scenario.data.orders, "{msg:>18} [{bar:40}] {pos}/{len} orders ({eta})");
             let h = history(&scenario);

@@ -61,13 +61,25 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             result
         }
         Some(DbUrl::Postgres(url)) => {
-            let store = PostgresStore::connect(&url, &args.db.schema, scenario.limits.pool_size, scenario.limits.pool_wait).await?;
+            let store = PostgresStore::connect(
+                &url,
+                &args.db.schema,
+                scenario.limits.pool_size,
+                scenario.limits.pool_wait,
+            )
+            .await?;
             let prepared = prepare_server(&scenario, async |h, bar| store.prepare(h, &url, bar).await).await;
             let store = Arc::new(store);
             after_prepare(&args, &scenario, faults, store, prepared, url, started).await
         }
         Some(DbUrl::Mysql(url)) => {
-            let store = MysqlStore::connect(&url, &args.db.schema, scenario.limits.pool_size, scenario.limits.pool_wait).await?;
+            let store = MysqlStore::connect(
+                &url,
+                &args.db.schema,
+                scenario.limits.pool_size,
+                scenario.limits.pool_wait,
+            )
+            .await?;
             let prepared = prepare_server(&scenario, async |h, bar| store.prepare(h, &url, bar).await).await;
             let store = Arc::new(store);
             after_prepare(&args, &scenario, faults, store, prepared, url, started).await

@@ -89,6 +89,11 @@ mod tests {
                 assert!(f.up.contains("orders_reporting") && f.down.contains("orders_reporting"));
             }
         }
-        assert!(find("postgres", "reporting-index-online").unwrap().up.contains("CONCURRENTLY"));
+        assert!(
+            find("postgres", "reporting-index-online")
+                .unwrap()
+                .up
+                .contains("CONCURRENTLY")
+        );
     }
 }

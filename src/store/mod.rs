@@ -85,7 +85,9 @@ pub struct NotPrepared(pub String);
 pub fn check_schema_name(name: &str) -> Result<(), String> {
     let ok = name.len() <= 48
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(())
     } else {

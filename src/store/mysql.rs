@@ -84,15 +84,17 @@ impl MysqlStore {
     }
 
     async fn schema_state(&self) -> Result<SchemaState> {
-        let exists: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
-                .bind(&self.schema)
-                .fetch_one(&self.monitor)
-                .await?;
+        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
+            .bind(&self.schema)
+            .fetch_one(&self.monitor)
+            .await?;
         if exists == 0 {
             return Ok(SchemaState::Missing);
         }
-        Ok(SchemaState::read(self.meta("prepared_by").await, self.meta("history").await))
+        Ok(SchemaState::read(
+            self.meta("prepared_by").await,
+            self.meta("history").await,
+        ))
     }
 
     /// Makes the database hold exactly `history`: seeds it if it is missing or holds other
@@ -100,7 +102,11 @@ impl MysqlStore {
     pub async fn prepare(&self, history: &History, url: &str, progress: &ProgressBar) -> Result<Prepared> {
         let state = self.schema_state().await?;
         let started = Instant::now();
-        match server::plan(state, history, &format!("database {:?} on {}", self.schema, redact(url)))? {
+        match server::plan(
+            state,
+            history,
+            &format!("database {:?} on {}", self.schema, redact(url)),
+        )? {
             Plan::Reset => {
                 progress.set_message("resetting to the seeded data");
                 let deleted = self.reset(history).await.context("resetting the outage-sim database")?;
@@ -110,7 +116,10 @@ impl MysqlStore {
                 })
             }
             Plan::Seed => {
-                let rows = self.seed(history, progress).await.context("seeding the outage-sim database")?;
+                let rows = self
+                    .seed(history, progress)
+                    .await
+                    .context("seeding the outage-sim database")?;
                 Ok(Prepared::Seeded {
                     rows,
                     secs: started.elapsed().as_secs_f64(),
@@ -149,7 +158,10 @@ impl MysqlStore {
             let mut first = 1;
             while first <= orders {
                 let last = (first + SEED_BATCH - 1).min(orders);
-                if tx.blocking_send((last, seed::order_batch(&h, seed::SQL_TUPLES, first, last))).is_err() {
+                if tx
+                    .blocking_send((last, seed::order_batch(&h, seed::SQL_TUPLES, first, last)))
+                    .is_err()
+                {
                     break;
                 }
                 first = last + 1;
@@ -197,7 +209,8 @@ impl MysqlStore {
             .execute(&mut conn)
             .await?;
         if deleted > 0 {
-            conn.execute("ANALYZE TABLE orders, order_items, payments, inventory").await?;
+            conn.execute("ANALYZE TABLE orders, order_items, payments, inventory")
+                .await?;
         }
         conn.close().await?;
         Ok(deleted)
@@ -217,7 +230,12 @@ impl MysqlStore {
 
     /// Reserve stock (row locks in product order), create the order as pending, add its items
     /// and the payment, mark it paid: the application's checkout, one round trip a statement.
-    async fn checkout(conn: &mut MySqlConnection, customer_id: i64, items: &[CartItem], now: i64) -> Result<(), sqlx::Error> {
+    async fn checkout(
+        conn: &mut MySqlConnection,
+        customer_id: i64,
+        items: &[CartItem],
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
         let sql = cart_sql(items.len());
         let mut tx = conn.begin().await?;
         let mut lock = sqlx::query(AssertSqlSafe(sql.lock.as_str()));
@@ -278,10 +296,12 @@ impl MysqlStore {
         .bind(product_id)
         .fetch_optional(&mut *conn)
         .await?;
-        sqlx::query("SELECT id, status, total_cents FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT 5")
-            .bind(customer_id)
-            .fetch_all(&mut *conn)
-            .await?;
+        sqlx::query(
+            "SELECT id, status, total_cents FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT 5",
+        )
+        .bind(customer_id)
+        .fetch_all(&mut *conn)
+        .await?;
         Ok(())
     }
 
@@ -383,8 +403,9 @@ struct CartSql {
 
 fn cart_sql(n: usize) -> &'static CartSql {
     static SQL: OnceLock<Vec<CartSql>> = OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        (0..=MAX_CART_ITEMS as usize)
+    let all =
+        SQL.get_or_init(|| {
+            (0..=MAX_CART_ITEMS as usize)
             .map(|n| {
                 let ids = if n == 0 { "NULL".to_string() } else { vec!["?"; n].join(", ") };
                 let cases = "WHEN ? THEN ? ".repeat(n);
@@ -409,7 +430,7 @@ fn cart_sql(n: usize) -> &'static CartSql {
                 }
             })
             .collect()
-    });
+        });
     &all[n.min(MAX_CART_ITEMS as usize)]
 }
 
@@ -419,7 +440,13 @@ impl Store for MysqlStore {
     }
 
     async fn execute(&self, request: &Request, deadline: tokio::time::Instant) -> Result<(), StoreError> {
-        let result = server::detached(self.traffic.clone(), request.clone(), (deadline, self.pool_wait), Self::run_request).await;
+        let result = server::detached(
+            self.traffic.clone(),
+            request.clone(),
+            (deadline, self.pool_wait),
+            Self::run_request,
+        )
+        .await;
         result.map_err(|e| {
             // Lock wait timeout, deadlock: the database said "busy".
             let number = e
@@ -436,7 +463,9 @@ impl Store for MysqlStore {
 
     async fn run_ddl(&self, sql: &str, locked: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
         let mut session = MySqlConnection::connect_with(&self.options).await?;
-        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut session).await?;
+        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+            .fetch_one(&mut session)
+            .await?;
         let seen = AtomicBool::new(false);
         let ddl = async {
             for statement in split_statements(sql) {

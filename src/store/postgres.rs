@@ -104,7 +104,10 @@ impl PostgresStore {
                 })
             }
             Plan::Seed => {
-                let rows = self.seed(history, progress).await.context("seeding the outage-sim schema")?;
+                let rows = self
+                    .seed(history, progress)
+                    .await
+                    .context("seeding the outage-sim schema")?;
                 Ok(Prepared::Seeded {
                     rows,
                     secs: started.elapsed().as_secs_f64(),
@@ -139,7 +142,10 @@ impl PostgresStore {
             let mut first = 1;
             while first <= orders {
                 let last = (first + SEED_BATCH - 1).min(orders);
-                if tx.blocking_send((last, seed::order_batch(&h, seed::COPY_TEXT, first, last))).is_err() {
+                if tx
+                    .blocking_send((last, seed::order_batch(&h, seed::COPY_TEXT, first, last)))
+                    .is_err()
+                {
                     break;
                 }
                 first = last + 1;
@@ -183,7 +189,8 @@ impl PostgresStore {
             .await?;
         self.restart_sequences(&mut conn, history).await?;
         if deleted > 0 {
-            conn.execute("VACUUM ANALYZE orders, order_items, payments, inventory").await?;
+            conn.execute("VACUUM ANALYZE orders, order_items, payments, inventory")
+                .await?;
         }
         conn.close().await?;
         Ok(deleted)
@@ -191,10 +198,12 @@ impl PostgresStore {
 
     async fn restart_sequences(&self, conn: &mut PgConnection, history: &History) -> Result<()> {
         for (table, max) in seed::seeded_max_ids(history) {
-            sqlx::query(AssertSqlSafe(format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), $1)")))
-                .bind(max)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), $1)"
+            )))
+            .bind(max)
+            .execute(&mut *conn)
+            .await?;
         }
         Ok(())
     }
@@ -217,7 +226,12 @@ impl PostgresStore {
 
     /// Reserve stock (row locks in product order), create the order as pending, add its items
     /// and the payment, mark it paid: the application's checkout, one round trip a statement.
-    async fn checkout(conn: &mut PgConnection, customer_id: i64, items: &[CartItem], now: i64) -> Result<(), sqlx::Error> {
+    async fn checkout(
+        conn: &mut PgConnection,
+        customer_id: i64,
+        items: &[CartItem],
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
         let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
         let qtys: Vec<i64> = items.iter().map(|i| i.qty).collect();
         let mut tx = conn.begin().await?;
@@ -346,7 +360,10 @@ impl PostgresStore {
             "sessions_idle_in_transaction".into(),
             count(&|s, _| s.starts_with("idle in transaction")),
         ));
-        out.push(("sessions_waiting_on_locks".into(), count(&|_, w| w.starts_with("Lock:"))));
+        out.push((
+            "sessions_waiting_on_locks".into(),
+            count(&|_, w| w.starts_with("Lock:")),
+        ));
         let mut breakdown: std::collections::BTreeMap<String, f64> = Default::default();
         for (state, wait, n) in &sessions {
             *breakdown.entry(format!("state:{state}")).or_default() += *n as f64;
@@ -373,7 +390,13 @@ impl Store for PostgresStore {
     }
 
     async fn execute(&self, request: &Request, deadline: tokio::time::Instant) -> Result<(), StoreError> {
-        let result = server::detached(self.traffic.clone(), request.clone(), (deadline, self.pool_wait), Self::run_request).await;
+        let result = server::detached(
+            self.traffic.clone(),
+            request.clone(),
+            (deadline, self.pool_wait),
+            Self::run_request,
+        )
+        .await;
         result.map_err(|e| {
             // lock_not_available, deadlock_detected, serialization_failure: the database said "busy".
             let code = e.as_database_error().and_then(|d| d.code()).unwrap_or_default();

@@ -89,7 +89,11 @@ pub struct Order {
 
 impl Order {
     pub fn payment_status(&self) -> &'static str {
-        if self.status == "cancelled" { "refunded" } else { "captured" }
+        if self.status == "cancelled" {
+            "refunded"
+        } else {
+            "captured"
+        }
     }
 }
 
@@ -232,7 +236,8 @@ pub fn order_batch(h: &History, f: Format, first: i64, last: i64) -> [String; 3]
 /// The highest ids the seed wrote; a reset deletes every row above them.
 pub fn seeded_max_ids(h: &History) -> [(&'static str, i64); 3] {
     let n = h.data.orders as i64;
-    [("orders", n), ("order_items", n * 3 + 2), ("payments", n)]
+    let last_item = n * 3 + h.order(n).items.len() as i64 - 1;
+    [("orders", n), ("order_items", last_item), ("payments", n)]
 }
 
 #[cfg(test)]
@@ -260,7 +265,11 @@ mod tests {
             let o = h.order(n);
             assert!((1..=3).contains(&o.items.len()));
             assert!((1..=100).contains(&o.customer_id));
-            assert!(o.items.iter().all(|(p, q, _)| (1..=50).contains(p) && (1..=2).contains(q)));
+            assert!(
+                o.items
+                    .iter()
+                    .all(|(p, q, _)| (1..=50).contains(p) && (1..=2).contains(q))
+            );
             assert!(o.created_at > h.start_unix() && o.created_at <= h.end_unix);
             assert_eq!(o.total_cents, o.items.iter().map(|(_, q, p)| q * p).sum::<i64>());
         }
@@ -270,14 +279,43 @@ mod tests {
     }
 
     #[test]
+    fn the_seeded_max_ids_are_the_last_rows_written() {
+        let h = history();
+        let [orders, items, payments] = order_batch(&h, COPY_TEXT, 1, 1000);
+        let last_id = |text: &str| {
+            text.lines()
+                .last()
+                .unwrap()
+                .split('\t')
+                .next()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        };
+        let max = seeded_max_ids(&h);
+        assert_eq!(max[0].1, last_id(&orders));
+        assert_eq!(max[1].1, last_id(&items));
+        assert_eq!(max[2].1, last_id(&payments));
+    }
+
+    #[test]
     fn batches_write_copy_text_and_sql_tuples() {
         let h = history();
         let [orders, items, payments] = order_batch(&h, COPY_TEXT, 1, 2);
         assert_eq!(orders.lines().count(), 2);
         assert!(orders.starts_with("1\t"), "{orders}");
         assert_eq!(items.lines().count(), h.order(1).items.len() + h.order(2).items.len());
-        assert!(payments.lines().next().unwrap().ends_with(&format!("\t{}", h.order(1).created_at)));
+        assert!(
+            payments
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(&format!("\t{}", h.order(1).created_at))
+        );
         let [orders, ..] = order_batch(&h, SQL_TUPLES, 1, 1);
-        assert!(orders.starts_with("(1,") && orders.ends_with("),") && orders.contains("'"), "{orders}");
+        assert!(
+            orders.starts_with("(1,") && orders.ends_with("),") && orders.contains("'"),
+            "{orders}"
+        );
     }
 }

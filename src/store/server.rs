@@ -44,7 +44,9 @@ pub enum SchemaState {
     /// It exists but has no outage-sim marker: someone else's.
     Foreign,
     /// outage-sim made it; `history` is the fingerprint of a completed seed, if there was one.
-    Ours { history: Option<String> },
+    Ours {
+        history: Option<String>,
+    },
 }
 
 impl SchemaState {
@@ -82,7 +84,10 @@ impl std::fmt::Display for Prepared {
                 *rows as f64 / secs.max(1e-9)
             ),
             Prepared::Reset { deleted, secs } => {
-                write!(f, "reset to the seeded data ({deleted} rows from earlier runs deleted) in {secs:.1} s")
+                write!(
+                    f,
+                    "reset to the seeded data ({deleted} rows from earlier runs deleted) in {secs:.1} s"
+                )
             }
         }
     }

@@ -130,7 +130,12 @@ impl<S: Store> Engine<S> {
             return None;
         }
         self.recorder.started(op);
-        let outcome = match tokio::time::timeout_at(intended + self.timeout, self.store.execute(request, intended + self.timeout)).await {
+        let outcome = match tokio::time::timeout_at(
+            intended + self.timeout,
+            self.store.execute(request, intended + self.timeout),
+        )
+        .await
+        {
             Ok(Ok(())) => Outcome::Ok,
             Ok(Err(_)) => Outcome::Failed,
             Err(_) => Outcome::TimedOut,

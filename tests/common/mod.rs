@@ -1,0 +1,102 @@
+//! Helpers shared by the server tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// The URL of a test server from `var`, or `None` (the test is skipped, saying how to run it).
+/// In CI (`CI=true`) a missing server is a failure, not a skip.
+pub fn server_url(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but {var} is not set: the server tests must run in CI")
+        }
+        _ => {
+            eprintln!("skipped {test}: set {var} (see README, Tests) to run it against a real server");
+            None
+        }
+    }
+}
+
+/// A small scenario for server runs: little data, a short clock, the given fault.
+pub fn small_scenario(dir: &Path, name: &str, orders: u64, fault: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let text = format!(
+        r#"name = "{name}"
+[clock]
+date = "2024-06-08"
+start = "12:00"
+end = "13:40"
+speed = 600
+[load]
+unit = "arrivals_per_second"
+points = [{{ at = "12:00", value = 150.0 }}, {{ at = "13:40", value = 150.0 }}]
+[mix]
+browse = 0.3
+checkout = 0.65
+report = 0.05
+[data]
+orders = {orders}
+customers = 500
+products = 200
+history_days = 5
+[limits]
+pool_size = 4
+request_timeout_ms = 1000
+[run]
+window_ms = 250
+probe_ms = 1000
+[[faults]]
+name = "{fault}"
+apply = "12:20"
+rollback = "13:00"
+"#
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn outage_sim(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_outage-sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .env_remove("OUTAGE_SIM_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+/// The single run directory under `out`.
+pub fn run_dir(out: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(out)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+}
+
+/// `url` with `password` put in as the user's password.
+pub fn with_password(url: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, host) = rest.split_once('@').unwrap();
+    let user = user.split(':').next().unwrap();
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+pub async fn pg_scalar(url: &str, sql: &str) -> i64 {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+}
+
+pub async fn my_scalar(url: &str, sql: &str) -> i64 {
+    use sqlx::Connection;
+    let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+}

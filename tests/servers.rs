@@ -1,0 +1,432 @@
+//! PostgreSQL and MySQL/MariaDB, for real: schema, seed, reset, each operation, each fault
+//! applied and rolled back, the monitor seeing lock waits, refusal of a schema outage-sim did
+//! not prepare, redaction of passwords, and a server that is down. Skipped (with a message)
+//! unless OUTAGE_SIM_TEST_POSTGRES_URL / OUTAGE_SIM_TEST_MYSQL_URL are set; CI sets them.
+
+mod common;
+
+use std::time::Duration;
+
+use outage_sim::faults;
+use outage_sim::scenario::DataSize;
+use outage_sim::store::mysql::MysqlStore;
+use outage_sim::store::postgres::PostgresStore;
+use outage_sim::store::seed::History;
+use outage_sim::store::{CartItem, Prepared, Request, Store};
+use sqlx::{AssertSqlSafe, Connection};
+
+use tokio::time::Instant;
+
+const PG: &str = "OUTAGE_SIM_TEST_POSTGRES_URL";
+const MY: &str = "OUTAGE_SIM_TEST_MYSQL_URL";
+
+fn history() -> History {
+    History {
+        data: DataSize {
+            orders: 3000,
+            customers: 100,
+            products: 50,
+            history_days: 5,
+        },
+        seed: 7,
+        end_unix: 1_717_848_000,
+    }
+}
+
+/// customers + products + inventory + orders + items + payments.
+fn seeded_rows(h: &History) -> u64 {
+    let items: u64 = (1..=h.data.orders as i64).map(|n| h.order(n).items.len() as u64).sum();
+    h.data.customers + 2 * h.data.products + 2 * h.data.orders + items
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(30)
+}
+
+fn checkout(products: &[i64]) -> Request {
+    Request::Checkout {
+        customer_id: 3,
+        items: products.iter().map(|&p| CartItem { product_id: p, qty: 2 }).collect(),
+        now_unix: 1_717_848_100,
+    }
+}
+
+/// Seed, reset with nothing to delete, run each operation, reset again deleting the checkout.
+async fn seed_operations_and_reset<S: Store>(
+    store: &S,
+    prepare: impl AsyncFn() -> Prepared,
+    scalar: impl AsyncFn(&str) -> i64,
+) {
+    let h = history();
+    match prepare().await {
+        Prepared::Seeded { rows, .. } => assert_eq!(rows, seeded_rows(&h)),
+        other => panic!("expected a fresh seed, got {other:?}"),
+    }
+    assert!(store.is_prepared().await.unwrap());
+    assert_eq!(scalar("SELECT COUNT(*) FROM orders").await, 3000);
+    assert_eq!(
+        scalar("SELECT MAX(total_cents) FROM orders WHERE id = 17").await,
+        h.order(17).total_cents
+    );
+    assert!(matches!(prepare().await, Prepared::Reset { deleted: 0, .. }));
+
+    for request in [
+        Request::Browse {
+            product_id: 1,
+            customer_id: 3,
+        },
+        checkout(&[1, 5, 9]),
+        Request::Report {
+            since_unix: 1_717_800_000,
+            until_unix: 1_717_848_000,
+        },
+    ] {
+        store.execute(&request, deadline()).await.unwrap();
+    }
+    assert_eq!(scalar("SELECT COUNT(*) FROM orders").await, 3001);
+    let paid = "SELECT COUNT(*) FROM orders o JOIN payments p ON p.order_id = o.id \
+                WHERE o.id > 3000 AND o.status = 'paid' AND o.total_cents = p.amount_cents \
+                AND o.total_cents = (SELECT SUM(qty * price_cents) FROM order_items WHERE order_id = o.id)";
+    assert_eq!(
+        scalar(paid).await,
+        1,
+        "the checkout's order is paid, with its items and payment"
+    );
+    assert_eq!(
+        scalar("SELECT COUNT(*) FROM inventory WHERE stock < 1000000000").await,
+        3
+    );
+    // 1 order + 3 items + 1 payment deleted, stock restored.
+    let reset = prepare().await;
+    assert!(matches!(reset, Prepared::Reset { deleted: 5, .. }), "{reset:?}");
+    assert_eq!(
+        scalar("SELECT COUNT(*) FROM inventory WHERE stock < 1000000000").await,
+        0
+    );
+}
+
+/// Every catalog fault of the dialect builds its index (the watcher sees the lock) and its
+/// rollback removes it; rolling back twice is harmless.
+async fn each_fault_applies_and_rolls_back<S: Store>(store: &S, index_count: impl AsyncFn() -> i64) {
+    for name in ["reporting-index", "reporting-index-online"] {
+        let fault = faults::find(store.dialect(), name).unwrap();
+        let locked = std::sync::atomic::AtomicU32::new(0);
+        let on_locked = || {
+            locked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        store.run_ddl(&fault.up, &on_locked).await.unwrap();
+        assert_eq!(
+            locked.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "{name}: locked once"
+        );
+        assert_eq!(index_count().await, 1, "{name} applied");
+        store.run_ddl(&fault.down, &|| {}).await.unwrap();
+        store.run_ddl(&fault.down, &|| {}).await.unwrap();
+        assert_eq!(index_count().await, 0, "{name} rolled back");
+    }
+}
+
+/// A checkout blocked behind a lock on orders shows in the monitor's sample.
+async fn monitor_sees_a_blocked_checkout<S: Store>(store: std::sync::Arc<S>, metric: &str) {
+    let blocked = {
+        let store = store.clone();
+        tokio::spawn(async move { store.execute(&checkout(&[2]), deadline()).await })
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let sample = store.sample().await;
+        let value = sample.iter().find(|(m, _)| m == metric).map(|(_, v)| *v).unwrap_or(0.0);
+        if value >= 1.0 {
+            assert!(
+                sample.iter().any(|(m, v)| m == "sessions_active" && *v >= 1.0),
+                "{sample:?}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "{metric} never rose: {sample:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    blocked.abort(); // the checkout itself runs on in the store until the lock is released
+}
+
+mod postgres {
+    use super::*;
+
+    async fn store(url: &str, schema: &str) -> PostgresStore {
+        PostgresStore::connect(url, schema, 4, Duration::from_secs(5))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn seeds_resets_and_serves_each_operation() {
+        let Some(url) = common::server_url(PG, "postgres seed/reset/operations") else {
+            return;
+        };
+        let s = store(&url, "ost_pg_ops").await;
+        let scalar = async |sql: &str| {
+            common::pg_scalar(
+                &url,
+                &sql.replace("FROM ", "FROM ost_pg_ops.")
+                    .replace("JOIN ", "JOIN ost_pg_ops."),
+            )
+            .await
+        };
+        let _ = sqlx::raw_sql("DROP SCHEMA IF EXISTS ost_pg_ops CASCADE")
+            .execute(&mut sqlx::PgConnection::connect(&url).await.unwrap())
+            .await;
+        seed_operations_and_reset(
+            &s,
+            async || {
+                s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
+                    .await
+                    .unwrap()
+            },
+            scalar,
+        )
+        .await;
+        s.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn applies_and_rolls_back_each_fault() {
+        let Some(url) = common::server_url(PG, "postgres faults") else {
+            return;
+        };
+        let s = store(&url, "ost_pg_faults").await;
+        s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
+            .await
+            .unwrap();
+        let count = async || {
+            common::pg_scalar(
+                &url,
+                "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = 'ost_pg_faults' AND indexname = 'orders_reporting'",
+            )
+            .await
+        };
+        each_fault_applies_and_rolls_back(&s, count).await;
+        s.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn monitor_counts_sessions_waiting_on_orders() {
+        let Some(url) = common::server_url(PG, "postgres monitor") else {
+            return;
+        };
+        let s = std::sync::Arc::new(store(&url, "ost_pg_monitor").await);
+        s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
+            .await
+            .unwrap();
+        // What a plain CREATE INDEX holds: a SHARE lock on orders, which blocks the INSERT.
+        let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("BEGIN; LOCK TABLE ost_pg_monitor.orders IN SHARE MODE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        monitor_sees_a_blocked_checkout(s.clone(), "locks_waiting_orders").await;
+        let sample = s.sample().await;
+        assert!(
+            sample.iter().any(|(m, v)| m == "wait:Lock:relation" && *v >= 1.0),
+            "{sample:?}"
+        );
+        sqlx::raw_sql("ROLLBACK").execute(&mut holder).await.unwrap();
+        s.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn refuses_a_schema_it_did_not_prepare_and_never_prints_the_password() {
+        let Some(url) = common::server_url(PG, "postgres refusal") else {
+            return;
+        };
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "DROP SCHEMA IF EXISTS ost_pg_foreign CASCADE; CREATE SCHEMA ost_pg_foreign; \
+                       CREATE TABLE ost_pg_foreign.orders (id int)",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("results");
+        // Trust auth accepts any password, so the run gets as far as the refusal.
+        let secret_url = common::with_password(&url, "s3cr3t-pw");
+        let o = common::outage_sim(&[
+            "run",
+            "workloads/smoke.toml",
+            "--db",
+            &secret_url,
+            "--schema",
+            "ost_pg_foreign",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        assert!(
+            text.contains("not prepared by outage-sim") && text.contains("--schema"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cr3t-pw") && text.contains(":***@"), "{text}");
+        assert!(common::run_dir(&out).is_none(), "nothing was run, so no run directory");
+        let tables = common::pg_scalar(
+            &url,
+            "SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'ost_pg_foreign'",
+        )
+        .await;
+        assert_eq!(tables, 1, "the foreign schema is untouched");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_server_that_is_down_gives_one_clear_line() {
+        let o = common::outage_sim(&[
+            "run",
+            "workloads/smoke.toml",
+            "--db",
+            "postgres://u:hunter2@127.0.0.1:9/test",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("cannot connect to postgres://u:***@127.0.0.1:9/test"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"));
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
+
+mod mysql {
+    use super::*;
+
+    async fn store(url: &str, schema: &str) -> MysqlStore {
+        MysqlStore::connect(url, schema, 4, Duration::from_secs(5))
+            .await
+            .unwrap()
+    }
+
+    async fn drop_database(url: &str, name: &str) {
+        let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn seeds_resets_and_serves_each_operation() {
+        let Some(url) = common::server_url(MY, "mysql seed/reset/operations") else {
+            return;
+        };
+        drop_database(&url, "ost_my_ops").await;
+        let s = store(&url, "ost_my_ops").await;
+        let scalar = async |sql: &str| {
+            common::my_scalar(
+                &url,
+                &sql.replace("FROM ", "FROM ost_my_ops.")
+                    .replace("JOIN ", "JOIN ost_my_ops."),
+            )
+            .await
+        };
+        seed_operations_and_reset(
+            &s,
+            async || {
+                s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
+                    .await
+                    .unwrap()
+            },
+            scalar,
+        )
+        .await;
+        s.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn applies_and_rolls_back_each_fault() {
+        let Some(url) = common::server_url(MY, "mysql faults") else {
+            return;
+        };
+        let s = store(&url, "ost_my_faults").await;
+        s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
+            .await
+            .unwrap();
+        let count = async || {
+            common::my_scalar(
+                &url,
+                "SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS \
+                             WHERE TABLE_SCHEMA = 'ost_my_faults' AND INDEX_NAME = 'orders_reporting'",
+            )
+            .await
+        };
+        each_fault_applies_and_rolls_back(&s, count).await;
+        s.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn monitor_counts_sessions_waiting_for_the_metadata_lock() {
+        let Some(url) = common::server_url(MY, "mysql monitor") else {
+            return;
+        };
+        let s = std::sync::Arc::new(store(&url, "ost_my_monitor").await);
+        s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
+            .await
+            .unwrap();
+        // What ALTER … LOCK=SHARED holds: a lock that lets reads through and blocks writes.
+        let mut holder = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("LOCK TABLES ost_my_monitor.orders READ")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        monitor_sees_a_blocked_checkout(s.clone(), "metadata_lock_waits").await;
+        sqlx::raw_sql("UNLOCK TABLES").execute(&mut holder).await.unwrap();
+        s.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn refuses_a_database_it_did_not_prepare() {
+        let Some(url) = common::server_url(MY, "mysql refusal") else {
+            return;
+        };
+        let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "DROP DATABASE IF EXISTS ost_my_foreign; CREATE DATABASE ost_my_foreign; \
+                       CREATE TABLE ost_my_foreign.orders (id int)",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("results");
+        let o = common::outage_sim(&[
+            "run",
+            "workloads/smoke.toml",
+            "--db",
+            &url,
+            "--schema",
+            "ost_my_foreign",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("not prepared by outage-sim"), "{err}");
+        assert!(common::run_dir(&out).is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_wrong_password_is_never_printed() {
+        let Some(url) = common::server_url(MY, "mysql redaction") else {
+            return;
+        };
+        // root has no password here, so any password is wrong and the connection fails.
+        let o = common::outage_sim(&["prepare", "--db", &common::with_password(&url, "s3cr3t-pw")]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("cannot connect to mysql://root:***@"), "{err}");
+        assert!(!err.contains("s3cr3t-pw"), "{err}");
+    }
+}
