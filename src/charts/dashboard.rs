@@ -53,7 +53,8 @@ fn series(windows: &[WindowRow], events: &[EventRow], db: &[DbSample], notes: &A
     metrics.dedup();
     let db = metrics
         .into_iter()
-        .filter(|m| !m.ends_with("_bytes"))
+        // Counts share the panel; sizes, durations and per-state breakdowns stay in db.csv.
+        .filter(|m| !m.ends_with("_bytes") && !m.ends_with("_s") && !m.contains(':'))
         .map(|m| {
             let pts: Vec<(f64, f64, f64)> = db
                 .iter()
