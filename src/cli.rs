@@ -11,8 +11,9 @@ use clap::{Parser, Subcommand};
 /// checkout outage) and rolls it back, and writes the latency and throughput of every window
 /// to a run directory with charts and a timeline.
 ///
-/// Exit codes: 0 success, 1 runtime error, 2 bad usage or bad input (a bad scenario file, an
-/// unknown fault, an unsupported --db), 3 alert rules breached while gating is on (`run --gate`
+/// Exit codes: 0 success, 1 runtime error (e.g. a server that does not answer), 2 bad usage or
+/// bad input (a bad scenario file, an unknown fault, a bad --db URL, a server schema outage-sim
+/// did not prepare), 3 alert rules breached while gating is on (`run --gate`
 /// or `[gate] enabled = true` in the scenario), 130 interrupted (the fault was rolled back and the
 /// partial results were written).
 #[derive(Debug, Parser)]
@@ -30,8 +31,12 @@ pub enum Command {
     ///
     /// With no --db, the run uses an embedded SQLite file in the run directory, copied from a
     /// seeded base database kept in --cache (seeded once, then reused so every run starts from
-    /// the same data). Ctrl-C stops the run, rolls back any applied fault and keeps the partial
+    /// the same data). With --db postgres://… or mysql://… it works in a schema of its own
+    /// (--schema): seeded on first use (as `prepare` does), reset to the seeded data before each
+    /// later run. Ctrl-C stops the run, rolls back any applied fault and keeps the partial
     /// results (exit code 130).
+    ///
+    /// The fix, replayed: outage-sim run workloads/checkout-peak.toml --db URL --fault reporting-index-online
     Run(RunArgs),
     /// Create and seed the database a scenario runs on, without running it.
     ///
@@ -53,6 +58,16 @@ pub enum Command {
         /// The scenario file (TOML).
         scenario: PathBuf,
         /// Check the faults against this backend (only the URL's scheme is used).
+        #[arg(long, env = "OUTAGE_SIM_DATABASE_URL", hide_env_values = true)]
+        db: Option<String>,
+    },
+    /// List the faults a backend offers, with what each does, why it hurts and the safer way.
+    ///
+    /// Example: outage-sim faults --db postgres://localhost/test   (only the URL's scheme is used)
+    ///
+    /// Each is `schema/faults/<dialect>/<name>.up.sql` and `.down.sql`, built into the binary.
+    Faults {
+        /// The backend whose faults to list (SQLite without it); nothing is connected to.
         #[arg(long, env = "OUTAGE_SIM_DATABASE_URL", hide_env_values = true)]
         db: Option<String>,
     },

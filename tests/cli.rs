@@ -171,10 +171,13 @@ fn gating_a_healthy_run_exits_0_and_a_runtime_failure_exits_1() {
 }
 
 #[test]
-fn a_bad_or_server_url_is_bad_input_and_its_password_is_never_printed() {
-    for url in [
-        "oracle://app:s3cret@127.0.0.1/db",
-        "postgres://app:s3cret@127.0.0.1/test",
+fn a_bad_url_or_an_unreachable_server_never_prints_the_password() {
+    // A scheme outage-sim does not know is bad input (2); a server that does not answer (port 9:
+    // nothing listens) is a runtime error (1), said in one line.
+    for (url, code) in [
+        ("oracle://app:s3cret@127.0.0.1/db", 2),
+        ("postgres://app:s3cret@127.0.0.1:9/test", 1),
+        ("mysql://app:s3cret@127.0.0.1:9/test", 1),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let assert = outage_sim()
@@ -187,12 +190,31 @@ fn a_bad_or_server_url_is_bad_input_and_its_password_is_never_printed() {
                 dir.path().to_str().unwrap(),
             ])
             .assert()
-            .code(2)
+            .code(code)
             .stderr(predicate::str::contains("app:***@127.0.0.1"));
         let out = assert.get_output();
         assert!(
             !String::from_utf8_lossy(&out.stderr).contains("s3cret")
                 && !String::from_utf8_lossy(&out.stdout).contains("s3cret")
         );
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "no run directory for {url}");
     }
+}
+
+#[test]
+fn faults_lists_each_backend_catalog_with_its_descriptions() {
+    outage_sim()
+        .args(["faults", "--db", "postgres://app:pw@127.0.0.1:9/test"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("reporting-index-online"))
+        .stdout(predicate::str::contains("CONCURRENTLY"))
+        .stdout(predicate::str::contains("pw@").not());
+    outage_sim()
+        .args(["faults"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("faults for sqlite"))
+        .stdout(predicate::str::contains("reporting-index"))
+        .stdout(predicate::str::contains("online").not());
 }

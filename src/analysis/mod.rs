@@ -16,8 +16,8 @@ pub const FOCUS_OP: &str = "checkout";
 /// Checkout figures over one stretch of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseStats {
-    /// `before_fault`, `apply_locked` (the windows wholly inside the time the fault's DDL held
-    /// its lock: from `fault_apply_locked` to `fault_apply_done`), `fault_active`,
+    /// `before_fault`, `apply_locked` (the windows at least 90% inside the time the fault's DDL
+    /// held its lock: from `fault_apply_locked` to `fault_apply_done`), `fault_active`,
     /// `after_rollback` or `last_10pct`.
     pub phase: String,
     pub from_clock: String,
@@ -117,7 +117,9 @@ pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]
         Some((applied, rolled_back)) => {
             phases.push(phase_stats("before_fault", &focus, window_s, 0.0, applied));
             if let Some((locked, done)) = apply_lock_hold(events) {
-                let held = phase_stats("apply_locked", &focus, window_s, locked + window_s - 1e-6, done);
+                // The windows at least 90% inside the hold: a build can be shorter than two windows.
+                let (from, to) = (locked + 0.9 * window_s, done + 0.1 * window_s);
+                let held = phase_stats("apply_locked", &focus, window_s, from, to);
                 if held.windows > 0 {
                     phases.push(held);
                 }

@@ -106,7 +106,7 @@ fn summary_splits_phases_at_the_fault_events_and_times_the_response() {
     let s = summarize(&w, &events, &[p99_rule(1.0)]);
     let phase = |n: &str| s.phases.iter().find(|p| p.phase == n).unwrap().clone();
     assert_eq!(phase("before_fault").windows, 2);
-    // Only the window ending at t = 4 (3..4 s) lies wholly inside the lock hold 2.1..4.5 s.
+    // Only the window ending at t = 4 (3..4 s) lies at least 90% inside the lock hold 2.1..4.5 s.
     assert_eq!(phase("apply_locked").windows, 1);
     assert_eq!(phase("apply_locked").from_clock, phase("apply_locked").to_clock);
     assert_eq!(phase("fault_active").windows, 4);

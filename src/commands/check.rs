@@ -48,3 +48,31 @@ pub fn check(path: &Path, db: Option<&str>) -> anyhow::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// `outage-sim faults`: the catalog of one backend, with each fault's header comment.
+pub fn list_faults(db: Option<&str>) -> anyhow::Result<ExitCode> {
+    let dialect = super::parse_db(db)?.map_or("sqlite", |d| d.dialect());
+    println!("faults for {dialect} (schema/faults/{dialect}/):");
+    for fault in faults::list(dialect) {
+        let text = fault.description.strip_prefix(&format!("{}:", fault.name)).unwrap_or(&fault.description);
+        println!("\n{}\n{}", fault.name, wrap(text.trim(), 92, "    "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `text` in lines of at most `width` characters, each starting with `indent`.
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines.iter().map(|l| format!("{indent}{l}")).collect::<Vec<_>>().join("\n")
+}

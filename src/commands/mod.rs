@@ -19,6 +19,7 @@ pub struct BadInput(pub String);
 pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check { scenario, db } => check::check(&scenario, db.as_deref()),
+        Command::Faults { db } => check::list_faults(db.as_deref()),
         Command::Plot { run_dir } => plot::plot(&run_dir),
         Command::Compare { run_dirs, out } => compare::compare(&run_dirs, out.as_deref()),
         Command::Run(args) => runtime()?.block_on(run::run(args)),

@@ -38,6 +38,15 @@ const BUILTIN: &[Builtin] = &[
     builtin!("mysql", "reporting-index-online"),
 ];
 
+/// Every built-in fault for `dialect`, in catalog order.
+pub fn list(dialect: &str) -> Vec<Fault> {
+    BUILTIN
+        .iter()
+        .filter(|b| b.dialect == dialect)
+        .map(|b| find(dialect, b.name).expect("listed, so found"))
+        .collect()
+}
+
 /// The fault `name` for `dialect`, or an error listing the ones there are.
 pub fn find(dialect: &str, name: &str) -> Result<Fault, String> {
     BUILTIN

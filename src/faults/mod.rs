@@ -3,5 +3,5 @@
 mod catalog;
 mod injector;
 
-pub use catalog::{Fault, find};
+pub use catalog::{Fault, find, list};
 pub use injector::{Injector, TimelineStep};
