@@ -197,7 +197,10 @@ fn a_bad_url_or_an_unreachable_server_never_prints_the_password() {
             !String::from_utf8_lossy(&out.stderr).contains("s3cret")
                 && !String::from_utf8_lossy(&out.stdout).contains("s3cret")
         );
-        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "no run directory for {url}");
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "no run directory for {url}"
+        );
     }
 }
 

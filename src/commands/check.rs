@@ -54,7 +54,10 @@ pub fn list_faults(db: Option<&str>) -> anyhow::Result<ExitCode> {
     let dialect = super::parse_db(db)?.map_or("sqlite", |d| d.dialect());
     println!("faults for {dialect} (schema/faults/{dialect}/):");
     for fault in faults::list(dialect) {
-        let text = fault.description.strip_prefix(&format!("{}:", fault.name)).unwrap_or(&fault.description);
+        let text = fault
+            .description
+            .strip_prefix(&format!("{}:", fault.name))
+            .unwrap_or(&fault.description);
         println!("\n{}\n{}", fault.name, wrap(text.trim(), 92, "    "));
     }
     Ok(ExitCode::SUCCESS)
@@ -74,5 +77,9 @@ fn wrap(text: &str, width: usize, indent: &str) -> String {
             line.push_str(word);
         }
     }
-    lines.iter().map(|l| format!("{indent}{l}")).collect::<Vec<_>>().join("\n")
+    lines
+        .iter()
+        .map(|l| format!("{indent}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

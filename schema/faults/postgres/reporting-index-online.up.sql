@@ -2,9 +2,7 @@
 -- Why it hurts less: CREATE INDEX CONCURRENTLY takes a SHARE UPDATE EXCLUSIVE lock, which lets
 -- INSERT and UPDATE go on; it scans orders twice and waits for older transactions, so it takes
 -- longer, but checkouts keep succeeding. It is built without parallel workers, so at the peak
--- it takes one core and leaves the others to the checkouts, and sorts in memory rather than
--- in temporary files that compete with the commits for the disk.
+-- it takes one core and leaves the others to the checkouts.
 -- It cannot run inside a transaction block; outage-sim runs each statement on its own.
 SET max_parallel_maintenance_workers = 0;
-SET maintenance_work_mem = '512MB';
 CREATE INDEX CONCURRENTLY orders_reporting ON orders (status, created_at, customer_id, total_cents);
