@@ -135,29 +135,43 @@ impl PostgresStore {
         }
         progress.set_length(history.data.orders);
         progress.set_message("seeding orders (COPY)");
-        // One thread writes the text while this task streams the previous batch.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(i64, [String; 3])>(2);
+        // One thread writes the text; two sessions stream it (order items on one, orders and
+        // payments on the other), so the server parses on both cores while the text is made.
+        let (to_orders, mut orders_rx) = tokio::sync::mpsc::channel::<(i64, String, String)>(2);
+        let (to_items, mut items_rx) = tokio::sync::mpsc::channel::<String>(2);
         let (h, orders) = (history.clone(), history.data.orders as i64);
         let generator = tokio::task::spawn_blocking(move || {
             let mut first = 1;
             while first <= orders {
                 let last = (first + SEED_BATCH - 1).min(orders);
-                if tx
-                    .blocking_send((last, seed::order_batch(&h, seed::COPY_TEXT, first, last)))
-                    .is_err()
-                {
+                let [o, i, p] = seed::order_batch(&h, seed::COPY_TEXT, first, last);
+                if to_items.blocking_send(i).is_err() || to_orders.blocking_send((last, o, p)).is_err() {
                     break;
                 }
                 first = last + 1;
             }
         });
-        while let Some((last, [o, i, p])) = rx.recv().await {
-            rows += copy(&mut conn, &seed::ORDERS, o).await?;
-            rows += copy(&mut conn, &seed::ORDER_ITEMS, i).await?;
-            rows += copy(&mut conn, &seed::PAYMENTS, p).await?;
-            progress.set_position(last as u64);
-        }
+        let mut items_conn = PgConnection::connect_with(&self.options).await?;
+        let items = async {
+            let mut rows = 0;
+            while let Some(text) = items_rx.recv().await {
+                rows += copy(&mut items_conn, &seed::ORDER_ITEMS, text).await?;
+            }
+            Ok::<u64, sqlx::Error>(rows)
+        };
+        let orders_and_payments = async {
+            let mut rows = 0;
+            while let Some((last, o, p)) = orders_rx.recv().await {
+                rows += copy(&mut conn, &seed::ORDERS, o).await?;
+                rows += copy(&mut conn, &seed::PAYMENTS, p).await?;
+                progress.set_position(last as u64);
+            }
+            Ok::<u64, sqlx::Error>(rows)
+        };
+        let (a, b) = tokio::try_join!(orders_and_payments, items)?;
+        rows += a + b;
         generator.await?;
+        items_conn.close().await?;
         progress.set_message("building keys and indexes");
         conn.execute(INDEXES).await.context("creating the PostgreSQL indexes")?;
         self.restart_sequences(&mut conn, history).await?;
