@@ -61,6 +61,16 @@ pub enum Command {
         #[arg(long, env = "OUTAGE_SIM_DATABASE_URL", hide_env_values = true)]
         db: Option<String>,
     },
+    /// Validate a schema change under peak load: replay a scenario with your migration applied
+    /// mid-peak and rolled back, and pass or fail it on the scenario's alert rules.
+    ///
+    /// Example: outage-sim validate --migration migrations/ --db postgres://localhost/test
+    ///
+    /// The migration stands in for the scenario's fault, at its times (checkout-peak: applied at
+    /// 12:40 under the lunch peak, rolled back at 15:00). Exit code 0 when no alert rule fired, 3
+    /// when one did, 2 when the migration is malformed or fails to apply (what part of it ran is
+    /// rolled back), 1 on other errors. The run directory is written as for `run`.
+    Validate(ValidateArgs),
     /// List the faults a backend offers, with what each does, why it hurts and the safer way.
     ///
     /// Example: outage-sim faults --db postgres://localhost/test   (only the URL's scheme is used)
@@ -123,6 +133,21 @@ pub struct PrepareArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The scenario whose peak and alert rules judge the migration.
+    #[arg(default_value = "workloads/checkout-peak.toml")]
+    pub scenario: PathBuf,
+    /// A directory of `<VERSION>_<DESCRIPTION>.up.sql` / `.down.sql` files.
+    #[arg(long, value_name = "DIR")]
+    pub migration: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Where run directories are created.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// The scenario file (TOML), e.g. workloads/checkout-peak.toml.
     pub scenario: PathBuf,
@@ -130,8 +155,12 @@ pub struct RunArgs {
     pub db: DbArgs,
     /// Apply this catalog fault instead of the scenario's, at the same times: e.g.
     /// `--fault reporting-index-online` replays the fix (PostgreSQL and MySQL).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "fault_dir")]
     pub fault: Option<String>,
+    /// Apply your own migration instead of the scenario's fault, at the same times: a directory
+    /// of `<VERSION>_<DESCRIPTION>.up.sql` / `.down.sql` files (sqlx reversible migrations).
+    #[arg(long, value_name = "DIR")]
+    pub fault_dir: Option<PathBuf>,
     /// Override the scenario's clock speed (simulated seconds per real second).
     #[arg(long, value_parser = positive_f64)]
     pub speed: Option<f64>,

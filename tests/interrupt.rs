@@ -1,5 +1,7 @@
 //! Ctrl-C during an applied fault: the fault is rolled back, the partial run is readable.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -116,4 +118,44 @@ async fn faults_are_refused_on_a_database_the_tool_did_not_prepare() {
         .await
         .unwrap();
     assert_eq!(tables, vec!["orders".to_string()], "the database is untouched");
+}
+
+/// SIGKILL while the fault is applied leaves the index in the database and a record of it;
+/// the next run on that database rolls it back before it starts, and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_killed_with_its_fault_applied_is_cleaned_up_by_the_next_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("kept.db");
+    let db = format!("--db=sqlite:{}", file.display());
+    let with_fault = common::small_scenario(tmp.path(), "killed", 20_000, "reporting-index");
+    let without = common::small_scenario(tmp.path(), "next", 20_000, "");
+    let out = tmp.path().join("results");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_outage-sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", with_fault.to_str().unwrap(), &db, "--out", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for_event(&out, "fault_apply_done", Duration::from_secs(120));
+    common::signal(child.id(), "-KILL");
+    child.wait().unwrap();
+
+    let reporting = async || {
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", file.display()))
+            .await
+            .unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sqlite_master WHERE name = 'orders_reporting'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    };
+    assert_eq!(reporting().await, 1, "killed: the index is still there");
+
+    let next = common::outage_sim(&["run", without.to_str().unwrap(), &db, "--out", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&next.stderr);
+    assert_eq!(next.status.code(), Some(0), "{err}");
+    assert!(err.contains("left fault reporting-index applied"), "{err}");
+    assert!(err.contains("fault reporting-index rolled back"), "{err}");
+    assert_eq!(reporting().await, 0, "the next run rolled it back");
 }

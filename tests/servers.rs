@@ -430,3 +430,121 @@ mod mysql {
         assert!(!err.contains("s3cr3t-pw"), "{err}");
     }
 }
+
+/// A second Ctrl-C while the rollback waits behind a lock stops it, prints what is left applied
+/// with the SQL to undo it, and the next run rolls it back before it starts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_ctrl_c_stops_the_rollback_and_says_what_is_left() {
+    use std::process::{Command, Stdio};
+    let Some(url) = common::server_url(PG, "postgres second Ctrl-C") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let with_fault = common::small_scenario(tmp.path(), "ctrlc", 20_000, "reporting-index");
+    let without = common::small_scenario(tmp.path(), "after", 20_000, "");
+    let out = tmp.path().join("results");
+    let schema = ["--db", &url, "--schema", "ost_pg_ctrlc"];
+    let child = Command::new(env!("CARGO_BIN_EXE_outage-sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", with_fault.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(schema)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    common::wait_for_event(&out, "fault_apply_done", Duration::from_secs(120));
+    // A reader that holds orders: DROP INDEX needs ACCESS EXCLUSIVE, so the rollback waits.
+    let mut reader = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE ost_pg_ctrlc.orders IN ACCESS SHARE MODE")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    common::signal(pid, "-INT");
+    common::wait_for_event(&out, "fault_rollback_sent", Duration::from_secs(30));
+    common::signal(pid, "-INT");
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("Still applied") && err.contains("DROP INDEX IF EXISTS orders_reporting"),
+        "{err}"
+    );
+    let events = std::fs::read_to_string(common::run_dir(&out).unwrap().join("events.csv")).unwrap();
+    assert!(events.contains("left applied: reporting-index"), "{events}");
+    sqlx::raw_sql("ROLLBACK").execute(&mut reader).await.unwrap();
+
+    let next_out = tmp.path().join("next");
+    let next = common::outage_sim(
+        &[
+            &["run", without.to_str().unwrap(), "--out", next_out.to_str().unwrap()][..],
+            &schema[..],
+        ]
+        .concat(),
+    );
+    let err = String::from_utf8_lossy(&next.stderr);
+    assert_eq!(next.status.code(), Some(0), "{err}");
+    assert!(err.contains("left fault reporting-index applied"), "{err}");
+    let sql = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = 'ost_pg_ctrlc' AND indexname = 'orders_reporting'";
+    assert_eq!(common::pg_scalar(&url, sql).await, 0);
+}
+
+/// `validate` with the user's migration: a good one passes a quiet peak (exit 0); one with a
+/// syntax error is bad input (exit 2) that names the server's complaint, and the part of it
+/// that ran is rolled back.
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_passes_a_good_migration_and_rejects_a_broken_one() {
+    let Some(url) = common::server_url(PG, "postgres validate") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = common::small_scenario(tmp.path(), "validate", 20_000, "reporting-index");
+    let write = |dir: &str, up: &str, down: &str| {
+        let d = tmp.path().join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("20240608124000_orders_by_status.up.sql"), up).unwrap();
+        std::fs::write(d.join("20240608124000_orders_by_status.down.sql"), down).unwrap();
+        d
+    };
+    let good = write(
+        "good",
+        "-- A narrow index, built online.\nCREATE INDEX CONCURRENTLY orders_by_status ON orders (status);\n",
+        "DROP INDEX CONCURRENTLY IF EXISTS orders_by_status;\n",
+    );
+    let broken = write(
+        "broken",
+        "CREATE INDEX orders_by_status ON orders (status);\nCREATE INDEXX oops ON orders (status);\n",
+        "DROP INDEX IF EXISTS orders_by_status;\n",
+    );
+    let out = tmp.path().join("results");
+    let validate = |dir: &std::path::Path| {
+        common::outage_sim(&[
+            "validate",
+            scenario.to_str().unwrap(),
+            "--migration",
+            dir.to_str().unwrap(),
+            "--db",
+            &url,
+            "--schema",
+            "ost_pg_validate",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let ok = validate(&good);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("validate: PASS"));
+
+    let bad = validate(&broken);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{err}");
+    assert!(err.contains("the migration in") && err.contains("INDEXX"), "{err}");
+    let sql = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = 'ost_pg_validate' AND indexname = 'orders_by_status'";
+    assert_eq!(
+        common::pg_scalar(&url, sql).await,
+        0,
+        "nothing of the broken migration is left"
+    );
+}

@@ -24,6 +24,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare { run_dirs, out } => compare::compare(&run_dirs, out.as_deref()),
         Command::Run(args) => runtime()?.block_on(run::run(args)),
         Command::Prepare(args) => runtime()?.block_on(prepare::prepare(args)),
+        Command::Validate(args) => runtime()?.block_on(run::validate(args)),
     }
 }
 

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::time::Instant;
 
 use crate::analysis::{AlertEvaluator, AlertTransition};
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, ValidateArgs};
 use crate::faults::{Injector, TimelineStep};
 use crate::metrics::Recorder;
 use crate::results::{
@@ -29,10 +29,45 @@ use crate::{faults, report};
 
 use super::BadInput;
 
+/// `outage-sim validate`: `run` with the migration as the fault and the gate on.
+pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
+    let migration = args.migration.display().to_string();
+    let scenario = args.scenario.display().to_string();
+    let code = run(RunArgs {
+        scenario: args.scenario,
+        db: args.db,
+        fault: None,
+        fault_dir: Some(args.migration),
+        speed: None,
+        seed: None,
+        out: args.out,
+        gate: true,
+        keep_db: false,
+    })
+    .await?;
+    if code == ExitCode::SUCCESS {
+        println!("validate: PASS: {migration} under the peak of {scenario}: no alert rule fired");
+    } else if code == ExitCode::from(super::EXIT_GATE_FAILED) {
+        println!("validate: FAIL: {migration} under the peak of {scenario}: alert rules fired (see above)");
+    }
+    Ok(code)
+}
+
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let db = super::parse_db(args.db.db.as_deref())?;
     let dialect = db.as_ref().map_or("sqlite", DbUrl::dialect);
-    let (scenario, faults) = super::check::load_checked(&args.scenario, dialect, args.fault.as_deref())?;
+    let (scenario, mut faults) = super::check::load_checked(&args.scenario, dialect, args.fault.as_deref())?;
+    if let Some(dir) = &args.fault_dir {
+        anyhow::ensure!(
+            !scenario.faults.is_empty(),
+            BadInput(format!(
+                "--fault-dir: {} has no [[faults]] step to put it in",
+                args.scenario.display()
+            ))
+        );
+        let migration = faults::migration_dir::load(dir).map_err(BadInput)?;
+        faults = vec![migration; scenario.faults.len()];
+    }
     let scenario = scenario.with_overrides(args.speed, args.seed);
     let started = chrono::Utc::now();
     match db {
@@ -140,6 +175,7 @@ async fn replay_and_report<S: Store>(
     (db_url, db_schema): (String, Option<String>),
     started: chrono::DateTime<chrono::Utc>,
 ) -> Result<ExitCode> {
+    roll_back_leftovers(&*store).await?;
     let requests = RequestFactory::new(scenario);
     let capacity = match scenario.load.unit {
         LoadUnit::Capacity => Some(probe(&store, &requests, scenario).await),
@@ -165,10 +201,23 @@ async fn replay_and_report<S: Store>(
     run.write_json(META_JSON, &meta)?;
 
     let outcome = replay(scenario, faults, store.clone(), requests, capacity, run).await;
-    store.close().await;
+    // Bounded: after a second Ctrl-C, requests may still wait behind the DDL that was left.
+    let _ = tokio::time::timeout(Duration::from_secs(10), store.close()).await;
     let interrupted = outcome?;
     let summary = super::plot::render(run, &super::plot::title(&meta))?;
     print!("{}", report::terminal_summary(&summary, &meta, &run.path));
+    if let Some(dir) = &args.fault_dir {
+        let events = run.read_events()?;
+        if let Some(failed) = events.iter().find(|e| e.kind == "fault_failed") {
+            return Err(BadInput(format!(
+                "the migration in {} failed: {} (what part of it ran was rolled back; events in {})",
+                dir.display(),
+                failed.detail,
+                run.file(EVENTS_CSV).display()
+            ))
+            .into());
+        }
+    }
     if interrupted {
         eprintln!("interrupted: partial results kept in {}", run.path.display());
         return Ok(ExitCode::from(130));
@@ -182,6 +231,25 @@ async fn replay_and_report<S: Store>(
         return Ok(ExitCode::from(super::EXIT_GATE_FAILED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Rolls back the faults an earlier run recorded as applied and never rolled back (it was
+/// killed), and says so, before anything else runs.
+async fn roll_back_leftovers<S: Store>(store: &S) -> Result<()> {
+    for (name, down) in store
+        .left_applied()
+        .await
+        .context("reading the record of applied faults")?
+    {
+        eprintln!("an earlier run left fault {name} applied (it was killed before its rollback); rolling it back now");
+        store
+            .run_ddl(&down, &|| {})
+            .await
+            .with_context(|| format!("rolling back fault {name} left by an earlier run"))?;
+        store.record_applied(&name, None).await?;
+        eprintln!("fault {name} rolled back");
+    }
+    Ok(())
 }
 
 fn store_path(run: &RunDir, db_file: Option<&Path>) -> PathBuf {
@@ -311,16 +379,42 @@ async fn replay<S: Store>(
         _ = replay => false,
         _ = shutdown_signal() => true,
     };
-    engine
-        .drain(scenario.limits.request_timeout + Duration::from_millis(500))
-        .await;
-    injector.rollback_all().await;
-    events.emit(
-        EventKind::RunEnd,
-        &scenario.name,
-        if interrupted { "interrupted" } else { "" },
-    );
+    let wind_down = async {
+        engine
+            .drain(scenario.limits.request_timeout + Duration::from_millis(500))
+            .await;
+        injector.rollback_all().await;
+    };
+    let mut detail = String::new();
+    if interrupted {
+        detail.push_str("interrupted");
+        if !injector.applied().is_empty() {
+            eprintln!("interrupted: rolling back the applied fault (Ctrl-C again stops the rollback)");
+        }
+        tokio::select! {
+            _ = wind_down => {}
+            _ = shutdown_signal() => detail = left_applied(&injector.applied()),
+        }
+    } else {
+        wind_down.await;
+    }
+    events.emit(EventKind::RunEnd, &scenario.name, &detail);
     Ok(interrupted)
+}
+
+/// Says exactly what a second Ctrl-C left applied and the SQL that undoes it; returns the
+/// run_end event's detail.
+fn left_applied(applied: &[faults::Fault]) -> String {
+    if applied.is_empty() {
+        return "interrupted twice".into();
+    }
+    eprintln!("rollback stopped. Still applied, with the SQL that undoes each:");
+    for fault in applied {
+        eprintln!("\n-- {}\n{}", fault.name, fault.down.trim());
+    }
+    eprintln!("\nThe next run on this database rolls them back before it starts.");
+    let names: Vec<&str> = applied.iter().map(|f| f.name.as_str()).collect();
+    format!("interrupted twice; left applied: {}", names.join(", "))
 }
 
 fn timeline(scenario: &Scenario, faults: Vec<faults::Fault>) -> Vec<TimelineStep> {

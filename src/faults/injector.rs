@@ -64,17 +64,24 @@ impl<S: Store> Injector<S> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(fault.clone());
+        self.record(&fault.name, Some(&fault.down)).await;
         let kinds = [
             EventKind::FaultApplySent,
             EventKind::FaultApplyLocked,
             EventKind::FaultApplyDone,
         ];
         if !self.ddl(&fault.name, &fault.up, kinds).await {
-            // The DDL failed as a whole (SQLite DDL is transactional): nothing is left applied.
+            // A migration of several statements may have run in part: undo it. A single
+            // statement failed as a whole, so nothing is left applied.
+            if crate::store::split_statements(&fault.up).len() > 1 {
+                self.rollback(&fault.name).await;
+                return;
+            }
             self.applied
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .retain(|f| f.name != fault.name);
+            self.record(&fault.name, None).await;
         }
     }
 
@@ -95,6 +102,14 @@ impl<S: Store> Injector<S> {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .retain(|f| f.name != name);
+            self.record(name, None).await;
+        }
+    }
+
+    /// Keeps the database's record of applied faults; a failure to write it does not stop the run.
+    async fn record(&self, name: &str, down: Option<&str>) {
+        if let Err(e) = self.store.record_applied(name, down).await {
+            tracing::warn!("cannot record fault {name} in the database: {e}");
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod catalog;
 mod injector;
+pub mod migration_dir;
 
 pub use catalog::{Fault, find, list};
 pub use injector::{Injector, TimelineStep};

@@ -67,6 +67,14 @@ pub trait Store: Send + Sync + 'static {
     /// Whether this database was prepared by outage-sim (faults are applied only then).
     fn is_prepared(&self) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
 
+    /// Records in the database that the fault `name` is being applied (with the SQL that
+    /// undoes it), or with `down = None` that it was rolled back: a run that is killed leaves
+    /// the record, and the next run rolls the fault back before it starts.
+    fn record_applied(&self, name: &str, down: Option<&str>) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// The faults an earlier run recorded as applied and never rolled back: (name, down SQL).
+    fn left_applied(&self) -> impl Future<Output = Result<Vec<(String, String)>, sqlx::Error>> + Send;
+
     /// One monitor sample: (metric, value) pairs for `db.csv`. Names ending in `_total` are
     /// counters; names with a `:` break a gauge down (by state, wait event…) and stay out of
     /// the dashboard.
@@ -74,6 +82,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes the pools, waiting for connections in use to come back.
     fn close(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// The table of faults being applied, created on first use (databases prepared before it
+/// existed have none). The same text works on every backend.
+pub const APPLIED_TABLE: &str = "CREATE TABLE IF NOT EXISTS outage_sim_applied \
+    (name VARCHAR(200) PRIMARY KEY, down_sql TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The database refused to be used: it holds a schema outage-sim did not prepare (exit code 2).

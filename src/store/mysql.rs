@@ -502,6 +502,34 @@ impl Store for MysqlStore {
         Ok(self.meta("prepared_by").await.as_deref() == Some("outage-sim"))
     }
 
+    async fn record_applied(&self, name: &str, down: Option<&str>) -> Result<(), sqlx::Error> {
+        let mut conn = MySqlConnection::connect_with(&self.options).await?;
+        conn.execute(super::APPLIED_TABLE).await?;
+        sqlx::query("DELETE FROM outage_sim_applied WHERE name = ?")
+            .bind(name)
+            .execute(&mut conn)
+            .await?;
+        if let Some(down) = down {
+            sqlx::query("INSERT INTO outage_sim_applied (name, down_sql, applied_at) VALUES (?, ?, ?)")
+                .bind(name)
+                .bind(down)
+                .bind(super::unix_now())
+                .execute(&mut conn)
+                .await?;
+        }
+        conn.close().await
+    }
+
+    async fn left_applied(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
+        let mut conn = MySqlConnection::connect_with(&self.options).await?;
+        conn.execute(super::APPLIED_TABLE).await?;
+        let rows = sqlx::query_as("SELECT name, down_sql FROM outage_sim_applied ORDER BY applied_at DESC")
+            .fetch_all(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(rows)
+    }
+
     async fn sample(&self) -> Vec<(String, f64)> {
         match self.try_sample().await {
             Ok(v) => v,

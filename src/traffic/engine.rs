@@ -176,6 +176,12 @@ mod tests {
             Vec::new()
         }
         async fn close(&self) {}
+        async fn record_applied(&self, _: &str, _: Option<&str>) -> Result<(), sqlx::Error> {
+            Ok(())
+        }
+        async fn left_applied(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
+            Ok(Vec::new())
+        }
     }
 
     fn factory() -> RequestFactory {

@@ -19,9 +19,14 @@ pub fn server_url(var: &str, test: &str) -> Option<String> {
     }
 }
 
-/// A small scenario for server runs: little data, a short clock, the given fault.
+/// A small scenario: little data, a short clock (10 s real), the given fault applied at 12:20
+/// and rolled back at 13:00, or no fault when `fault` is empty.
 pub fn small_scenario(dir: &Path, name: &str, orders: u64, fault: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
+    let faults = match fault {
+        "" => String::new(),
+        f => format!("[[faults]]\nname = \"{f}\"\napply = \"12:20\"\nrollback = \"13:00\"\n"),
+    };
     let text = format!(
         r#"name = "{name}"
 [clock]
@@ -47,11 +52,7 @@ request_timeout_ms = 1000
 [run]
 window_ms = 250
 probe_ms = 1000
-[[faults]]
-name = "{fault}"
-apply = "12:20"
-rollback = "13:00"
-"#
+{faults}"#
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -99,4 +100,27 @@ pub async fn my_scalar(url: &str, sql: &str) -> i64 {
         .fetch_one(&mut c)
         .await
         .unwrap()
+}
+
+/// Waits until `events.csv` of the single run under `out` holds an event of `kind`.
+pub fn wait_for_event(out: &Path, kind: &str, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let found = run_dir(out)
+            .and_then(|d| std::fs::read_to_string(d.join("events.csv")).ok())
+            .is_some_and(|t| t.lines().any(|l| l.split(',').nth(2) == Some(kind)));
+        if found {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {kind}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
 }
