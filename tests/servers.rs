@@ -114,15 +114,15 @@ async fn each_fault_applies_and_rolls_back<S: Store>(store: &S, index_count: imp
         let on_locked = || {
             locked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         };
-        store.run_ddl(&fault.up, &on_locked).await.unwrap();
+        store.run_ddl(&fault.up, None, &on_locked).await.unwrap();
         assert_eq!(
             locked.load(std::sync::atomic::Ordering::Relaxed),
             1,
             "{name}: locked once"
         );
         assert_eq!(index_count().await, 1, "{name} applied");
-        store.run_ddl(&fault.down, &|| {}).await.unwrap();
-        store.run_ddl(&fault.down, &|| {}).await.unwrap();
+        store.run_ddl(&fault.down, None, &|| {}).await.unwrap();
+        store.run_ddl(&fault.down, None, &|| {}).await.unwrap();
         assert_eq!(index_count().await, 0, "{name} rolled back");
     }
 }
@@ -547,4 +547,84 @@ async fn validate_passes_a_good_migration_and_rejects_a_broken_one() {
         0,
         "nothing of the broken migration is left"
     );
+}
+
+/// With a lock-timeout guard, a plain CREATE INDEX stuck behind an open write transaction
+/// gives up after each timeout, waits, tries again, and goes through once the transaction ends:
+/// each stall is bounded by the timeout, and events.csv times every try.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lock_timeout_guard_bounds_each_stall_and_retries() {
+    use outage_sim::faults::{Injector, TimelineStep};
+    use outage_sim::results::{CsvLog, EventLog, Timebase};
+    use outage_sim::scenario::{LockGuard, Scenario};
+    let Some(url) = common::server_url(PG, "postgres lock guard") else {
+        return;
+    };
+    let store = std::sync::Arc::new(
+        PostgresStore::connect(&url, "ost_pg_guard", 4, Duration::from_secs(5))
+            .await
+            .unwrap(),
+    );
+    store
+        .prepare(&history(), &url, &indicatif::ProgressBar::hidden())
+        .await
+        .unwrap();
+    // An open write transaction on orders: CREATE INDEX's SHARE lock waits for it.
+    let mut writer = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN; UPDATE ost_pg_guard.orders SET updated_at = updated_at WHERE id = 1")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = Scenario::load(&common::small_scenario(tmp.path(), "guard", 3000, "reporting-index")).unwrap();
+    let start = Instant::now();
+    let log = CsvLog::create(&tmp.path().join("events.csv")).unwrap();
+    let events = std::sync::Arc::new(EventLog::new(
+        log,
+        Timebase {
+            start,
+            clock: scenario.clock.clone(),
+        },
+    ));
+    let injector = Injector::new(store.clone(), events);
+    let guard = LockGuard {
+        timeout: Duration::from_millis(200),
+        retries: 30,
+        backoff: Duration::from_millis(100),
+    };
+    let apply = TimelineStep::Apply {
+        at: Duration::ZERO,
+        fault: faults::find("postgres", "reporting-index").unwrap(),
+        guard: Some(guard),
+    };
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        sqlx::raw_sql("ROLLBACK").execute(&mut writer).await.unwrap();
+    };
+    tokio::join!(injector.run_timeline(vec![apply], start), release);
+
+    let text = std::fs::read_to_string(tmp.path().join("events.csv")).unwrap();
+    let rows: Vec<(f64, String)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<&str> = l.splitn(4, ',').collect();
+            (cols[0].parse().unwrap(), cols[2].to_string())
+        })
+        .collect();
+    let failed = rows.iter().filter(|r| r.1 == "fault_failed").count();
+    assert!(failed >= 2, "several tries timed out: {text}");
+    assert!(text.contains("lock timeout after 200 ms"), "{text}");
+    assert_eq!(rows.last().unwrap().1, "fault_apply_done", "{text}");
+    for pair in rows.windows(2) {
+        if pair[0].1 == "fault_apply_sent" && pair[1].1 == "fault_failed" {
+            let stall = pair[1].0 - pair[0].0;
+            assert!(
+                stall <= 0.2 + 0.15,
+                "a stall of {stall} s is beyond the 200 ms timeout: {text}"
+            );
+        }
+    }
+    injector.rollback_all().await;
+    store.close().await;
 }

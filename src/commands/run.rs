@@ -243,7 +243,7 @@ async fn roll_back_leftovers<S: Store>(store: &S) -> Result<()> {
     {
         eprintln!("an earlier run left fault {name} applied (it was killed before its rollback); rolling it back now");
         store
-            .run_ddl(&down, &|| {})
+            .run_ddl(&down, None, &|| {})
             .await
             .with_context(|| format!("rolling back fault {name} left by an earlier run"))?;
         store.record_applied(&name, None).await?;
@@ -424,6 +424,7 @@ fn timeline(scenario: &Scenario, faults: Vec<faults::Fault>) -> Vec<TimelineStep
         steps.push(TimelineStep::Apply {
             at: clock.real_offset(step.apply),
             fault: fault.clone(),
+            guard: step.guard,
         });
         if let Some(rb) = step.rollback {
             steps.push(TimelineStep::Rollback {

@@ -5,15 +5,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::results::{EventKind, EventLog};
-use crate::store::Store;
+use crate::scenario::LockGuard;
+use crate::store::{Store, is_lock_timeout};
 
 use super::Fault;
 
 /// One action on the fault timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TimelineStep {
-    Apply { at: Duration, fault: Fault },
-    Rollback { at: Duration, name: String },
+    Apply {
+        at: Duration,
+        fault: Fault,
+        guard: Option<LockGuard>,
+    },
+    Rollback {
+        at: Duration,
+        name: String,
+    },
 }
 
 impl TimelineStep {
@@ -30,7 +38,8 @@ impl TimelineStep {
 pub struct Injector<S> {
     store: Arc<S>,
     events: Arc<EventLog>,
-    applied: Mutex<Vec<Fault>>,
+    /// With the guard its rollback uses too.
+    applied: Mutex<Vec<(Fault, Option<LockGuard>)>>,
 }
 
 impl<S: Store> Injector<S> {
@@ -44,7 +53,8 @@ impl<S: Store> Injector<S> {
 
     /// The faults applied and not yet rolled back.
     pub fn applied(&self) -> Vec<Fault> {
-        self.applied.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        applied.iter().map(|(f, _)| f.clone()).collect()
     }
 
     /// Runs the timeline: each step at its real offset from `start`.
@@ -53,24 +63,24 @@ impl<S: Store> Injector<S> {
         for step in steps {
             tokio::time::sleep_until(start + step.at()).await;
             match step {
-                TimelineStep::Apply { fault, .. } => self.apply(fault).await,
+                TimelineStep::Apply { fault, guard, .. } => self.apply(fault, guard).await,
                 TimelineStep::Rollback { name, .. } => self.rollback(&name).await,
             }
         }
     }
 
-    async fn apply(&self, fault: Fault) {
+    async fn apply(&self, fault: Fault, guard: Option<LockGuard>) {
         self.applied
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(fault.clone());
+            .push((fault.clone(), guard));
         self.record(&fault.name, Some(&fault.down)).await;
         let kinds = [
             EventKind::FaultApplySent,
             EventKind::FaultApplyLocked,
             EventKind::FaultApplyDone,
         ];
-        if !self.ddl(&fault.name, &fault.up, kinds).await {
+        if !self.ddl(&fault.name, &fault.up, kinds, guard).await {
             // A migration of several statements may have run in part: undo it. A single
             // statement failed as a whole, so nothing is left applied.
             if crate::store::split_statements(&fault.up).len() > 1 {
@@ -80,28 +90,28 @@ impl<S: Store> Injector<S> {
             self.applied
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .retain(|f| f.name != fault.name);
+                .retain(|(f, _)| f.name != fault.name);
             self.record(&fault.name, None).await;
         }
     }
 
     /// Rolls back the fault `name` if it is applied.
     pub async fn rollback(&self, name: &str) {
-        let fault = {
+        let found = {
             let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
-            applied.iter().find(|f| f.name == name).cloned()
+            applied.iter().find(|(f, _)| f.name == name).cloned()
         };
-        let Some(fault) = fault else { return };
+        let Some((fault, guard)) = found else { return };
         let kinds = [
             EventKind::FaultRollbackSent,
             EventKind::FaultRollbackLocked,
             EventKind::FaultRollbackDone,
         ];
-        if self.ddl(&fault.name, &fault.down, kinds).await {
+        if self.ddl(&fault.name, &fault.down, kinds, guard).await {
             self.applied
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .retain(|f| f.name != name);
+                .retain(|(f, _)| f.name != name);
             self.record(name, None).await;
         }
     }
@@ -120,21 +130,38 @@ impl<S: Store> Injector<S> {
         }
     }
 
-    async fn ddl(&self, name: &str, sql: &str, [sent, locked, done]: [EventKind; 3]) -> bool {
-        self.events.emit(sent, name, &first_statement(sql));
-        let on_locked = || self.events.emit(locked, name, "");
-        match self.store.run_ddl(sql, &on_locked).await {
-            Ok(()) => {
-                self.events.emit(done, name, "");
-                true
-            }
-            Err(e) => {
-                self.events
-                    .emit(EventKind::FaultFailed, name, &e.to_string().replace('\n', " "));
-                tracing::error!("fault {name} failed: {e}");
-                false
+    /// Runs one DDL, with its guard's tries: each try is sent, may get its lock, and is done
+    /// or failed (a lock timeout with tries left is retried after the backoff).
+    async fn ddl(&self, name: &str, sql: &str, [sent, locked, done]: [EventKind; 3], guard: Option<LockGuard>) -> bool {
+        let tries = guard.map_or(1, |g| g.retries + 1);
+        for attempt in 1..=tries {
+            self.events.emit(sent, name, &first_statement(sql));
+            let on_locked = || self.events.emit(locked, name, "");
+            match self.store.run_ddl(sql, guard.map(|g| g.timeout), &on_locked).await {
+                Ok(()) => {
+                    self.events.emit(done, name, "");
+                    return true;
+                }
+                Err(e) if attempt < tries && is_lock_timeout(&e) => {
+                    let g = guard.expect("more than one try only with a guard");
+                    let detail = format!(
+                        "lock timeout after {} ms (try {attempt} of {tries}; next in {} ms): {e}",
+                        g.timeout.as_millis(),
+                        g.backoff.as_millis()
+                    );
+                    self.events
+                        .emit(EventKind::FaultFailed, name, &detail.replace('\n', " "));
+                    tokio::time::sleep(g.backoff).await;
+                }
+                Err(e) => {
+                    self.events
+                        .emit(EventKind::FaultFailed, name, &e.to_string().replace('\n', " "));
+                    tracing::error!("fault {name} failed: {e}");
+                    return false;
+                }
             }
         }
+        false
     }
 }
 

@@ -144,6 +144,19 @@ pub struct FaultStep {
     pub apply: ClockTime,
     /// `None`: rolled back only at the end of the run.
     pub rollback: Option<ClockTime>,
+    /// Bound each wait for the DDL's lock, and try again (`lock_timeout_ms` in the file).
+    pub guard: Option<LockGuard>,
+}
+
+/// The lock-timeout guard of a fault's DDL: each try waits at most `timeout` for its lock
+/// (PostgreSQL `lock_timeout`, MySQL `lock_wait_timeout`), then gives up, waits `backoff` and
+/// tries again, `retries` times at most; so a DDL stuck behind a long transaction stalls the
+/// writers queued behind it for one timeout at a time, not for as long as the transaction lasts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LockGuard {
+    pub timeout: Duration,
+    pub retries: u32,
+    pub backoff: Duration,
 }
 
 /// Which windowed metric an alert watches.

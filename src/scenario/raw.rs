@@ -124,6 +124,9 @@ struct RawFault {
     name: String,
     apply: Spanned<String>,
     rollback: Option<Spanned<String>>,
+    lock_timeout_ms: Option<Spanned<u64>>,
+    lock_retries: Option<Spanned<u32>>,
+    lock_retry_backoff_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -299,10 +302,23 @@ impl RawScenario {
                     Some(t)
                 }
             };
+            let guard = match &f.lock_timeout_ms {
+                None => None,
+                Some(_) => Some(LockGuard {
+                    timeout: Duration::from_millis(ck.positive(&f.lock_timeout_ms, &field("lock_timeout_ms"), 1)?),
+                    retries: ck.positive(&f.lock_retries, &field("lock_retries"), 30)?,
+                    backoff: Duration::from_millis(ck.positive(
+                        &f.lock_retry_backoff_ms,
+                        &field("lock_retry_backoff_ms"),
+                        1000,
+                    )?),
+                }),
+            };
             faults.push(FaultStep {
                 name: f.name.clone(),
                 apply,
                 rollback,
+                guard,
             });
         }
 

@@ -139,3 +139,22 @@ fn carts_larger_than_the_store_allows_are_rejected() {
     assert_eq!(e.field, "checkout.items_max");
     assert!(e.message.contains("16"), "{e}");
 }
+
+#[test]
+fn a_fault_may_carry_a_lock_timeout_guard() {
+    assert_eq!(parse(GOOD).unwrap().faults[0].guard, None);
+    let text = GOOD.replacen(
+        "rollback = \"12:50\"",
+        "rollback = \"12:50\"\nlock_timeout_ms = 2000",
+        1,
+    );
+    let guard = parse(&text).unwrap().faults[0].guard.unwrap();
+    assert_eq!(guard.timeout, Duration::from_millis(2000));
+    assert_eq!((guard.retries, guard.backoff), (30, Duration::from_millis(1000)));
+    let e = error_for("rollback = \"12:50\"", "rollback = \"12:50\"\nlock_timeout_ms = 0");
+    assert!(
+        e.to_string()
+            .contains("faults[0].lock_timeout_ms: expected a number > 0"),
+        "{e}"
+    );
+}

@@ -61,8 +61,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Runs fault DDL the way an operator would: it waits its turn for the write lock like any
-    /// writer, calls `locked` once it holds it, then runs `sql` (one or more statements).
-    fn run_ddl(&self, sql: &str, locked: &(dyn Fn() + Sync)) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// writer, calls `locked` once it holds it, then runs `sql` (one or more statements). With
+    /// `lock_timeout`, each wait for a lock gives up after that long ([`is_lock_timeout`]).
+    fn run_ddl(
+        &self,
+        sql: &str,
+        lock_timeout: Option<std::time::Duration>,
+        locked: &(dyn Fn() + Sync),
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// Whether this database was prepared by outage-sim (faults are applied only then).
     fn is_prepared(&self) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
@@ -93,6 +99,19 @@ fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Whether a DDL gave up waiting for its lock: PostgreSQL `lock_not_available`, MySQL's lock
+/// wait timeout (1205), or SQLite's writer not free in time.
+pub fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    if matches!(e, sqlx::Error::PoolTimedOut) {
+        return true;
+    }
+    let Some(db) = e.as_database_error() else { return false };
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return my.number() == 1205;
+    }
+    db.code().as_deref() == Some("55P03")
 }
 
 /// The database refused to be used: it holds a schema outage-sim did not prepare (exit code 2).

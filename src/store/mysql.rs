@@ -461,8 +461,22 @@ impl Store for MysqlStore {
         })
     }
 
-    async fn run_ddl(&self, sql: &str, locked: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
+    async fn run_ddl(
+        &self,
+        sql: &str,
+        lock_timeout: Option<Duration>,
+        locked: &(dyn Fn() + Sync),
+    ) -> Result<(), sqlx::Error> {
         let mut session = MySqlConnection::connect_with(&self.options).await?;
+        if let Some(t) = lock_timeout {
+            // Metadata locks and row locks have a timeout each, in seconds.
+            let secs = t.as_secs_f64().max(0.001);
+            let set = format!(
+                "SET SESSION lock_wait_timeout = {secs:.3}, innodb_lock_wait_timeout = {}",
+                secs.ceil() as u64
+            );
+            session.execute(AssertSqlSafe(set)).await?;
+        }
         let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
             .fetch_one(&mut session)
             .await?;

@@ -422,8 +422,17 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn run_ddl(&self, sql: &str, locked: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
+    async fn run_ddl(
+        &self,
+        sql: &str,
+        lock_timeout: Option<Duration>,
+        locked: &(dyn Fn() + Sync),
+    ) -> Result<(), sqlx::Error> {
         let mut session = self.session().await?;
+        if let Some(t) = lock_timeout {
+            let set = format!("SET lock_timeout = '{}ms'", t.as_millis().max(1));
+            session.execute(AssertSqlSafe(set)).await?;
+        }
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&mut session)
             .await?;

@@ -217,9 +217,19 @@ impl Store for SqliteStore {
         result.map_err(|e| self.classify(e))
     }
 
-    async fn run_ddl(&self, sql: &str, locked: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
+    async fn run_ddl(
+        &self,
+        sql: &str,
+        lock_timeout: Option<Duration>,
+        locked: &(dyn Fn() + Sync),
+    ) -> Result<(), sqlx::Error> {
         let waiting = Waiting::new(&self.writers_waiting);
-        let mut conn = self.writer.acquire().await?;
+        let mut conn = match lock_timeout {
+            None => self.writer.acquire().await?,
+            Some(t) => tokio::time::timeout(t, self.writer.acquire())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)??,
+        };
         drop(waiting);
         locked();
         sqlx::raw_sql(AssertSqlSafe(sql.to_string()))

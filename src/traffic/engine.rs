@@ -166,7 +166,7 @@ mod tests {
             tokio::time::sleep(self.service).await;
             Ok(())
         }
-        async fn run_ddl(&self, _: &str, _: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
+        async fn run_ddl(&self, _: &str, _: Option<Duration>, _: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
             Ok(())
         }
         async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
