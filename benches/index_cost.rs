@@ -38,10 +38,10 @@ async fn main() {
 
     let before = probe(1).await;
     let t = Instant::now();
-    store.run_ddl(&fault.up, None, &|| {}).await.unwrap();
+    store.run_ddl(&fault.up, None, &|_| {}).await.unwrap();
     let build = t.elapsed().as_secs_f64();
     let with = probe(2).await;
-    store.run_ddl(&fault.down, None, &|| {}).await.unwrap();
+    store.run_ddl(&fault.down, None, &|_| {}).await.unwrap();
     let after = probe(3).await;
     println!("index_cost: checkouts/s without the index {before:.0} (baseline)");
     println!("index_cost: with the index {with:.0} (ratio {:.2})", with / before);

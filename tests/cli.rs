@@ -30,13 +30,25 @@ fn help_teaches_each_command_with_an_example() {
 
 #[test]
 fn check_accepts_the_shipped_workloads() {
-    for w in ["smoke.toml", "checkout-peak.toml"] {
+    for (w, db) in [
+        ("smoke.toml", "sqlite:x.db"),
+        ("checkout-peak.toml", "sqlite:x.db"),
+        ("checkout-peak.toml", "mysql://u@h/db"),
+        ("checkout-peak-lockqueue.toml", "postgres://u@h/db"),
+        ("checkout-peak-lockqueue.toml", "mysql://u@h/db"),
+    ] {
         outage_sim()
-            .args(["check", &workload(w)])
+            .args(["check", &workload(w), "--db", db])
             .assert()
             .success()
             .stdout(predicate::str::contains("ok"));
     }
+    // The lock-queue story needs a server: on SQLite, check says which fault is missing.
+    outage_sim()
+        .args(["check", &workload("checkout-peak-lockqueue.toml")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no fault named \"long-report\" for sqlite"));
 }
 
 /// Each bad scenario fails with one line naming file:line and the field, exit code 2, and

@@ -111,7 +111,7 @@ async fn each_fault_applies_and_rolls_back<S: Store>(store: &S, index_count: imp
     for name in ["reporting-index", "reporting-index-online"] {
         let fault = faults::find(store.dialect(), name).unwrap();
         let locked = std::sync::atomic::AtomicU32::new(0);
-        let on_locked = || {
+        let on_locked = |_| {
             locked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         };
         store.run_ddl(&fault.up, None, &on_locked).await.unwrap();
@@ -121,8 +121,8 @@ async fn each_fault_applies_and_rolls_back<S: Store>(store: &S, index_count: imp
             "{name}: locked once"
         );
         assert_eq!(index_count().await, 1, "{name} applied");
-        store.run_ddl(&fault.down, None, &|| {}).await.unwrap();
-        store.run_ddl(&fault.down, None, &|| {}).await.unwrap();
+        store.run_ddl(&fault.down, None, &|_| {}).await.unwrap();
+        store.run_ddl(&fault.down, None, &|_| {}).await.unwrap();
         assert_eq!(index_count().await, 0, "{name} rolled back");
     }
 }
@@ -627,4 +627,99 @@ async fn the_lock_timeout_guard_bounds_each_stall_and_retries() {
     }
     injector.rollback_all().await;
     store.close().await;
+}
+
+/// The lock queue, on each server: with a long report open on orders, the rollback of the
+/// reporting index is sent but gets its lock only when the report ends.
+async fn rollback_waits_for_the_long_report<S: Store>(store: std::sync::Arc<S>) {
+    use outage_sim::faults::{Injector, TimelineStep};
+    use outage_sim::results::{CsvLog, EventLog, Timebase};
+    use outage_sim::scenario::Scenario;
+    let dialect = store.dialect();
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = Scenario::load(&common::small_scenario(tmp.path(), "queue", 3000, "reporting-index")).unwrap();
+    let start = Instant::now();
+    let log = CsvLog::create(&tmp.path().join("events.csv")).unwrap();
+    let events = std::sync::Arc::new(EventLog::new(
+        log,
+        Timebase {
+            start,
+            clock: scenario.clock.clone(),
+        },
+    ));
+    let injector = Injector::new(store.clone(), events);
+    let ms = Duration::from_millis;
+    let index = faults::find(dialect, "reporting-index").unwrap();
+    let report = faults::find(dialect, "long-report").unwrap();
+    injector
+        .run_timeline(
+            vec![
+                TimelineStep::Apply {
+                    at: ms(0),
+                    fault: index,
+                    guard: None,
+                },
+                TimelineStep::Apply {
+                    at: ms(500),
+                    fault: report,
+                    guard: None,
+                },
+                TimelineStep::Rollback {
+                    at: ms(1000),
+                    name: "reporting-index".into(),
+                },
+                TimelineStep::Rollback {
+                    at: ms(2500),
+                    name: "long-report".into(),
+                },
+            ],
+            start,
+        )
+        .await;
+    let text = std::fs::read_to_string(tmp.path().join("events.csv")).unwrap();
+    let at = |kind: &str, name: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!(",{kind},{name}")))
+            .and_then(|l| l.split(',').next()?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {kind} of {name}: {text}"))
+    };
+    let sent = at("fault_rollback_sent", "reporting-index");
+    let locked = at("fault_rollback_locked", "reporting-index");
+    let report_ended = at("fault_rollback_done", "long-report");
+    assert!(
+        sent < 1.2 && locked >= report_ended - 0.05,
+        "{dialect}: the rollback waited for the report: {text}"
+    );
+    assert!(locked - sent > 1.2, "{dialect}: {text}");
+    assert!(injector.applied().is_empty(), "{dialect}: everything rolled back");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_rollback_waits_for_a_long_report() {
+    let Some(url) = common::server_url(PG, "postgres lock queue") else {
+        return;
+    };
+    let store = PostgresStore::connect(&url, "ost_pg_queue", 4, Duration::from_secs(5))
+        .await
+        .unwrap();
+    store
+        .prepare(&history(), &url, &indicatif::ProgressBar::hidden())
+        .await
+        .unwrap();
+    rollback_waits_for_the_long_report(std::sync::Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_rollback_waits_for_a_long_report() {
+    let Some(url) = common::server_url(MY, "mysql lock queue") else {
+        return;
+    };
+    let store = MysqlStore::connect(&url, "ost_my_queue", 4, Duration::from_secs(5))
+        .await
+        .unwrap();
+    store
+        .prepare(&history(), &url, &indicatif::ProgressBar::hidden())
+        .await
+        .unwrap();
+    rollback_waits_for_the_long_report(std::sync::Arc::new(store)).await;
 }

@@ -243,7 +243,7 @@ async fn roll_back_leftovers<S: Store>(store: &S) -> Result<()> {
     {
         eprintln!("an earlier run left fault {name} applied (it was killed before its rollback); rolling it back now");
         store
-            .run_ddl(&down, None, &|| {})
+            .run_ddl(&down, None, &|_| {})
             .await
             .with_context(|| format!("rolling back fault {name} left by an earlier run"))?;
         store.record_applied(&name, None).await?;

@@ -9,6 +9,16 @@ pub struct Fault {
     pub description: String,
     pub up: String,
     pub down: String,
+    /// The up SQL opens a transaction that stays open on its own session until the rollback
+    /// runs the down SQL there (`-- outage-sim: hold-session` in the up file's header).
+    pub holds_session: bool,
+}
+
+/// Whether `up` asks for its session to be held open until the rollback.
+pub(super) fn holds_session(up: &str) -> bool {
+    up.lines()
+        .take_while(|l| l.starts_with("--"))
+        .any(|l| l.trim_start_matches('-').trim() == "outage-sim: hold-session")
 }
 
 struct Builtin {
@@ -36,6 +46,10 @@ const BUILTIN: &[Builtin] = &[
     builtin!("postgres", "reporting-index-online"),
     builtin!("mysql", "reporting-index"),
     builtin!("mysql", "reporting-index-online"),
+    builtin!("postgres", "long-report"),
+    builtin!("postgres", "long-batch"),
+    builtin!("mysql", "long-report"),
+    builtin!("mysql", "long-batch"),
 ];
 
 /// Every built-in fault for `dialect`, in catalog order.
@@ -57,6 +71,7 @@ pub fn find(dialect: &str, name: &str) -> Result<Fault, String> {
             description: header_comment(b.up),
             up: b.up.to_string(),
             down: b.down.to_string(),
+            holds_session: holds_session(b.up),
         })
         .ok_or_else(|| {
             let known: Vec<&str> = BUILTIN
@@ -75,6 +90,7 @@ fn header_comment(sql: &str) -> String {
     sql.lines()
         .take_while(|l| l.starts_with("--"))
         .map(|l| l.trim_start_matches('-').trim())
+        .filter(|l| !l.starts_with("outage-sim:"))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -35,9 +35,11 @@ impl TimelineStep {
 /// Applies faults to one store. A fault is listed as applied from the moment its DDL is sent
 /// (an interrupted build may still finish in the database) until its rollback is done, so
 /// rollbacks must be idempotent (`DROP INDEX IF EXISTS`).
-pub struct Injector<S> {
+pub struct Injector<S: Store> {
     store: Arc<S>,
     events: Arc<EventLog>,
+    /// The open sessions of applied faults that hold one (long transactions).
+    held: Mutex<std::collections::HashMap<String, S::Session>>,
     /// With the guard its rollback uses too.
     applied: Mutex<Vec<(Fault, Option<LockGuard>)>>,
 }
@@ -47,6 +49,7 @@ impl<S: Store> Injector<S> {
         Injector {
             store,
             events,
+            held: Mutex::new(Default::default()),
             applied: Mutex::new(Vec::new()),
         }
     }
@@ -57,16 +60,18 @@ impl<S: Store> Injector<S> {
         applied.iter().map(|(f, _)| f.clone()).collect()
     }
 
-    /// Runs the timeline: each step at its real offset from `start`.
-    pub async fn run_timeline(&self, mut steps: Vec<TimelineStep>, start: tokio::time::Instant) {
-        steps.sort_by_key(TimelineStep::at);
-        for step in steps {
+    /// Runs the timeline: each step at its real offset from `start`, each on its own, so a
+    /// step that waits (a rollback stuck behind a long transaction) does not hold back the
+    /// steps after it (the end of that transaction).
+    pub async fn run_timeline(&self, steps: Vec<TimelineStep>, start: tokio::time::Instant) {
+        let steps = steps.into_iter().map(|step| async move {
             tokio::time::sleep_until(start + step.at()).await;
             match step {
                 TimelineStep::Apply { fault, guard, .. } => self.apply(fault, guard).await,
                 TimelineStep::Rollback { name, .. } => self.rollback(&name).await,
             }
-        }
+        });
+        futures_util::future::join_all(steps).await;
     }
 
     async fn apply(&self, fault: Fault, guard: Option<LockGuard>) {
@@ -74,6 +79,9 @@ impl<S: Store> Injector<S> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((fault.clone(), guard));
+        if fault.holds_session {
+            return self.open_held(fault).await;
+        }
         self.record(&fault.name, Some(&fault.down)).await;
         let kinds = [
             EventKind::FaultApplySent,
@@ -102,6 +110,10 @@ impl<S: Store> Injector<S> {
             applied.iter().find(|(f, _)| f.name == name).cloned()
         };
         let Some((fault, guard)) = found else { return };
+        let session = self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+        if let Some(session) = session {
+            return self.close_held(&fault, session).await;
+        }
         let kinds = [
             EventKind::FaultRollbackSent,
             EventKind::FaultRollbackLocked,
@@ -114,6 +126,57 @@ impl<S: Store> Injector<S> {
                 .retain(|(f, _)| f.name != name);
             self.record(name, None).await;
         }
+    }
+
+    /// Opens the fault's session and runs its up SQL there, leaving its transaction open.
+    async fn open_held(&self, fault: Fault) {
+        let name = &fault.name;
+        self.events
+            .emit(EventKind::FaultApplySent, name, &first_statement(&fault.up));
+        let opened = async {
+            let mut session = self.store.open_session().await?;
+            self.store.run_in_session(&mut session, &fault.up).await?;
+            Ok::<_, sqlx::Error>(session)
+        };
+        match opened.await {
+            Ok(session) => {
+                self.events.emit(EventKind::FaultApplyLocked, name, "");
+                self.events.emit(EventKind::FaultApplyDone, name, "transaction open");
+                self.held
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(name.clone(), session);
+            }
+            Err(e) => {
+                self.events
+                    .emit(EventKind::FaultFailed, name, &e.to_string().replace('\n', " "));
+                self.applied
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|(f, _)| f.name != *name);
+            }
+        }
+    }
+
+    /// Runs the fault's down SQL on its session and closes it; closing ends the transaction
+    /// even when the down SQL fails, so the fault is gone either way.
+    async fn close_held(&self, fault: &Fault, mut session: S::Session) {
+        let name = &fault.name;
+        self.events
+            .emit(EventKind::FaultRollbackSent, name, &first_statement(&fault.down));
+        match self.store.run_in_session(&mut session, &fault.down).await {
+            Ok(()) => self
+                .events
+                .emit(EventKind::FaultRollbackDone, name, "transaction ended"),
+            Err(e) => self
+                .events
+                .emit(EventKind::FaultFailed, name, &e.to_string().replace('\n', " ")),
+        }
+        drop(session);
+        self.applied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(f, _)| f.name != *name);
     }
 
     /// Keeps the database's record of applied faults; a failure to write it does not stop the run.
@@ -136,7 +199,7 @@ impl<S: Store> Injector<S> {
         let tries = guard.map_or(1, |g| g.retries + 1);
         for attempt in 1..=tries {
             self.events.emit(sent, name, &first_statement(sql));
-            let on_locked = || self.events.emit(locked, name, "");
+            let on_locked = |at| self.events.emit_at(locked, name, "", at);
             match self.store.run_ddl(sql, guard.map(|g| g.timeout), &on_locked).await {
                 Ok(()) => {
                     self.events.emit(done, name, "");

@@ -60,6 +60,7 @@ pub fn load(dir: &Path) -> Result<Fault, String> {
         .collect::<Vec<_>>()
         .join(" ");
     Ok(Fault {
+        holds_session: super::catalog::holds_session(&up),
         description: if description.is_empty() {
             format!("migration {}", dir.display())
         } else {

@@ -96,10 +96,10 @@ fn describe(e: &EventRow) -> Option<String> {
             }
         ),
         "fault_apply_sent" => format!("{} applied: `{}`", e.name, e.detail),
-        "fault_apply_locked" => format!("{} holds the write lock", e.name),
-        "fault_apply_done" => format!("{} finished building", e.name),
+        "fault_apply_locked" => format!("{} got its lock", e.name),
+        "fault_apply_done" => format!("{} in place", e.name),
         "fault_rollback_sent" => format!("rollback of {} sent: `{}`", e.name, e.detail),
-        "fault_rollback_locked" => format!("rollback of {} holds the write lock", e.name),
+        "fault_rollback_locked" => format!("rollback of {} got its lock", e.name),
         "fault_rollback_done" => format!("{} rolled back", e.name),
         "fault_failed" => format!("{} failed: {}", e.name, e.detail),
         "alert_fired" => format!("alert: {} ({})", e.name, e.detail),

@@ -157,7 +157,12 @@ pub struct Timebase {
 impl Timebase {
     /// (`t_s`, `clock`) for now.
     pub fn now(&self) -> (f64, String) {
-        let real = self.start.elapsed();
+        self.at(tokio::time::Instant::now())
+    }
+
+    /// (`t_s`, `clock`) for `instant`.
+    pub fn at(&self, instant: tokio::time::Instant) -> (f64, String) {
+        let real = instant.saturating_duration_since(self.start);
         (round_ms(real.as_secs_f64()), self.clock.at(real).to_string())
     }
 }
@@ -197,7 +202,12 @@ impl EventLog {
 
     /// Records an event now. A failure to write is reported, not fatal: the run goes on.
     pub fn emit(&self, kind: EventKind, name: &str, detail: &str) {
-        let (t_s, clock) = self.time.now();
+        self.emit_at(kind, name, detail, tokio::time::Instant::now());
+    }
+
+    /// Records an event that happened at `at` (learnt after the fact).
+    pub fn emit_at(&self, kind: EventKind, name: &str, detail: &str, at: tokio::time::Instant) {
+        let (t_s, clock) = self.time.at(at);
         let row = EventRow {
             t_s,
             clock,

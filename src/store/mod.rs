@@ -61,13 +61,28 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Runs fault DDL the way an operator would: it waits its turn for the write lock like any
-    /// writer, calls `locked` once it holds it, then runs `sql` (one or more statements). With
+    /// writer, calls `locked` with the time it got it (at once, or when the DDL is done if the
+    /// server only lets that be told afterwards), and runs `sql` (one or more statements). With
     /// `lock_timeout`, each wait for a lock gives up after that long ([`is_lock_timeout`]).
     fn run_ddl(
         &self,
         sql: &str,
         lock_timeout: Option<std::time::Duration>,
-        locked: &(dyn Fn() + Sync),
+        locked: &(dyn Fn(tokio::time::Instant) + Sync),
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// A session of a fault's own that stays open between its apply and its rollback (a
+    /// long transaction).
+    type Session: Send + 'static;
+
+    /// Opens a session outside the traffic pool.
+    fn open_session(&self) -> impl Future<Output = Result<Self::Session, sqlx::Error>> + Send;
+
+    /// Runs `sql` (one or more statements, one at a time) on `session`.
+    fn run_in_session(
+        &self,
+        session: &mut Self::Session,
+        sql: &str,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// Whether this database was prepared by outage-sim (faults are applied only then).

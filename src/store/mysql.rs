@@ -5,7 +5,6 @@
 
 use std::str::FromStr;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -465,7 +464,7 @@ impl Store for MysqlStore {
         &self,
         sql: &str,
         lock_timeout: Option<Duration>,
-        locked: &(dyn Fn() + Sync),
+        locked: &(dyn Fn(tokio::time::Instant) + Sync),
     ) -> Result<(), sqlx::Error> {
         let mut session = MySqlConnection::connect_with(&self.options).await?;
         if let Some(t) = lock_timeout {
@@ -480,23 +479,26 @@ impl Store for MysqlStore {
         let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
             .fetch_one(&mut session)
             .await?;
-        let seen = AtomicBool::new(false);
         let ddl = async {
             for statement in split_statements(sql) {
                 session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
             }
             Ok::<(), sqlx::Error>(())
         };
-        // The server does not say when an ALTER gets its metadata lock; its processlist state
-        // leaving the "opening / waiting for the lock" states is the nearest sign.
+        // The server does not say when an ALTER gets its metadata lock. The nearest sign: its
+        // processlist state leaving the "opening" states, or, if it is ever seen waiting for the
+        // metadata lock (an ALTER may take a weaker lock first and wait to upgrade it), leaving
+        // that wait. Known only afterwards, so `locked` is called when the DDL is done.
+        let got_lock: std::sync::Mutex<Option<tokio::time::Instant>> = Default::default();
         let watch = async {
             loop {
-                if let Some(state) = self.state_of(id).await
-                    && !BEFORE_LOCK.contains(&state.as_str())
-                {
-                    seen.store(true, Ordering::Relaxed);
-                    locked();
-                    std::future::pending::<()>().await;
+                if let Some(state) = self.state_of(id).await {
+                    let mut got = got_lock.lock().unwrap_or_else(|p| p.into_inner());
+                    if state == "Waiting for table metadata lock" {
+                        *got = None;
+                    } else if !BEFORE_LOCK.contains(&state.as_str()) && got.is_none() {
+                        *got = Some(tokio::time::Instant::now());
+                    }
                 }
                 tokio::time::sleep(LOCK_POLL).await;
             }
@@ -505,11 +507,25 @@ impl Store for MysqlStore {
             r = ddl => r,
             _ = watch => unreachable!("the watcher never returns"),
         };
-        if result.is_ok() && !seen.load(Ordering::Relaxed) {
-            locked();
+        if result.is_ok() {
+            let got = *got_lock.lock().unwrap_or_else(|p| p.into_inner());
+            locked(got.unwrap_or_else(tokio::time::Instant::now));
         }
         let _ = session.close().await;
         result
+    }
+
+    type Session = MySqlConnection;
+
+    async fn open_session(&self) -> Result<Self::Session, sqlx::Error> {
+        MySqlConnection::connect_with(&self.options).await
+    }
+
+    async fn run_in_session(&self, session: &mut Self::Session, sql: &str) -> Result<(), sqlx::Error> {
+        for statement in super::split_statements(sql) {
+            session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
+        }
+        Ok(())
     }
 
     async fn is_prepared(&self) -> Result<bool, sqlx::Error> {

@@ -426,7 +426,7 @@ impl Store for PostgresStore {
         &self,
         sql: &str,
         lock_timeout: Option<Duration>,
-        locked: &(dyn Fn() + Sync),
+        locked: &(dyn Fn(tokio::time::Instant) + Sync),
     ) -> Result<(), sqlx::Error> {
         let mut session = self.session().await?;
         if let Some(t) = lock_timeout {
@@ -447,7 +447,7 @@ impl Store for PostgresStore {
             loop {
                 if self.holds_ddl_lock(pid).await {
                     seen.store(true, Ordering::Relaxed);
-                    locked();
+                    locked(tokio::time::Instant::now());
                     std::future::pending::<()>().await;
                 }
                 tokio::time::sleep(LOCK_POLL).await;
@@ -459,10 +459,23 @@ impl Store for PostgresStore {
         };
         // Too quick for the watcher: it held its lock at some point before it finished.
         if result.is_ok() && !seen.load(Ordering::Relaxed) {
-            locked();
+            locked(tokio::time::Instant::now());
         }
         let _ = session.close().await;
         result
+    }
+
+    type Session = PgConnection;
+
+    async fn open_session(&self) -> Result<Self::Session, sqlx::Error> {
+        self.session().await
+    }
+
+    async fn run_in_session(&self, session: &mut Self::Session, sql: &str) -> Result<(), sqlx::Error> {
+        for statement in super::split_statements(sql) {
+            session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
+        }
+        Ok(())
     }
 
     async fn is_prepared(&self) -> Result<bool, sqlx::Error> {

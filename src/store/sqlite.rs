@@ -221,7 +221,7 @@ impl Store for SqliteStore {
         &self,
         sql: &str,
         lock_timeout: Option<Duration>,
-        locked: &(dyn Fn() + Sync),
+        locked: &(dyn Fn(tokio::time::Instant) + Sync),
     ) -> Result<(), sqlx::Error> {
         let waiting = Waiting::new(&self.writers_waiting);
         let mut conn = match lock_timeout {
@@ -231,10 +231,23 @@ impl Store for SqliteStore {
                 .map_err(|_| sqlx::Error::PoolTimedOut)??,
         };
         drop(waiting);
-        locked();
+        locked(tokio::time::Instant::now());
         sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
             .execute(&mut *conn)
             .await?;
+        Ok(())
+    }
+
+    type Session = sqlx::SqliteConnection;
+
+    async fn open_session(&self) -> Result<Self::Session, sqlx::Error> {
+        <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options(&self.file)).await
+    }
+
+    async fn run_in_session(&self, session: &mut Self::Session, sql: &str) -> Result<(), sqlx::Error> {
+        for statement in super::split_statements(sql) {
+            session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
+        }
         Ok(())
     }
 

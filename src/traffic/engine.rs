@@ -166,7 +166,7 @@ mod tests {
             tokio::time::sleep(self.service).await;
             Ok(())
         }
-        async fn run_ddl(&self, _: &str, _: Option<Duration>, _: &(dyn Fn() + Sync)) -> Result<(), sqlx::Error> {
+        async fn run_ddl(&self, _: &str, _: Option<Duration>, _: &(dyn Fn(Instant) + Sync)) -> Result<(), sqlx::Error> {
             Ok(())
         }
         async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
@@ -176,6 +176,13 @@ mod tests {
             Vec::new()
         }
         async fn close(&self) {}
+        type Session = ();
+        async fn open_session(&self) -> Result<(), sqlx::Error> {
+            Ok(())
+        }
+        async fn run_in_session(&self, _: &mut (), _: &str) -> Result<(), sqlx::Error> {
+            Ok(())
+        }
         async fn record_applied(&self, _: &str, _: Option<&str>) -> Result<(), sqlx::Error> {
             Ok(())
         }

@@ -1,0 +1,2 @@
+-- Undo the batch of long-batch and end its transaction.
+ROLLBACK;

@@ -1,0 +1,2 @@
+-- End the reporting transaction of long-report.
+COMMIT;
