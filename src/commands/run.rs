@@ -523,7 +523,7 @@ impl<S: Store> WindowLoop<'_, S> {
                 .map(|(metric, value)| DbSample {
                     t_s,
                     clock: clock.clone(),
-                    metric: metric.into(),
+                    metric,
                     value,
                 })
                 .collect();

@@ -3,6 +3,22 @@
 //! A store owns its schema, seeding, the SQL of each operation and its monitor. It knows
 //! nothing of traffic: it executes one [`Request`] at a time, as many at once as it is asked.
 
+/// Runs `sql` on a connection (`&mut` one) one statement at a time (see [`split_statements`]).
+/// A macro, not a generic function: the `Executor` bound on `&mut C` cannot be stated so that
+/// the future stays `Send`.
+macro_rules! run_statements {
+    ($conn:expr, $sql:expr) => {{
+        let conn = $conn;
+        let sql: &str = $sql;
+        async move {
+            for statement in $crate::store::split_statements(sql) {
+                sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(sqlx::AssertSqlSafe(statement))).await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+    }};
+}
+
 pub mod mysql;
 pub mod postgres;
 pub mod seed;

@@ -15,7 +15,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use super::seed::{self, History, STOCK};
 use super::server::{self, Plan, Prepared, SchemaState};
-use super::{CartItem, Request, Store, StoreError, redact, split_statements};
+use super::{CartItem, Request, Store, StoreError, redact};
 use crate::scenario::MAX_CART_ITEMS;
 
 const SCHEMA: &str = include_str!("../../schema/mysql/schema.sql");
@@ -136,11 +136,9 @@ impl MysqlStore {
         admin.execute(AssertSqlSafe(format!("CREATE DATABASE {s}"))).await?;
         admin.close().await?;
         let mut conn = MySqlConnection::connect_with(&self.options).await?;
-        for statement in split_statements(SCHEMA) {
-            conn.execute(sqlx::raw_sql(AssertSqlSafe(statement)))
-                .await
-                .context("creating the MySQL schema")?;
-        }
+        run_statements!(&mut conn, SCHEMA)
+            .await
+            .context("creating the MySQL schema")?;
         // Marked first (it is ours from now on); `history` is written only once seeding is done.
         conn.execute("INSERT INTO outage_sim_meta (`key`, `value`) VALUES ('prepared_by', 'outage-sim')")
             .await?;
@@ -176,11 +174,9 @@ impl MysqlStore {
         }
         generator.await?;
         progress.set_message("building indexes");
-        for statement in split_statements(INDEXES) {
-            conn.execute(sqlx::raw_sql(AssertSqlSafe(statement)))
-                .await
-                .context("creating the MySQL indexes")?;
-        }
+        run_statements!(&mut conn, INDEXES)
+            .await
+            .context("creating the MySQL indexes")?;
         conn.execute("ANALYZE TABLE customers, products, inventory, orders, order_items, payments")
             .await?;
         sqlx::query("INSERT INTO outage_sim_meta (`key`, `value`) VALUES ('history', ?)")
@@ -479,12 +475,7 @@ impl Store for MysqlStore {
         let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
             .fetch_one(&mut session)
             .await?;
-        let ddl = async {
-            for statement in split_statements(sql) {
-                session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
-            }
-            Ok::<(), sqlx::Error>(())
-        };
+        let ddl = run_statements!(&mut session, sql);
         // The server does not say when an ALTER gets its metadata lock. The nearest sign: its
         // processlist state leaving the "opening" states, or, if it is ever seen waiting for the
         // metadata lock (an ALTER may take a weaker lock first and wait to upgrade it), leaving
@@ -522,10 +513,7 @@ impl Store for MysqlStore {
     }
 
     async fn run_in_session(&self, session: &mut Self::Session, sql: &str) -> Result<(), sqlx::Error> {
-        for statement in super::split_statements(sql) {
-            session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
-        }
-        Ok(())
+        run_statements!(session, sql).await
     }
 
     async fn is_prepared(&self) -> Result<bool, sqlx::Error> {

@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use super::seed::{self, History, STOCK};
 use super::server::{self, Plan, Prepared, SchemaState};
-use super::{CartItem, Request, Store, StoreError, redact, split_statements};
+use super::{CartItem, Request, Store, StoreError, redact};
 
 const SCHEMA: &str = include_str!("../../schema/postgres/schema.sql");
 const INDEXES: &str = include_str!("../../schema/postgres/indexes.sql");
@@ -437,12 +437,7 @@ impl Store for PostgresStore {
             .fetch_one(&mut session)
             .await?;
         let seen = AtomicBool::new(false);
-        let ddl = async {
-            for statement in split_statements(sql) {
-                session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
-            }
-            Ok::<(), sqlx::Error>(())
-        };
+        let ddl = run_statements!(&mut session, sql);
         let watch = async {
             loop {
                 if self.holds_ddl_lock(pid).await {
@@ -472,10 +467,7 @@ impl Store for PostgresStore {
     }
 
     async fn run_in_session(&self, session: &mut Self::Session, sql: &str) -> Result<(), sqlx::Error> {
-        for statement in super::split_statements(sql) {
-            session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
-        }
-        Ok(())
+        run_statements!(session, sql).await
     }
 
     async fn is_prepared(&self) -> Result<bool, sqlx::Error> {

@@ -245,10 +245,7 @@ impl Store for SqliteStore {
     }
 
     async fn run_in_session(&self, session: &mut Self::Session, sql: &str) -> Result<(), sqlx::Error> {
-        for statement in super::split_statements(sql) {
-            session.execute(sqlx::raw_sql(AssertSqlSafe(statement))).await?;
-        }
-        Ok(())
+        run_statements!(session, sql).await
     }
 
     async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
