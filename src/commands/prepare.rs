@@ -6,10 +6,11 @@ use anyhow::Result;
 
 use super::run::{bar, history, prepare_server};
 use crate::cli::PrepareArgs;
+use crate::scenario::Scenario;
 use crate::store::mysql::MysqlStore;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite;
-use crate::store::{DbUrl, Store};
+use crate::store::{DbUrl, ServerStore, redact};
 
 pub async fn prepare(args: PrepareArgs) -> Result<ExitCode> {
     let db = super::parse_db(args.db.db.as_deref())?;
@@ -36,20 +37,18 @@ pub async fn prepare(args: PrepareArgs) -> Result<ExitCode> {
             seeding.finish_and_clear();
             println!("prepared {}", file.display());
         }
-        Some(DbUrl::Postgres(url)) => {
-            let store = PostgresStore::connect(&url, &args.db.schema, 2, std::time::Duration::from_secs(10)).await?;
-            let prepared = prepare_server(&scenario, async |h, b| store.prepare(h, &url, b).await).await;
-            store.close().await;
-            prepared?;
-            println!("prepared schema {} in {}", args.db.schema, crate::store::redact(&url));
-        }
-        Some(DbUrl::Mysql(url)) => {
-            let store = MysqlStore::connect(&url, &args.db.schema, 2, std::time::Duration::from_secs(10)).await?;
-            let prepared = prepare_server(&scenario, async |h, b| store.prepare(h, &url, b).await).await;
-            store.close().await;
-            prepared?;
-            println!("prepared database {} on {}", args.db.schema, crate::store::redact(&url));
-        }
+        Some(DbUrl::Postgres(url)) => prepare_on::<PostgresStore>(&args, &scenario, &url).await?,
+        Some(DbUrl::Mysql(url)) => prepare_on::<MysqlStore>(&args, &scenario, &url).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Seeds (or resets) outage-sim's schema on a server.
+async fn prepare_on<S: ServerStore>(args: &PrepareArgs, scenario: &Scenario, url: &str) -> Result<()> {
+    let store = S::connect(url, &args.db.schema, 2, std::time::Duration::from_secs(10)).await?;
+    let prepared = prepare_server(scenario, async |h, b| store.prepare(h, url, b).await).await;
+    store.close().await;
+    prepared?;
+    println!("prepared {} {} on {}", S::SCHEMA_KIND, args.db.schema, redact(url));
+    Ok(())
 }

@@ -23,7 +23,7 @@ use crate::store::mysql::MysqlStore;
 use crate::store::postgres::PostgresStore;
 use crate::store::seed::History;
 use crate::store::sqlite::{self, SqliteStore};
-use crate::store::{DbUrl, Prepared, Store, redact};
+use crate::store::{DbUrl, Prepared, ServerStore, Store, redact};
 use crate::traffic::{ArrivalSchedule, Engine, RequestFactory, RetryPolicy, measure_capacity};
 use crate::{faults, report};
 
@@ -95,30 +95,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             }
             result
         }
-        Some(DbUrl::Postgres(url)) => {
-            let store = PostgresStore::connect(
-                &url,
-                &args.db.schema,
-                scenario.limits.pool_size,
-                scenario.limits.pool_wait,
-            )
-            .await?;
-            let prepared = prepare_server(&scenario, async |h, bar| store.prepare(h, &url, bar).await).await;
-            let store = Arc::new(store);
-            after_prepare(&args, &scenario, faults, store, prepared, url, started).await
-        }
-        Some(DbUrl::Mysql(url)) => {
-            let store = MysqlStore::connect(
-                &url,
-                &args.db.schema,
-                scenario.limits.pool_size,
-                scenario.limits.pool_wait,
-            )
-            .await?;
-            let prepared = prepare_server(&scenario, async |h, bar| store.prepare(h, &url, bar).await).await;
-            let store = Arc::new(store);
-            after_prepare(&args, &scenario, faults, store, prepared, url, started).await
-        }
+        Some(DbUrl::Postgres(url)) => on_server::<PostgresStore>(&args, &scenario, faults, url, started).await,
+        Some(DbUrl::Mysql(url)) => on_server::<MysqlStore>(&args, &scenario, faults, url, started).await,
     }
 }
 
@@ -146,23 +124,24 @@ where
     prepared
 }
 
-async fn after_prepare<S: Store>(
+/// Connects to the server, seeds or resets outage-sim's schema there, then replays.
+async fn on_server<S: ServerStore>(
     args: &RunArgs,
     scenario: &Scenario,
     faults: Vec<faults::Fault>,
-    store: Arc<S>,
-    prepared: Result<Prepared>,
     url: String,
     started: chrono::DateTime<chrono::Utc>,
 ) -> Result<ExitCode> {
-    if let Err(e) = prepared {
+    let limits = &scenario.limits;
+    let store = S::connect(&url, &args.db.schema, limits.pool_size, limits.pool_wait).await?;
+    if let Err(e) = prepare_server(scenario, async |h, bar| store.prepare(h, &url, bar).await).await {
         store.close().await;
         return Err(e);
     }
     let run = RunDir::create(&args.out, &scenario.name, started)?;
     eprintln!("run directory: {}", run.path.display());
     let target = (redact(&url), Some(args.db.schema.clone()));
-    replay_and_report(args, scenario, faults, store, &run, target, started).await
+    replay_and_report(args, scenario, faults, Arc::new(store), &run, target, started).await
 }
 
 /// Probes, replays, closes the store, then analyses and draws the run directory.

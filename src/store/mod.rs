@@ -26,7 +26,7 @@ mod server;
 pub mod sqlite;
 mod url;
 
-pub use server::Prepared;
+pub use server::{Prepared, ServerStore};
 pub use url::{DbUrl, redact};
 
 use std::future::Future;

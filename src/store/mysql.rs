@@ -14,7 +14,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use super::seed::{self, History, STOCK};
-use super::server::{self, Plan, Prepared, SchemaState};
+use super::server::{self, Plan, Prepared, SchemaState, ServerStore};
 use super::{CartItem, Request, Store, StoreError, redact};
 use crate::scenario::MAX_CART_ITEMS;
 
@@ -427,6 +427,18 @@ fn cart_sql(n: usize) -> &'static CartSql {
             .collect()
         });
     &all[n.min(MAX_CART_ITEMS as usize)]
+}
+
+impl ServerStore for MysqlStore {
+    const SCHEMA_KIND: &'static str = "database";
+
+    async fn connect(url: &str, schema: &str, pool_size: u32, pool_wait: Duration) -> Result<Self> {
+        MysqlStore::connect(url, schema, pool_size, pool_wait).await
+    }
+
+    async fn prepare(&self, history: &History, url: &str, progress: &ProgressBar) -> Result<Prepared> {
+        MysqlStore::prepare(self, history, url, progress).await
+    }
 }
 
 impl Store for MysqlStore {

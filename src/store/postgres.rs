@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Post
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use super::seed::{self, History, STOCK};
-use super::server::{self, Plan, Prepared, SchemaState};
+use super::server::{self, Plan, Prepared, SchemaState, ServerStore};
 use super::{CartItem, Request, Store, StoreError, redact};
 
 const SCHEMA: &str = include_str!("../../schema/postgres/schema.sql");
@@ -396,6 +396,18 @@ async fn copy(conn: &mut PgConnection, rows: &seed::Rows, text: String) -> Resul
         .await?;
     copy.send(text.into_bytes()).await?;
     copy.finish().await
+}
+
+impl ServerStore for PostgresStore {
+    const SCHEMA_KIND: &'static str = "schema";
+
+    async fn connect(url: &str, schema: &str, pool_size: u32, pool_wait: Duration) -> Result<Self> {
+        PostgresStore::connect(url, schema, pool_size, pool_wait).await
+    }
+
+    async fn prepare(&self, history: &History, url: &str, progress: &ProgressBar) -> Result<Prepared> {
+        PostgresStore::prepare(self, history, url, progress).await
+    }
 }
 
 impl Store for PostgresStore {

@@ -4,7 +4,31 @@
 use std::future::Future;
 
 use super::seed::History;
-use super::{NotPrepared, Request};
+use super::{NotPrepared, Request, Store};
+
+/// A store on a database server: connected by URL, working in a schema of its own.
+pub trait ServerStore: Store + Sized {
+    /// What that schema is called on this server: `schema` or `database`.
+    const SCHEMA_KIND: &'static str;
+
+    /// Connects (a clear one-line error if the server is down) with `pool_size` traffic
+    /// connections, a request waiting at most `pool_wait` for one. Creates nothing yet.
+    fn connect(
+        url: &str,
+        schema: &str,
+        pool_size: u32,
+        pool_wait: std::time::Duration,
+    ) -> impl Future<Output = anyhow::Result<Self>> + Send;
+
+    /// Makes the schema hold exactly `history`: seeds it if it is missing or holds other data,
+    /// else resets it to the seeded data. Refuses a schema outage-sim did not make.
+    fn prepare(
+        &self,
+        history: &History,
+        url: &str,
+        progress: &indicatif::ProgressBar,
+    ) -> impl Future<Output = anyhow::Result<Prepared>> + Send;
+}
 
 /// Runs one request on a task of its own, as an application server would: it waits for a
 /// pool connection for at most `pool_wait` (and never past the request's `deadline`), and
