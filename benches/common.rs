@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use outage_sim::scenario::Scenario;
+use outage_sim::store::seed::History;
 use outage_sim::store::sqlite::{self, SqliteStore};
 
 pub fn scenario() -> Scenario {
@@ -11,10 +12,9 @@ pub fn scenario() -> Scenario {
 
 /// A private copy of the seeded base database (seeding it into results/.cache the first time).
 pub async fn store(scenario: &Scenario, dir: &Path) -> SqliteStore {
-    let history_end = scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs());
     let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results/.cache");
     let bar = indicatif::ProgressBar::hidden();
-    let base = sqlite::ensure_base(&cache, &scenario.data, scenario.run.seed, history_end, &bar)
+    let base = sqlite::ensure_base(&cache, &History::of(scenario), &bar)
         .await
         .expect("seed");
     let file = dir.join("bench.db");

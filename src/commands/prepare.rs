@@ -4,11 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::run::{bar, history, prepare_server};
+use super::run::{bar, prepare_server};
 use crate::cli::PrepareArgs;
 use crate::scenario::Scenario;
 use crate::store::mysql::MysqlStore;
 use crate::store::postgres::PostgresStore;
+use crate::store::seed::History;
 use crate::store::sqlite;
 use crate::store::{DbUrl, ServerStore, redact};
 
@@ -18,8 +19,7 @@ pub async fn prepare(args: PrepareArgs) -> Result<ExitCode> {
     match db {
         None => {
             let seeding = bar(scenario.data.orders, "{msg:>18} [{bar:40}] {pos}/{len} orders ({eta})");
-            let h = history(&scenario);
-            let file = sqlite::ensure_base(&args.db.cache, &h.data, h.seed, h.end_unix, &seeding).await?;
+            let file = sqlite::ensure_base(&args.db.cache, &History::of(&scenario), &seeding).await?;
             seeding.finish_and_clear();
             println!("prepared {} (the SQLite base every run copies)", file.display());
         }
@@ -32,8 +32,7 @@ pub async fn prepare(args: PrepareArgs) -> Result<ExitCode> {
                 ))
             );
             let seeding = bar(scenario.data.orders, "{msg:>18} [{bar:40}] {pos}/{len} orders ({eta})");
-            let h = history(&scenario);
-            sqlite::prepare_file(&file, &h.data, h.seed, h.end_unix, &seeding).await?;
+            sqlite::prepare_file(&file, &History::of(&scenario), &seeding).await?;
             seeding.finish_and_clear();
             println!("prepared {}", file.display());
         }
@@ -46,7 +45,7 @@ pub async fn prepare(args: PrepareArgs) -> Result<ExitCode> {
 /// Seeds (or resets) outage-sim's schema on a server.
 async fn prepare_on<S: ServerStore>(args: &PrepareArgs, scenario: &Scenario, url: &str) -> Result<()> {
     let store = S::connect(url, &args.db.schema, 2, std::time::Duration::from_secs(10)).await?;
-    let prepared = prepare_server(scenario, async |h, b| store.prepare(h, url, b).await).await;
+    let prepared = prepare_server(&store, url, scenario).await;
     store.close().await;
     prepared?;
     println!("prepared {} {} on {}", S::SCHEMA_KIND, args.db.schema, redact(url));

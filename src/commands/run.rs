@@ -100,23 +100,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     }
 }
 
-/// The history a scenario's data section and seed describe, ending when its clock starts.
-pub(super) fn history(scenario: &Scenario) -> History {
-    History {
-        data: scenario.data.clone(),
-        seed: scenario.run.seed,
-        end_unix: scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs()),
-    }
-}
-
-/// Seeds or resets a server store with a progress bar, and says what it did.
-pub(super) async fn prepare_server<F>(scenario: &Scenario, prepare: F) -> Result<Prepared>
-where
-    F: AsyncFnOnce(&History, &ProgressBar) -> Result<Prepared>,
-{
+/// Seeds or resets outage-sim's schema on a server with a progress bar, and says what it did.
+pub(super) async fn prepare_server<S: ServerStore>(store: &S, url: &str, scenario: &Scenario) -> Result<Prepared> {
     let seeding = bar(scenario.data.orders, "{msg:>26} [{bar:40}] {pos}/{len} orders ({eta})");
     seeding.enable_steady_tick(Duration::from_millis(200));
-    let prepared = prepare(&history(scenario), &seeding).await;
+    let prepared = store.prepare(&History::of(scenario), url, &seeding).await;
     seeding.finish_and_clear();
     if let Ok(p) = &prepared {
         eprintln!("database: {p}");
@@ -134,7 +122,7 @@ async fn on_server<S: ServerStore>(
 ) -> Result<ExitCode> {
     let limits = &scenario.limits;
     let store = S::connect(&url, &args.db.schema, limits.pool_size, limits.pool_wait).await?;
-    if let Err(e) = prepare_server(scenario, async |h, bar| store.prepare(h, &url, bar).await).await {
+    if let Err(e) = prepare_server(&store, &url, scenario).await {
         store.close().await;
         return Err(e);
     }
@@ -254,14 +242,14 @@ pub(super) async fn open_sqlite(
     run: &RunDir,
     db_file: Option<&Path>,
 ) -> Result<SqliteStore> {
-    let history_end = scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs());
+    let history = History::of(scenario);
     let seeding = bar(scenario.data.orders, "{msg:>18} [{bar:40}] {pos}/{len} orders ({eta})");
     let file = store_path(run, db_file);
     match db_file {
         Some(f) if f.exists() => {}
-        Some(f) => sqlite::prepare_file(f, &scenario.data, scenario.run.seed, history_end, &seeding).await?,
+        Some(f) => sqlite::prepare_file(f, &history, &seeding).await?,
         None => {
-            let base = sqlite::ensure_base(cache, &scenario.data, scenario.run.seed, history_end, &seeding)
+            let base = sqlite::ensure_base(cache, &history, &seeding)
                 .await
                 .context("seeding the SQLite base database")?;
             std::fs::copy(&base, &file)

@@ -145,6 +145,18 @@ pub fn is_lock_timeout(e: &sqlx::Error) -> bool {
     db.code().as_deref() == Some("55P03")
 }
 
+/// SQL whose text depends only on how many items a cart holds: built once for each size (0 to
+/// [`crate::scenario::MAX_CART_ITEMS`]) on first use, then looked up on every checkout.
+pub(crate) fn per_cart_size<T: Send + Sync>(
+    cache: &'static std::sync::OnceLock<Vec<T>>,
+    items: usize,
+    build: impl Fn(usize) -> T,
+) -> &'static T {
+    let max = crate::scenario::MAX_CART_ITEMS as usize;
+    let all = cache.get_or_init(|| (0..=max).map(build).collect());
+    &all[items.min(max)]
+}
+
 /// The database refused to be used: it holds a schema outage-sim did not prepare (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

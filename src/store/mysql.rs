@@ -16,7 +16,6 @@ use sqlx::{AssertSqlSafe, Connection, Executor};
 use super::seed::{self, History, STOCK};
 use super::server::{self, Plan, Prepared, SchemaState, ServerStore};
 use super::{CartItem, Request, Store, StoreError, redact};
-use crate::scenario::MAX_CART_ITEMS;
 
 const SCHEMA: &str = include_str!("../../schema/mysql/schema.sql");
 const INDEXES: &str = include_str!("../../schema/mysql/indexes.sql");
@@ -398,35 +397,33 @@ struct CartSql {
 
 fn cart_sql(n: usize) -> &'static CartSql {
     static SQL: OnceLock<Vec<CartSql>> = OnceLock::new();
-    let all =
-        SQL.get_or_init(|| {
-            (0..=MAX_CART_ITEMS as usize)
-            .map(|n| {
-                let ids = if n == 0 { "NULL".to_string() } else { vec!["?"; n].join(", ") };
-                let cases = "WHEN ? THEN ? ".repeat(n);
-                let cart = if n == 0 {
-                    "SELECT NULL AS product_id, 0 AS qty FROM DUAL WHERE FALSE".to_string()
-                } else {
-                    let rest = " UNION ALL SELECT ?, ?".repeat(n - 1);
-                    format!("SELECT ? AS product_id, ? AS qty{rest}")
-                };
-                CartSql {
-                    lock: format!(
-                        "SELECT product_id FROM inventory WHERE product_id IN ({ids}) ORDER BY product_id FOR UPDATE"
-                    ),
-                    reserve: format!(
-                        "UPDATE inventory SET stock = stock - CASE product_id {cases}ELSE 0 END, updated_at = ? \
+    super::per_cart_size(&SQL, n, |n| {
+        let ids = if n == 0 {
+            "NULL".to_string()
+        } else {
+            vec!["?"; n].join(", ")
+        };
+        let cases = "WHEN ? THEN ? ".repeat(n);
+        let cart = if n == 0 {
+            "SELECT NULL AS product_id, 0 AS qty FROM DUAL WHERE FALSE".to_string()
+        } else {
+            let rest = " UNION ALL SELECT ?, ?".repeat(n - 1);
+            format!("SELECT ? AS product_id, ? AS qty{rest}")
+        };
+        CartSql {
+            lock: format!(
+                "SELECT product_id FROM inventory WHERE product_id IN ({ids}) ORDER BY product_id FOR UPDATE"
+            ),
+            reserve: format!(
+                "UPDATE inventory SET stock = stock - CASE product_id {cases}ELSE 0 END, updated_at = ? \
                          WHERE product_id IN ({ids})"
-                    ),
-                    add_items: format!(
-                        "INSERT INTO order_items (order_id, product_id, qty, price_cents) \
+            ),
+            add_items: format!(
+                "INSERT INTO order_items (order_id, product_id, qty, price_cents) \
                          SELECT ?, p.id, c.qty, p.price_cents FROM ({cart}) AS c JOIN products p ON p.id = c.product_id"
-                    ),
-                }
-            })
-            .collect()
-        });
-    &all[n.min(MAX_CART_ITEMS as usize)]
+            ),
+        }
+    })
 }
 
 impl ServerStore for MysqlStore {

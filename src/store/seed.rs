@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::scenario::DataSize;
+use crate::scenario::{DataSize, Scenario};
 
 /// Stock every product starts with: checkouts never run out.
 pub const STOCK: i64 = 1_000_000_000;
@@ -19,11 +19,22 @@ pub struct History {
 }
 
 impl History {
-    fn salt(&self) -> i64 {
+    /// The history a scenario's `[data]` section and seed describe, ending when its clock starts.
+    pub fn of(scenario: &Scenario) -> History {
+        History {
+            data: scenario.data.clone(),
+            seed: scenario.run.seed,
+            end_unix: scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs()),
+        }
+    }
+
+    /// Mixed into every hash, so another seed gives other data.
+    pub(super) fn salt(&self) -> i64 {
         (self.seed % 1_000_003) as i64
     }
 
-    fn span(&self) -> i64 {
+    /// Seconds of history.
+    pub(super) fn span(&self) -> i64 {
         i64::from(self.data.history_days) * 86_400
     }
 

@@ -13,11 +13,8 @@ use indicatif::ProgressBar;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Executor};
 
-use super::seed::STOCK;
+use super::seed::{History, STOCK};
 use super::{Request, Store, StoreError};
-use crate::scenario::{DataSize, MAX_CART_ITEMS};
-
-const MAX_ITEMS: usize = MAX_CART_ITEMS as usize;
 
 const SCHEMA: &str = include_str!("../../schema/sqlite/schema.sql");
 const INDEXES: &str = include_str!("../../schema/sqlite/indexes.sql");
@@ -316,68 +313,58 @@ struct CartSql {
 
 fn cart_sql(n: usize) -> &'static CartSql {
     static SQL: std::sync::OnceLock<Vec<CartSql>> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        (0..=MAX_ITEMS)
-            .map(|n| {
-                let pairs: Vec<String> = (0..n).map(|i| format!("(?{}, ?{})", 2 + 2 * i, 3 + 2 * i)).collect();
-                let cart = if n == 0 { "SELECT 0, 0 WHERE 0".to_string() } else { format!("VALUES {}", pairs.join(", ")) };
-                CartSql {
-                    reserve: format!(
-                        "WITH cart(product_id, qty) AS ({cart}) \
+    super::per_cart_size(&SQL, n, |n| {
+        let pairs: Vec<String> = (0..n).map(|i| format!("(?{}, ?{})", 2 + 2 * i, 3 + 2 * i)).collect();
+        let cart = if n == 0 {
+            "SELECT 0, 0 WHERE 0".to_string()
+        } else {
+            format!("VALUES {}", pairs.join(", "))
+        };
+        CartSql {
+            reserve: format!(
+                "WITH cart(product_id, qty) AS ({cart}) \
                          UPDATE inventory SET stock = stock - (SELECT qty FROM cart WHERE cart.product_id = inventory.product_id), \
                          updated_at = ?1 WHERE product_id IN (SELECT product_id FROM cart)"
-                    ),
-                    add_items: format!(
-                        "WITH cart(product_id, qty) AS ({cart}) \
+            ),
+            add_items: format!(
+                "WITH cart(product_id, qty) AS ({cart}) \
                          INSERT INTO order_items (order_id, product_id, qty, price_cents) \
                          SELECT ?1, p.id, cart.qty, p.price_cents FROM cart JOIN products p ON p.id = cart.product_id"
-                    ),
-                }
-            })
-            .collect()
-    });
-    &all[n.min(MAX_ITEMS)]
+            ),
+        }
+    })
 }
 
-/// Where the seeded base database for `data` lives under `cache_dir`. The name changes with
+/// Where the seeded base database for `history` lives under `cache_dir`. The name changes with
 /// everything that shapes the data, so a changed scenario never reuses a stale file.
-pub fn base_file(cache_dir: &Path, data: &DataSize, seed: u64, history_end_unix: i64) -> PathBuf {
+pub fn base_file(cache_dir: &Path, history: &History) -> PathBuf {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (SCHEMA, INDEXES, data, seed, history_end_unix).hash(&mut h);
-    cache_dir.join(format!("sqlite-{}-orders-{:016x}.db", data.orders, h.finish()))
+    (SCHEMA, INDEXES, &history.data, history.seed, history.end_unix).hash(&mut h);
+    let orders = history.data.orders;
+    cache_dir.join(format!("sqlite-{orders}-orders-{:016x}.db", h.finish()))
 }
 
 /// Makes sure the seeded base database exists (seeding it once, into a temporary file that is
 /// renamed when complete, so an interrupted seed is never reused) and returns its path.
-pub async fn ensure_base(
-    cache_dir: &Path,
-    data: &DataSize,
-    seed: u64,
-    history_end_unix: i64,
-    progress: &ProgressBar,
-) -> Result<PathBuf> {
-    let file = base_file(cache_dir, data, seed, history_end_unix);
+pub async fn ensure_base(cache_dir: &Path, history: &History, progress: &ProgressBar) -> Result<PathBuf> {
+    let file = base_file(cache_dir, history);
     if file.exists() {
         return Ok(file);
     }
     std::fs::create_dir_all(cache_dir).with_context(|| format!("cannot create {}", cache_dir.display()))?;
     let tmp = file.with_extension(format!("seeding-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    prepare_file(&tmp, data, seed, history_end_unix, progress).await?;
+    prepare_file(&tmp, history, progress).await?;
     std::fs::rename(&tmp, &file)?;
     Ok(file)
 }
 
-/// Creates the schema in a new file and seeds it with `data`'s history ending at
-/// `history_end_unix`, marking it as prepared by outage-sim.
-pub async fn prepare_file(
-    file: &Path,
-    data: &DataSize,
-    seed: u64,
-    history_end_unix: i64,
-    progress: &ProgressBar,
-) -> Result<()> {
+/// Creates the schema in a new file and seeds it with `history` (the same data as
+/// [`super::seed`] generates for the servers, here computed by SQLite itself), marking it as
+/// prepared by outage-sim.
+pub async fn prepare_file(file: &Path, history: &History, progress: &ProgressBar) -> Result<()> {
+    let data = &history.data;
     // Items are generated before their orders (to total them), so constraints wait until the end.
     let opts = options(file)
         .create_if_missing(true)
@@ -386,10 +373,8 @@ pub async fn prepare_file(
     let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
     let mut conn = pool.acquire().await?;
     conn.execute(SCHEMA).await.context("creating the SQLite schema")?;
-    let salt = (seed % 1_000_003) as i64;
+    let (salt, span, start) = (history.salt(), history.span(), history.start_unix());
     let (customers, products) = (data.customers as i64, data.products as i64);
-    let span = i64::from(data.history_days) * 86_400;
-    let start = history_end_unix - span;
 
     sqlx::query(
         "WITH RECURSIVE ids(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM ids WHERE n < ?1) \
