@@ -34,6 +34,7 @@ async fn main() {
             seed,
         )
     };
+    let probe = |seed| async move { probe(seed).await.per_s };
     let fault = faults::find("sqlite", "reporting-index").unwrap();
 
     let before = probe(1).await;

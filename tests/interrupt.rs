@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use outage_sim::results::RunDir;
+use outage_sim::results::{EventKind, RunDir};
 use sqlx::Connection;
 
 fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
@@ -44,8 +44,8 @@ async fn ctrl_c_during_an_applied_fault_rolls_it_back_and_keeps_the_results() {
         .unwrap();
     let applied = || {
         run_dir(&out)
-            .and_then(|d| std::fs::read_to_string(d.join("events.csv")).ok())
-            .is_some_and(|e| e.contains("fault_apply_done"))
+            .and_then(|d| RunDir::open(&d).ok()?.read_events().ok())
+            .is_some_and(|events| events.iter().any(|e| e.kind == EventKind::FaultApplyDone))
     };
     wait_for("the fault to be applied", Duration::from_secs(120), applied);
     let killed = Command::new("kill")
@@ -63,9 +63,9 @@ async fn ctrl_c_during_an_applied_fault_rolls_it_back_and_keeps_the_results() {
     let dir = run_dir(&out).unwrap();
     let run = RunDir::open(&dir).unwrap();
     let events = run.read_events().unwrap();
-    assert!(events.iter().any(|e| e.kind == "fault_rollback_done"), "{events:?}");
+    assert!(events.iter().any(|e| e.kind == EventKind::FaultRollbackDone), "{events:?}");
     assert!(
-        events.iter().any(|e| e.kind == "run_end" && e.detail == "interrupted"),
+        events.iter().any(|e| e.kind == EventKind::RunEnd && e.detail == "interrupted"),
         "{events:?}"
     );
     assert!(!run.read_windows().unwrap().is_empty());
@@ -137,7 +137,7 @@ async fn a_run_killed_with_its_fault_applied_is_cleaned_up_by_the_next_run() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    common::wait_for_event(&out, "fault_apply_done", Duration::from_secs(120));
+    common::wait_for_event(&out, EventKind::FaultApplyDone, Duration::from_secs(120));
     common::signal(child.id(), "-KILL");
     child.wait().unwrap();
 

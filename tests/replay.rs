@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use outage_sim::analysis::Summary;
-use outage_sim::results::{Meta, RunDir};
+use outage_sim::results::{EventKind, Meta, RunDir, Verdict};
 
 fn only_run_dir(out: &Path) -> PathBuf {
     let dirs: Vec<PathBuf> = std::fs::read_dir(out)
@@ -67,18 +67,19 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
     let meta: Meta = run.read_json("meta.json").unwrap();
     assert_eq!(meta.backend, "sqlite");
     assert!(meta.capacity_per_s.unwrap() > 0.0);
-    let kinds: Vec<String> = run.read_events().unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<EventKind> = run.read_events().unwrap().into_iter().map(|e| e.kind).collect();
+    use EventKind::*;
     for k in [
-        "run_start",
-        "fault_apply_sent",
-        "fault_apply_locked",
-        "fault_apply_done",
-        "fault_rollback_sent",
-        "fault_rollback_locked",
-        "fault_rollback_done",
-        "run_end",
+        RunStart,
+        FaultApplySent,
+        FaultApplyLocked,
+        FaultApplyDone,
+        FaultRollbackSent,
+        FaultRollbackLocked,
+        FaultRollbackDone,
+        RunEnd,
     ] {
-        assert!(kinds.iter().any(|x| x == k), "no {k} in {kinds:?}");
+        assert!(kinds.contains(&k), "no {k:?} in {kinds:?}");
     }
     let scenario = std::fs::read_to_string(dir.join("scenario.toml")).unwrap();
     assert!(
@@ -89,8 +90,8 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
     // The shape, from the files: checkout p99 jumps while the fault is active, and the end of
     // the run is healthy again.
     let s: Summary = run.read_json("summary.json").unwrap();
-    assert_eq!(s.verdict, "fail");
-    assert!(kinds.iter().any(|k| k == "alert_fired"), "alerts are in events.csv");
+    assert_eq!(s.verdict, Verdict::Fail);
+    assert!(kinds.contains(&AlertFired), "alerts are in events.csv");
     let before = phase(&s, "before_fault");
     let active = phase(&s, "fault_active");
     let last = phase(&s, "last_10pct");

@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use outage_sim::results::{EventRow, RunDir, WindowRow};
+use outage_sim::results::{EventKind, EventRow, RunDir, WindowRow};
 
 async fn restart_mid_run(url_var: &str, restart_var: &str, schema: &str, indexes: &str) -> Option<(String, String)> {
     let url = common::server_url(url_var, &format!("{schema} restart"))?;
@@ -56,8 +56,8 @@ async fn restart_mid_run(url_var: &str, restart_var: &str, schema: &str, indexes
         "the pool reconnected: {:?}",
         &checkout[36..]
     );
-    assert!(events.iter().any(|e| e.kind == "run_end"));
-    let rolled_back = events.iter().any(|e| e.kind == "fault_rollback_done");
+    assert!(events.iter().any(|e| e.kind == EventKind::RunEnd));
+    let rolled_back = events.iter().any(|e| e.kind == EventKind::FaultRollbackDone);
     assert!(rolled_back, "the fault was rolled back: {events:?}");
     Some((url, indexes.to_string()))
 }

@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use outage_sim::faults;
+use outage_sim::results::EventKind;
 use outage_sim::scenario::DataSize;
 use outage_sim::store::mysql::MysqlStore;
 use outage_sim::store::postgres::PostgresStore;
@@ -453,7 +454,7 @@ async fn a_second_ctrl_c_stops_the_rollback_and_says_what_is_left() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    common::wait_for_event(&out, "fault_apply_done", Duration::from_secs(120));
+    common::wait_for_event(&out, EventKind::FaultApplyDone, Duration::from_secs(120));
     // A reader that holds orders: DROP INDEX needs ACCESS EXCLUSIVE, so the rollback waits.
     let mut reader = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::raw_sql("BEGIN; LOCK TABLE ost_pg_ctrlc.orders IN ACCESS SHARE MODE")
@@ -461,7 +462,7 @@ async fn a_second_ctrl_c_stops_the_rollback_and_says_what_is_left() {
         .await
         .unwrap();
     common::signal(pid, "-INT");
-    common::wait_for_event(&out, "fault_rollback_sent", Duration::from_secs(30));
+    common::wait_for_event(&out, EventKind::FaultRollbackSent, Duration::from_secs(30));
     common::signal(pid, "-INT");
     let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
@@ -555,7 +556,7 @@ async fn validate_passes_a_good_migration_and_rejects_a_broken_one() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lock_timeout_guard_bounds_each_stall_and_retries() {
     use outage_sim::faults::{Injector, TimelineStep};
-    use outage_sim::results::{CsvLog, EventLog, Timebase};
+    use outage_sim::results::{EventBus, Timebase};
     use outage_sim::scenario::{LockGuard, Scenario};
     let Some(url) = common::server_url(PG, "postgres lock guard") else {
         return;
@@ -578,14 +579,10 @@ async fn the_lock_timeout_guard_bounds_each_stall_and_retries() {
     let tmp = tempfile::tempdir().unwrap();
     let scenario = Scenario::load(&common::small_scenario(tmp.path(), "guard", 3000, "reporting-index")).unwrap();
     let start = Instant::now();
-    let log = CsvLog::create(&tmp.path().join("events.csv")).unwrap();
-    let events = std::sync::Arc::new(EventLog::new(
-        log,
-        Timebase {
-            start,
-            clock: scenario.clock.clone(),
-        },
-    ));
+    let (events, mut received) = EventBus::new(Timebase {
+        start,
+        clock: scenario.clock.clone(),
+    });
     let injector = Injector::new(store.clone(), events);
     let guard = LockGuard {
         timeout: Duration::from_millis(200),
@@ -603,21 +600,15 @@ async fn the_lock_timeout_guard_bounds_each_stall_and_retries() {
     };
     tokio::join!(injector.run_timeline(vec![apply], start), release);
 
-    let text = std::fs::read_to_string(tmp.path().join("events.csv")).unwrap();
-    let rows: Vec<(f64, String)> = text
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let cols: Vec<&str> = l.splitn(4, ',').collect();
-            (cols[0].parse().unwrap(), cols[2].to_string())
-        })
-        .collect();
-    let failed = rows.iter().filter(|r| r.1 == "fault_failed").count();
+    let events = common::received(&mut received);
+    let text = format!("{events:#?}");
+    let rows: Vec<(f64, EventKind)> = events.iter().map(|e| (e.t_s, e.kind)).collect();
+    let failed = rows.iter().filter(|r| r.1 == EventKind::FaultFailed).count();
     assert!(failed >= 2, "several tries timed out: {text}");
     assert!(text.contains("lock timeout after 200 ms"), "{text}");
-    assert_eq!(rows.last().unwrap().1, "fault_apply_done", "{text}");
+    assert_eq!(rows.last().unwrap().1, EventKind::FaultApplyDone, "{text}");
     for pair in rows.windows(2) {
-        if pair[0].1 == "fault_apply_sent" && pair[1].1 == "fault_failed" {
+        if pair[0].1 == EventKind::FaultApplySent && pair[1].1 == EventKind::FaultFailed {
             let stall = pair[1].0 - pair[0].0;
             assert!(
                 stall <= 0.2 + 0.15,
@@ -633,20 +624,16 @@ async fn the_lock_timeout_guard_bounds_each_stall_and_retries() {
 /// reporting index is sent but gets its lock only when the report ends.
 async fn rollback_waits_for_the_long_report<S: Store>(store: std::sync::Arc<S>) {
     use outage_sim::faults::{Injector, TimelineStep};
-    use outage_sim::results::{CsvLog, EventLog, Timebase};
+    use outage_sim::results::{EventBus, Timebase};
     use outage_sim::scenario::Scenario;
     let dialect = store.dialect();
     let tmp = tempfile::tempdir().unwrap();
     let scenario = Scenario::load(&common::small_scenario(tmp.path(), "queue", 3000, "reporting-index")).unwrap();
     let start = Instant::now();
-    let log = CsvLog::create(&tmp.path().join("events.csv")).unwrap();
-    let events = std::sync::Arc::new(EventLog::new(
-        log,
-        Timebase {
-            start,
-            clock: scenario.clock.clone(),
-        },
-    ));
+    let (events, mut received) = EventBus::new(Timebase {
+        start,
+        clock: scenario.clock.clone(),
+    });
     let injector = Injector::new(store.clone(), events);
     let ms = Duration::from_millis;
     let index = faults::find(dialect, "reporting-index").unwrap();
@@ -676,16 +663,18 @@ async fn rollback_waits_for_the_long_report<S: Store>(store: std::sync::Arc<S>) 
             start,
         )
         .await;
-    let text = std::fs::read_to_string(tmp.path().join("events.csv")).unwrap();
-    let at = |kind: &str, name: &str| {
-        text.lines()
-            .find(|l| l.contains(&format!(",{kind},{name}")))
-            .and_then(|l| l.split(',').next()?.parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("no {kind} of {name}: {text}"))
+    let events = common::received(&mut received);
+    let text = format!("{events:#?}");
+    let at = |kind: EventKind, name: &str| {
+        events
+            .iter()
+            .find(|e| e.kind == kind && e.name == name)
+            .map(|e| e.t_s)
+            .unwrap_or_else(|| panic!("no {kind:?} of {name}: {text}"))
     };
-    let sent = at("fault_rollback_sent", "reporting-index");
-    let locked = at("fault_rollback_locked", "reporting-index");
-    let report_ended = at("fault_rollback_done", "long-report");
+    let sent = at(EventKind::FaultRollbackSent, "reporting-index");
+    let locked = at(EventKind::FaultRollbackLocked, "reporting-index");
+    let report_ended = at(EventKind::FaultRollbackDone, "long-report");
     assert!(
         sent < 1.2 && locked >= report_ended - 0.05,
         "{dialect}: the rollback waited for the report: {text}"

@@ -1,5 +1,6 @@
 //! Alert rules over the window series: an alert fires once its condition has held for the
-//! rule's duration on the incident clock, and resolves at the first window it no longer holds.
+//! rule's duration (`for`) on the incident clock, and resolves once it has not held for the
+//! rule's `keep_firing_for` (Prometheus' hysteresis; 0: at the first window it no longer holds).
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +25,8 @@ pub enum AlertTransition {
 struct RuleState {
     rule: AlertRule,
     breach_since: Option<f64>,
+    /// While firing: since when the condition has not held.
+    clear_since: Option<f64>,
     firing: bool,
 }
 
@@ -48,6 +51,7 @@ impl AlertEvaluator {
                 .map(|r| RuleState {
                     rule: r.clone(),
                     breach_since: None,
+                    clear_since: None,
                     firing: false,
                 })
                 .collect(),
@@ -69,6 +73,7 @@ impl AlertEvaluator {
                 }
             });
             if breached {
+                s.clear_since = None;
                 // The window's condition held over the whole window, which began window_sim_s ago.
                 let since = *s.breach_since.get_or_insert(now - window_sim_s);
                 if !s.firing && now - since >= s.rule.for_sim_secs - 1e-6 {
@@ -89,8 +94,10 @@ impl AlertEvaluator {
                 }
             } else {
                 s.breach_since = None;
-                if s.firing {
+                let clear_since = *s.clear_since.get_or_insert(now - window_sim_s);
+                if s.firing && now - clear_since >= s.rule.keep_firing_for_sim_secs - 1e-6 {
                     s.firing = false;
+                    s.clear_since = None;
                     out.push(AlertTransition::Resolved {
                         name: s.rule.name.clone(),
                     });

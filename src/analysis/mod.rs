@@ -7,7 +7,7 @@ pub use alerts::{AlertEvaluator, AlertSpan, AlertTransition};
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::{EventRow, WindowRow, clock_secs, window_secs};
+use crate::results::{EventKind, EventRow, Verdict, WindowRow, clock_secs, window_secs};
 use crate::scenario::AlertRule;
 
 /// The operation the incident is about.
@@ -47,16 +47,40 @@ pub struct Summary {
     pub time_to_mitigate_min: Option<f64>,
     /// Rollback sent → every alert resolved (`None` when they resolved before the rollback).
     pub time_to_recover_min: Option<f64>,
-    /// `pass` when no alert fired, else `fail`.
-    pub verdict: String,
+    /// The alert rules judged, so a copied run can be judged again without its scenario.
+    pub rules: Vec<AlertRule>,
+    /// `pass` when rules were judged and none fired, `fail` when one did, `not_judged` when
+    /// there were no rules.
+    pub verdict: Verdict,
+    /// Whether the run was gated (`--gate`, `validate`, `[gate]`), and so failed on `fail`.
+    pub gated: bool,
+}
+
+impl Summary {
+    /// Whether a gated run failed its gate.
+    pub fn gate_failed(&self) -> bool {
+        self.gated && self.verdict != Verdict::Pass
+    }
+}
+
+/// When the first fault that was really applied (its apply finished) was sent. A fault that
+/// failed to apply (a migration with a syntax error) changed nothing, so it starts no phase
+/// and detects nothing.
+fn first_applied(events: &[EventRow]) -> Option<&EventRow> {
+    events.iter().find(|sent| {
+        sent.kind == EventKind::FaultApplySent
+            && events
+                .iter()
+                .any(|e| e.kind == EventKind::FaultApplyDone && e.name == sent.name && e.t_s >= sent.t_s)
+    })
 }
 
 /// Real-time bounds of the fault: first apply sent, last rollback done (or the run's end).
 fn fault_bounds(events: &[EventRow], end_s: f64) -> Option<(f64, f64)> {
-    let applied = events.iter().find(|e| e.kind == "fault_apply_sent")?.t_s;
+    let applied = first_applied(events)?.t_s;
     let rolled = events
         .iter()
-        .filter(|e| e.kind == "fault_rollback_done")
+        .filter(|e| e.kind == EventKind::FaultRollbackDone)
         .map(|e| e.t_s)
         .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
     Some((applied, rolled.unwrap_or(end_s)))
@@ -64,10 +88,10 @@ fn fault_bounds(events: &[EventRow], end_s: f64) -> Option<(f64, f64)> {
 
 /// When the first fault's DDL got its lock and when it finished.
 fn apply_lock_hold(events: &[EventRow]) -> Option<(f64, f64)> {
-    let locked = events.iter().find(|e| e.kind == "fault_apply_locked")?;
+    let locked = events.iter().find(|e| e.kind == EventKind::FaultApplyLocked)?;
     let done = events
         .iter()
-        .find(|e| e.kind == "fault_apply_done" && e.name == locked.name)?;
+        .find(|e| e.kind == EventKind::FaultApplyDone && e.name == locked.name)?;
     Some((locked.t_s, done.t_s))
 }
 
@@ -107,8 +131,8 @@ pub fn phase_stats(name: &str, windows: &[&WindowRow], window_s: f64, from_s: f6
     }
 }
 
-/// Everything `summary.json` holds, from a run's rows and its alert rules.
-pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]) -> Summary {
+/// Everything `summary.json` holds, from a run's rows, its alert rules and whether it was gated.
+pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule], gated: bool) -> Summary {
     let focus: Vec<&WindowRow> = windows.iter().filter(|w| w.op == FOCUS_OP).collect();
     let end_s = focus.last().map(|w| w.t_s).unwrap_or(0.0);
     let window_s = window_secs(&focus);
@@ -140,7 +164,7 @@ pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]
         (Some(a), Some(b)) => Some((a.clock.clone(), b.clock.clone())),
         _ => None,
     };
-    let event_clock = |kind: &str| events.iter().find(|e| e.kind == kind).map(|e| clock_secs(&e.clock));
+    let event_clock = |kind: EventKind| events.iter().find(|e| e.kind == kind).map(|e| clock_secs(&e.clock));
     let first_fired = alerts.iter().map(|a| clock_secs(&a.fired)).reduce(f64::min);
     let all_resolved = if alerts.iter().all(|a| a.resolved.is_some()) {
         alerts
@@ -151,14 +175,22 @@ pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]
         None
     };
     let minutes = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / 60.0);
-    let rollback_sent = event_clock("fault_rollback_sent");
+    let rollback_sent = event_clock(EventKind::FaultRollbackSent);
+    let verdict = match (rules.is_empty(), alerts.is_empty()) {
+        (true, _) => Verdict::NotJudged,
+        (false, true) => Verdict::Pass,
+        (false, false) => Verdict::Fail,
+    };
+    let applied = first_applied(events).map(|e| clock_secs(&e.clock));
     Summary {
         op: FOCUS_OP.into(),
         phases,
-        verdict: if alerts.is_empty() { "pass" } else { "fail" }.into(),
+        verdict,
+        gated,
+        rules: rules.to_vec(),
         alerts,
         outage,
-        time_to_detect_min: minutes(event_clock("fault_apply_sent"), first_fired),
+        time_to_detect_min: minutes(applied, first_fired).filter(|m| *m >= 0.0),
         time_to_mitigate_min: minutes(first_fired, rollback_sent),
         time_to_recover_min: minutes(rollback_sent, all_resolved).filter(|m| *m >= 0.0),
     }

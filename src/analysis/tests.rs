@@ -1,4 +1,5 @@
 use super::*;
+use crate::results::EventKind;
 use crate::scenario::{AlertMetric, ClockTime, Op};
 
 fn row(i: u32, ok: u64, offered: u64, p99: Option<f64>) -> WindowRow {
@@ -30,6 +31,7 @@ fn p99_rule(for_min: f64) -> AlertRule {
         above: true,
         threshold: 1000.0,
         for_sim_secs: for_min * 60.0,
+        keep_firing_for_sim_secs: 0.0,
     }
 }
 
@@ -89,21 +91,15 @@ fn summary_splits_phases_at_the_fault_events_and_times_the_response() {
             Some(if bad { 2000.0 } else { 4.0 }),
         ));
     }
-    let ev = |t_s: f64, min: u32, kind: &str| EventRow {
-        t_s,
-        clock: ClockTime::from_secs(12 * 3600 + min * 60).to_string(),
-        kind: kind.into(),
-        name: "reporting-index".into(),
-        detail: String::new(),
-    };
+    use EventKind::*;
     let events = vec![
-        ev(2.0, 2, "fault_apply_sent"),
-        ev(2.1, 2, "fault_apply_locked"),
-        ev(4.5, 4, "fault_apply_done"),
-        ev(6.0, 6, "fault_rollback_sent"),
-        ev(6.0, 6, "fault_rollback_done"),
+        ev(2.0, 2, FaultApplySent),
+        ev(2.1, 2, FaultApplyLocked),
+        ev(4.5, 4, FaultApplyDone),
+        ev(6.0, 6, FaultRollbackSent),
+        ev(6.0, 6, FaultRollbackDone),
     ];
-    let s = summarize(&w, &events, &[p99_rule(1.0)]);
+    let s = summarize(&w, &events, &[p99_rule(1.0)], true);
     let phase = |n: &str| s.phases.iter().find(|p| p.phase == n).unwrap().clone();
     assert_eq!(phase("before_fault").windows, 2);
     // Only the window ending at t = 4 (3..4 s) lies at least 90% inside the lock hold 2.1..4.5 s.
@@ -118,5 +114,62 @@ fn summary_splits_phases_at_the_fault_events_and_times_the_response() {
     assert_eq!(s.time_to_detect_min, Some(1.0));
     assert_eq!(s.time_to_mitigate_min, Some(3.0));
     assert_eq!(s.time_to_recover_min, Some(1.0));
-    assert_eq!(s.verdict, "fail");
+    assert_eq!(s.verdict, Verdict::Fail);
+    assert!(s.gate_failed());
+    assert_eq!(s.rules, vec![p99_rule(1.0)], "the rules judged are in the summary");
+}
+
+fn ev(t_s: f64, min: u32, kind: EventKind) -> EventRow {
+    EventRow {
+        t_s,
+        clock: ClockTime::from_secs(12 * 3600 + min * 60).to_string(),
+        kind,
+        name: "reporting-index".into(),
+        detail: String::new(),
+    }
+}
+
+#[test]
+fn a_run_without_rules_is_not_judged_and_fails_a_gate() {
+    let s = summarize(&series(&[5.0, 5.0]), &[], &[], true);
+    assert_eq!(s.verdict, Verdict::NotJudged);
+    assert!(s.gate_failed());
+    assert!(!summarize(&series(&[5.0]), &[], &[p99_rule(1.0)], true).gate_failed());
+}
+
+#[test]
+fn a_fault_that_failed_to_apply_starts_no_phase_and_detects_nothing() {
+    // A migration with a syntax error at 12:02; an unrelated alert at 12:05.
+    let w = series(&[5.0, 5.0, 5.0, 2000.0, 2000.0, 5.0]);
+    let events = vec![ev(2.0, 2, EventKind::FaultApplySent), ev(2.0, 2, EventKind::FaultFailed)];
+    let s = summarize(&w, &events, &[p99_rule(1.0)], false);
+    assert_eq!(s.alerts.len(), 1);
+    assert_eq!(s.time_to_detect_min, None);
+    assert!(s.phases.iter().all(|p| p.phase != "fault_active"), "{:?}", s.phases);
+}
+
+#[test]
+fn keep_firing_for_makes_a_value_hovering_at_the_threshold_one_alert() {
+    // Success 0.43-0.49 against 0.5, with single windows just above it, as in the lock-queue run.
+    let ratios = [0.9, 0.45, 0.43, 0.51, 0.47, 0.49, 0.52, 0.44, 0.46, 0.9, 0.95, 0.97, 0.98, 0.99];
+    let w: Vec<WindowRow> = ratios
+        .iter()
+        .enumerate()
+        .map(|(i, r)| row(i as u32, (r * 100.0) as u64, 100, Some(5.0)))
+        .collect();
+    let mut rule = AlertRule {
+        name: "checkout success".into(),
+        op: Op::Checkout,
+        metric: AlertMetric::SuccessRatio,
+        above: false,
+        threshold: 0.5,
+        for_sim_secs: 60.0,
+        keep_firing_for_sim_secs: 0.0,
+    };
+    assert_eq!(AlertEvaluator::spans(&[rule.clone()], &w).len(), 3, "without hysteresis it flaps");
+    rule.keep_firing_for_sim_secs = 180.0;
+    let spans = AlertEvaluator::spans(&[rule], &w);
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    // Clear from the window ending 12:10 on (began 12:09); resolved 3 minutes later.
+    assert_eq!(spans[0].resolved.as_deref(), Some("12:12:00"));
 }

@@ -8,14 +8,16 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::*;
-use crate::analysis::FOCUS_OP;
-use crate::results::{DbSample, EventRow, WindowRow, window_secs};
+use crate::analysis::{AlertSpan, FOCUS_OP};
+use crate::results::{DbSample, EventKind, EventRow, WindowRow, window_secs};
 
 /// What the analysis adds to the raw rows.
 #[derive(Debug, Clone, Default)]
 pub struct Annotations {
     /// (from, to) clock of the outage window, shaded.
     pub outage: Option<(String, String)>,
+    /// Each alert from firing to resolving, drawn as one span.
+    pub alerts: Vec<AlertSpan>,
     /// (label, milliseconds): p99 alert thresholds drawn on the latency panel.
     pub p99_thresholds: Vec<(String, f64)>,
 }
@@ -24,8 +26,10 @@ struct Series {
     x: Vec<f64>,
     latency: [(Vec<Option<f64>>, &'static str, RGBColor); 3],
     throughput: Vec<(Vec<f64>, &'static str, RGBColor)>,
-    /// (x, label, is_alert)
-    markers: Vec<(f64, String, bool)>,
+    /// Fault actions: (x, label).
+    markers: Vec<(f64, String)>,
+    /// Alerts: (from x, to x, label).
+    alerts: Vec<(f64, f64, String)>,
     outage: Option<(f64, f64)>,
     db: Vec<(String, Vec<(f64, f64)>)>,
 }
@@ -38,14 +42,23 @@ fn series(windows: &[WindowRow], events: &[EventRow], db: &[DbSample], notes: &A
         .iter()
         .filter_map(|e| {
             let hm = e.clock.get(..5).unwrap_or(&e.clock);
-            let label = match e.kind.as_str() {
-                "fault_apply_sent" => format!("{hm} {} applied", e.name),
-                "fault_rollback_sent" => format!("{hm} rollback of {} sent", e.name),
-                "fault_failed" => format!("{hm} {} failed", e.name),
-                "alert_fired" => format!("{hm} alert: {}", e.name),
+            let label = match e.kind {
+                EventKind::FaultApplySent => format!("{hm} {} applied", e.name),
+                EventKind::FaultRollbackSent => format!("{hm} rollback of {} sent", e.name),
+                EventKind::FaultFailed => format!("{hm} {} failed", e.name),
                 _ => return None,
             };
-            Some((clock_x(&e.clock), label, e.kind == "alert_fired"))
+            Some((clock_x(&e.clock), label))
+        })
+        .collect();
+    let end = rows.last().map(|w| clock_x(&w.clock)).unwrap_or(0.0);
+    let alerts = notes
+        .alerts
+        .iter()
+        .map(|a| {
+            let to = a.resolved.as_deref().map_or(end, clock_x);
+            let label = format!("{} alert: {}", a.fired.get(..5).unwrap_or(&a.fired), a.name);
+            (clock_x(&a.fired), to, label)
         })
         .collect();
     let mut metrics: Vec<String> = db.iter().map(|s| s.metric.clone()).collect();
@@ -92,6 +105,7 @@ fn series(windows: &[WindowRow], events: &[EventRow], db: &[DbSample], notes: &A
             (rate(|w| w.dropped), "dropped (503)", C_ORANGE),
         ],
         markers,
+        alerts,
         outage: notes.outage.as_ref().map(|(a, b)| (clock_x(a), clock_x(b))),
         db,
     }
@@ -111,15 +125,35 @@ fn shade<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
             C_RED.mix(0.08).filled(),
         )))?;
     }
-    for (x, _, alert) in &s.markers {
-        let style = if *alert {
-            C_ORANGE.stroke_width(2)
-        } else {
-            BLACK.mix(0.7).stroke_width(2)
-        };
+    for (from, to, _) in &s.alerts {
+        let band = Rectangle::new([(*from, lo), (*to, hi)], C_ORANGE.mix(0.12).filled());
+        chart.draw_series(std::iter::once(band))?;
+    }
+    for (x, _) in &s.markers {
+        let style = BLACK.mix(0.7).stroke_width(2);
         chart.draw_series(std::iter::once(PathElement::new(vec![(*x, lo), (*x, hi)], style)))?;
     }
     Ok(())
+}
+
+/// Label rows in the latency panel's headroom.
+const LABEL_ROWS: usize = 4;
+/// Roughly how wide a character of the 15 px label font is, in pixels.
+const LABEL_CHAR_PX: f64 = 8.5;
+
+/// Puts each label (left edge and width, in pixels, in drawing order) in the first row where
+/// it overlaps no label already there; `None` when no row has room (it is not drawn: the
+/// timeline has every event). So labels never print over one another.
+pub(super) fn place_labels(labels: &[(f64, f64)], rows: usize) -> Vec<Option<usize>> {
+    let mut right_edge = vec![f64::NEG_INFINITY; rows];
+    labels
+        .iter()
+        .map(|&(left, width)| {
+            let row = right_edge.iter().position(|&edge| left > edge + 6.0)?;
+            right_edge[row] = left + width;
+            Some(row)
+        })
+        .collect()
 }
 
 /// One labelled line of a panel.
@@ -204,14 +238,23 @@ fn draw<DB: DrawingBackend>(
             ("sans-serif", 15),
         )))?;
     }
-    // Marker labels stacked downwards from the top, one row each, so they never overlap.
-    for (i, (x, label, alert)) in s.markers.iter().enumerate() {
-        let y = hi / 2.0_f64.powi((i % 4) as i32 + 1);
-        let color = if *alert { RGBColor(160, 90, 0) } else { BLACK };
+    // Labels of fault actions and alerts, in rows from the top, none over another.
+    let mut labels: Vec<(f64, &str, RGBColor)> = s.markers.iter().map(|(x, l)| (*x, l.as_str(), BLACK)).collect();
+    labels.extend(s.alerts.iter().map(|(x, _, l)| (*x, l.as_str(), RGBColor(160, 90, 0))));
+    labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let plot_px = f64::from(WIDTH) - 120.0;
+    let px = |x: f64| (x - x0) / (x1 - x0) * plot_px;
+    let extents: Vec<(f64, f64)> = labels
+        .iter()
+        .map(|(x, l, _)| (px(*x), (l.chars().count() + 1) as f64 * LABEL_CHAR_PX))
+        .collect();
+    for ((x, label, color), row) in labels.iter().zip(place_labels(&extents, LABEL_ROWS)) {
+        let Some(row) = row else { continue };
+        let y = hi / 2.0_f64.powi(row as i32 + 1);
         lat.draw_series(std::iter::once(Text::new(
             format!(" {label}"),
             (*x, y),
-            ("sans-serif", 15).into_font().color(&color),
+            ("sans-serif", 15).into_font().color(color),
         )))?;
     }
     legend(&mut lat)?;
@@ -279,4 +322,26 @@ pub fn render_dashboard(
     )
     .map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_never_overlap_and_those_without_room_are_left_out() {
+        // Eleven alerts a few pixels apart, as a flapping alert drew them, and one far away.
+        let mut labels: Vec<(f64, f64)> = (0..11).map(|i| (100.0 + 9.0 * f64::from(i), 150.0)).collect();
+        labels.push((900.0, 150.0));
+        let rows = place_labels(&labels, LABEL_ROWS);
+        assert_eq!(rows.iter().filter(|r| r.is_some()).count(), LABEL_ROWS + 1);
+        assert_eq!(rows[11], Some(0));
+        for (i, a) in labels.iter().enumerate() {
+            for (j, b) in labels.iter().enumerate().skip(i + 1) {
+                if rows[i].is_some() && rows[i] == rows[j] {
+                    assert!(b.0 > a.0 + a.1 || a.0 > b.0 + b.1, "labels {i} and {j} overlap in row {:?}", rows[i]);
+                }
+            }
+        }
+    }
 }

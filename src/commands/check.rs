@@ -1,4 +1,4 @@
-//! `outage-sim check`: validate a scenario, touch nothing.
+//! `outage-sim check` and `outage-sim faults`: validate a scenario, list a catalog; touch nothing.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,34 +8,10 @@ use crate::scenario::Scenario;
 
 use super::BadInput;
 
-/// Loads a scenario and makes sure every fault it names (or `instead`, put in place of each)
-/// exists for `dialect`.
-pub fn load_checked(
-    path: &Path,
-    dialect: &str,
-    instead: Option<&str>,
-) -> anyhow::Result<(Scenario, Vec<faults::Fault>)> {
-    let scenario = Scenario::load(path)?;
-    if let (Some(name), true) = (instead, scenario.faults.is_empty()) {
-        let msg = format!("--fault {name}: {} has no [[faults]] step to put it in", path.display());
-        return Err(BadInput(msg).into());
-    }
-    let faults = scenario
-        .faults
-        .iter()
-        .enumerate()
-        .map(|(i, f)| match instead {
-            Some(name) => faults::find(dialect, name).map_err(|e| BadInput(format!("--fault: {e}"))),
-            None => faults::find(dialect, &f.name)
-                .map_err(|e| BadInput(format!("{}: faults[{i}].name: {e}", path.display()))),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((scenario, faults))
-}
-
 pub fn check(path: &Path, db: Option<&str>) -> anyhow::Result<ExitCode> {
     let dialect = super::parse_db(db)?.map_or("sqlite", |d| d.dialect());
-    let (s, _) = load_checked(path, dialect, None)?;
+    let s = Scenario::load(path)?;
+    faults::for_steps(&s, dialect, faults::Choice::Scenario).map_err(BadInput)?;
     println!(
         "{}: ok for {dialect} — {} to {} at {}x ({:.0} s real), {} fault(s), {} alert rule(s)",
         path.display(),

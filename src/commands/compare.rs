@@ -5,10 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::analysis;
-use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML};
-use crate::scenario::Scenario;
-use crate::{charts, report};
+use crate::results::{META_JSON, Meta, RunDir};
+use crate::{analysis, charts, report};
 
 use super::BadInput;
 
@@ -21,18 +19,10 @@ pub fn compare(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
     for dir in dirs {
         let run = RunDir::open(dir).map_err(|e| BadInput(format!("{e:#}")))?;
         let meta: Meta = run.read_json(META_JSON)?;
-        let rules = Scenario::load(&run.file(SCENARIO_TOML))
-            .map(|s| s.alerts)
-            .unwrap_or_default();
+        let rules = report::rules_of(&run)?;
         let rows = run.read_windows()?;
-        let summary = analysis::summarize(&rows, &run.read_events()?, &rules);
-        let label = format!(
-            "{} ({})",
-            meta.scenario,
-            dir.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        );
+        let summary = analysis::summarize(&rows, &run.read_events()?, &rules, meta.gated);
+        let label = unique_label(&meta.label(), &summaries);
         windows.push((label.clone(), rows));
         summaries.push((label, summary));
     }
@@ -47,4 +37,10 @@ pub fn compare(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
     print!("{}", report::compare_summary(&summaries));
     println!("written: {}", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `label`, numbered when an earlier run already has it (the same run given twice).
+fn unique_label<T>(label: &str, earlier: &[(String, T)]) -> String {
+    let same = earlier.iter().filter(|(l, _)| l.starts_with(label)).count();
+    if same == 0 { label.to_string() } else { format!("{label} #{}", same + 1) }
 }

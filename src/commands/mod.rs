@@ -10,10 +10,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
-/// Bad usage or bad input (exit code 2), as opposed to a failure while running (1).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
+pub use crate::error::BadInput;
 
 /// Runs one subcommand.
 pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {

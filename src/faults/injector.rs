@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::results::{EventKind, EventLog};
+use crate::results::{EventBus, EventKind};
 use crate::scenario::LockGuard;
-use crate::store::{Store, is_lock_timeout};
+use crate::store::{Store, error_text, is_lock_timeout};
 
 use super::Fault;
 
@@ -37,15 +37,18 @@ impl TimelineStep {
 /// rollbacks must be idempotent (`DROP INDEX IF EXISTS`).
 pub struct Injector<S: Store> {
     store: Arc<S>,
-    events: Arc<EventLog>,
-    /// The open sessions of applied faults that hold one (long transactions).
-    held: Mutex<std::collections::HashMap<String, S::Session>>,
+    events: EventBus,
+    /// The sessions of applied faults that hold one (long transactions). Each is locked while
+    /// it opens, so a rollback that comes meanwhile waits for it rather than missing it.
+    held: Mutex<std::collections::HashMap<String, HeldSession<S>>>,
     /// With the guard its rollback uses too.
     applied: Mutex<Vec<(Fault, Option<LockGuard>)>>,
 }
 
+type HeldSession<S> = Arc<tokio::sync::Mutex<Option<<S as Store>::Session>>>;
+
 impl<S: Store> Injector<S> {
-    pub fn new(store: Arc<S>, events: Arc<EventLog>) -> Self {
+    pub fn new(store: Arc<S>, events: EventBus) -> Self {
         Injector {
             store,
             events,
@@ -110,9 +113,17 @@ impl<S: Store> Injector<S> {
             applied.iter().find(|(f, _)| f.name == name).cloned()
         };
         let Some((fault, guard)) = found else { return };
-        let session = self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
-        if let Some(session) = session {
-            return self.close_held(&fault, session).await;
+        if fault.holds_session {
+            let held = self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+            // Waits while the session is still opening.
+            let session = match held {
+                Some(held) => held.lock().await.take(),
+                None => None,
+            };
+            if let Some(session) = session {
+                self.close_held(&fault, session).await;
+            }
+            return;
         }
         let kinds = [
             EventKind::FaultRollbackSent,
@@ -131,6 +142,12 @@ impl<S: Store> Injector<S> {
     /// Opens the fault's session and runs its up SQL there, leaving its transaction open.
     async fn open_held(&self, fault: Fault) {
         let name = &fault.name;
+        let slot: HeldSession<S> = Default::default();
+        let mut opening = slot.clone().lock_owned().await;
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.clone(), slot);
         self.events
             .emit(EventKind::FaultApplySent, name, &first_statement(&fault.up));
         let opened = async {
@@ -138,18 +155,15 @@ impl<S: Store> Injector<S> {
             self.store.run_in_session(&mut session, &fault.up).await?;
             Ok::<_, sqlx::Error>(session)
         };
-        match opened.await {
+        match opened.await.map_err(|e| error_text(&e, &fault.up)) {
             Ok(session) => {
                 self.events.emit(EventKind::FaultApplyLocked, name, "");
                 self.events.emit(EventKind::FaultApplyDone, name, "transaction open");
-                self.held
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(name.clone(), session);
+                *opening = Some(session);
             }
             Err(e) => {
-                self.events
-                    .emit(EventKind::FaultFailed, name, &e.to_string().replace('\n', " "));
+                self.events.emit(EventKind::FaultFailed, name, &e);
+                self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
                 self.applied
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -170,7 +184,7 @@ impl<S: Store> Injector<S> {
                 .emit(EventKind::FaultRollbackDone, name, "transaction ended"),
             Err(e) => self
                 .events
-                .emit(EventKind::FaultFailed, name, &e.to_string().replace('\n', " ")),
+                .emit(EventKind::FaultFailed, name, &error_text(&e, &fault.down)),
         }
         drop(session);
         self.applied
@@ -208,18 +222,16 @@ impl<S: Store> Injector<S> {
                 Err(e) if attempt < tries && is_lock_timeout(&e) => {
                     let g = guard.expect("more than one try only with a guard");
                     let detail = format!(
-                        "lock timeout after {} ms (try {attempt} of {tries}; next in {} ms): {e}",
+                        "lock timeout after {} ms (try {attempt} of {tries}; next in {} ms): {}",
                         g.timeout.as_millis(),
-                        g.backoff.as_millis()
+                        g.backoff.as_millis(),
+                        error_text(&e, sql)
                     );
-                    self.events
-                        .emit(EventKind::FaultFailed, name, &detail.replace('\n', " "));
+                    self.events.emit(EventKind::FaultFailed, name, &detail);
                     tokio::time::sleep(g.backoff).await;
                 }
                 Err(e) => {
-                    self.events
-                        .emit(EventKind::FaultFailed, name, &e.to_string().replace('\n', " "));
-                    tracing::error!("fault {name} failed: {e}");
+                    self.events.emit(EventKind::FaultFailed, name, &error_text(&e, sql));
                     return false;
                 }
             }
@@ -239,4 +251,66 @@ fn first_statement(sql: &str) -> String {
         .next()
         .unwrap_or("")
         .to_string()
+}
+
+/// Rolls back the faults an earlier run recorded as applied and never rolled back (it was
+/// killed), and says so, before anything else runs.
+pub async fn roll_back_leftovers<S: Store>(store: &S) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let left = store.left_applied().await.context("reading the record of applied faults")?;
+    for (name, down) in left {
+        eprintln!("an earlier run left fault {name} applied (it was killed before its rollback); rolling it back now");
+        store
+            .run_ddl(&down, None, &|_| {})
+            .await
+            .with_context(|| format!("rolling back fault {name} left by an earlier run"))?;
+        store.record_applied(&name, None).await?;
+        eprintln!("fault {name} rolled back");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::results::{EventBus, Timebase};
+    use crate::store::null::NullStore;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rollback_that_comes_while_a_held_session_opens_waits_and_closes_it() {
+        let store = Arc::new(NullStore {
+            session_open_delay: Duration::from_secs(5),
+            ..Default::default()
+        });
+        let start = tokio::time::Instant::now();
+        let clock = crate::scenario::IncidentClock {
+            date: "2024-06-08".into(),
+            start: "12:00".parse().unwrap(),
+            end: "13:00".parse().unwrap(),
+            speed: 1.0,
+        };
+        let (bus, mut events) = EventBus::new(Timebase { start, clock });
+        let injector = Injector::new(store.clone(), bus);
+        let fault = Fault {
+            name: "long-report".into(),
+            description: String::new(),
+            up: "BEGIN;\nSELECT 1;\n".into(),
+            down: "COMMIT;\n".into(),
+            holds_session: true,
+        };
+        let steps = vec![
+            TimelineStep::Apply { at: Duration::ZERO, fault, guard: None },
+            TimelineStep::Rollback { at: Duration::from_secs(1), name: "long-report".into() },
+        ];
+        injector.run_timeline(steps, start).await;
+        assert_eq!(store.open_sessions.load(Ordering::SeqCst), 0, "the held transaction was left open");
+        assert!(injector.applied().is_empty());
+        let mut kinds = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            kinds.push(e.kind);
+        }
+        assert_eq!(kinds.last(), Some(&EventKind::FaultRollbackDone), "{kinds:?}");
+    }
 }

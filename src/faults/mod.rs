@@ -5,4 +5,58 @@ mod injector;
 pub mod migration_dir;
 
 pub use catalog::{Fault, find, list};
-pub use injector::{Injector, TimelineStep};
+pub use injector::{Injector, TimelineStep, roll_back_leftovers};
+
+use std::path::Path;
+
+use crate::scenario::Scenario;
+
+/// What stands in for the scenario's `[[faults]]` steps.
+#[derive(Debug, Clone, Copy)]
+pub enum Choice<'a> {
+    /// The catalog faults the scenario names.
+    Scenario,
+    /// This catalog fault at every step (`--fault`).
+    Catalog(&'a str),
+    /// A user's migration directory at every step (`--fault-dir`, `validate --migration`).
+    MigrationDir(&'a Path),
+}
+
+impl Choice<'_> {
+    /// What the run's faults are, for labels: `None` for the scenario's own.
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Choice::Scenario => None,
+            Choice::Catalog(name) => Some((*name).to_string()),
+            Choice::MigrationDir(dir) => Some(format!("migration {}", dir.display())),
+        }
+    }
+}
+
+/// The faults of `scenario`'s steps for `dialect`, one per step; every problem names the file
+/// or option at fault and what was expected.
+pub fn for_steps(scenario: &Scenario, dialect: &str, choice: Choice) -> Result<Vec<Fault>, String> {
+    let file = scenario.source.display();
+    let option = match choice {
+        Choice::Scenario => None,
+        Choice::Catalog(_) => Some("--fault"),
+        Choice::MigrationDir(_) => Some("--fault-dir"),
+    };
+    if let (Some(option), true) = (option, scenario.faults.is_empty()) {
+        return Err(format!("{option}: {file} has no [[faults]] step to put it in"));
+    }
+    let stand_in = match choice {
+        Choice::Scenario => None,
+        Choice::Catalog(name) => Some(find(dialect, name).map_err(|e| format!("--fault: {e}"))?),
+        Choice::MigrationDir(dir) => Some(migration_dir::load(dir)?),
+    };
+    scenario
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(i, step)| match &stand_in {
+            Some(fault) => Ok(fault.clone()),
+            None => find(dialect, &step.name).map_err(|e| format!("{file}: faults[{i}].name: {e}")),
+        })
+        .collect()
+}

@@ -65,7 +65,7 @@ pub fn report_html(
     let _ = writeln!(
         body,
         "<p>Verdict: <strong>{}</strong>. Time to detect {}, to mitigate {}, to recover {}.{}</p>",
-        escape(&summary.verdict),
+        escape(&summary.verdict.to_string()),
         minutes(summary.time_to_detect_min),
         minutes(summary.time_to_mitigate_min),
         minutes(summary.time_to_recover_min),
@@ -126,7 +126,7 @@ pub fn compare_html(runs: &[(String, Summary)], compare_svg: &str) -> String {
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(label),
-            escape(&s.verdict),
+            escape(&s.verdict.to_string()),
             minutes(s.time_to_detect_min),
             minutes(s.time_to_mitigate_min),
             minutes(s.time_to_recover_min)
@@ -151,7 +151,9 @@ mod tests {
             time_to_detect_min: Some(5.0),
             time_to_mitigate_min: None,
             time_to_recover_min: None,
-            verdict: "fail".into(),
+            rules: vec![],
+            verdict: crate::results::Verdict::Fail,
+            gated: false,
         };
         let html = report_html(
             "a <b>",

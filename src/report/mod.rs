@@ -7,7 +7,11 @@ pub use html::{compare_html, report_html};
 use std::fmt::Write;
 
 use crate::analysis::{PhaseStats, Summary};
-use crate::results::{EventRow, Meta};
+use crate::results::{EventKind, EventRow, Meta};
+
+mod render;
+
+pub use render::{render_run, rules_of};
 
 fn ms(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
@@ -74,37 +78,35 @@ pub fn terminal_summary(summary: &Summary, meta: &Meta, run_dir: &std::path::Pat
     }
     let _ = writeln!(
         out,
-        "time to detect {}, to mitigate {}, to recover {}; verdict: {}",
+        "time to detect {}, to mitigate {}, to recover {}; verdict: {}{}",
         minutes(summary.time_to_detect_min),
         minutes(summary.time_to_mitigate_min),
         minutes(summary.time_to_recover_min),
-        summary.verdict
+        summary.verdict,
+        if summary.gated { " (gated)" } else { "" }
     );
     let _ = writeln!(out, "results: {}", run_dir.display());
     out
 }
 
 fn describe(e: &EventRow) -> Option<String> {
-    let text = match e.kind.as_str() {
-        "run_start" => "replay started".to_string(),
-        "run_end" => format!(
-            "replay ended{}",
-            if e.detail.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", e.detail)
-            }
-        ),
-        "fault_apply_sent" => format!("{} applied: `{}`", e.name, e.detail),
-        "fault_apply_locked" => format!("{} got its lock", e.name),
-        "fault_apply_done" => format!("{} in place", e.name),
-        "fault_rollback_sent" => format!("rollback of {} sent: `{}`", e.name, e.detail),
-        "fault_rollback_locked" => format!("rollback of {} got its lock", e.name),
-        "fault_rollback_done" => format!("{} rolled back", e.name),
-        "fault_failed" => format!("{} failed: {}", e.name, e.detail),
-        "alert_fired" => format!("alert: {} ({})", e.name, e.detail),
-        "alert_resolved" => format!("resolved: {}", e.name),
-        _ => return None,
+    use EventKind::*;
+    let text = match e.kind {
+        RunStart => "replay started".to_string(),
+        RunEnd if e.detail.is_empty() => "replay ended".to_string(),
+        RunEnd => format!("replay ended ({})", e.detail),
+        FaultApplySent => format!("{} applied: `{}`", e.name, e.detail),
+        FaultApplyLocked => format!("{} got its lock", e.name),
+        FaultApplyDone => format!("{} in place", e.name),
+        FaultRollbackSent => format!("rollback of {} sent: `{}`", e.name, e.detail),
+        FaultRollbackLocked => format!("rollback of {} got its lock", e.name),
+        FaultRollbackDone => format!("{} rolled back", e.name),
+        FaultFailed => format!("{} failed: {}", e.name, e.detail),
+        AlertFired => format!("alert: {} ({})", e.name, e.detail),
+        AlertResolved => format!("resolved: {}", e.name),
+        TraineeDiagnosis => format!("trainee diagnosed {}", e.name),
+        TraineeAction => format!("trainee: {} {}", e.name, e.detail),
+        MitigationDetected => format!("mitigation detected: {} {}", e.name, e.detail),
     };
     Some(text)
 }

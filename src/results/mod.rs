@@ -38,8 +38,9 @@ pub struct WindowRow {
     pub max_ms: Option<f64>,
 }
 
-/// What happened, as written to `events.csv`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What happened, as written to `events.csv` (`kind`, snake_case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EventKind {
     RunStart,
     RunEnd,
@@ -52,24 +53,37 @@ pub enum EventKind {
     FaultFailed,
     AlertFired,
     AlertResolved,
+    TraineeDiagnosis,
+    TraineeAction,
+    MitigationDetected,
 }
 
 impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        use EventKind::*;
-        match self {
-            RunStart => "run_start",
-            RunEnd => "run_end",
-            FaultApplySent => "fault_apply_sent",
-            FaultApplyLocked => "fault_apply_locked",
-            FaultApplyDone => "fault_apply_done",
-            FaultRollbackSent => "fault_rollback_sent",
-            FaultRollbackLocked => "fault_rollback_locked",
-            FaultRollbackDone => "fault_rollback_done",
-            FaultFailed => "fault_failed",
-            AlertFired => "alert_fired",
-            AlertResolved => "alert_resolved",
-        }
+    /// Whether this event is a fault's DDL or session being sent (apply or rollback).
+    pub fn is_sent(self) -> bool {
+        matches!(self, EventKind::FaultApplySent | EventKind::FaultRollbackSent)
+    }
+}
+
+/// A run's verdict on its alert rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Rules were judged and none fired.
+    Pass,
+    /// At least one rule fired.
+    Fail,
+    /// There was nothing to judge with: the run had no alert rules.
+    NotJudged,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NotJudged => "not judged (no alert rules)",
+        })
     }
 }
 
@@ -80,7 +94,7 @@ pub struct EventRow {
     pub t_s: f64,
     /// Incident clock, `HH:MM:SS`.
     pub clock: String,
-    pub kind: String,
+    pub kind: EventKind,
     /// The fault's or alert's name.
     pub name: String,
     pub detail: String,
@@ -119,10 +133,34 @@ pub struct Meta {
     pub clock_start: String,
     pub clock_end: String,
     pub orders_seeded: u64,
+    /// What was applied at the scenario's fault steps: catalog names, or `migration DIR`.
+    #[serde(default)]
+    pub faults: Vec<String>,
+    /// Whether a breached alert rule failed the run (`--gate`, `validate`, `[gate]`).
+    #[serde(default)]
+    pub gated: bool,
+}
+
+impl Meta {
+    /// How a run is named on charts and in comparisons: scenario, backend, faults, start.
+    pub fn label(&self) -> String {
+        let faults = if self.faults.is_empty() {
+            "no fault".to_string()
+        } else {
+            self.faults.join(" + ")
+        };
+        format!(
+            "{} on {}, {faults} ({})",
+            self.scenario,
+            self.backend,
+            self.started_at.get(..16).unwrap_or(&self.started_at)
+        )
+    }
 }
 
 /// An append-only CSV file, flushed after every batch so a crash loses at most one window.
 pub struct CsvLog<T> {
+    path: PathBuf,
     writer: Mutex<csv::Writer<File>>,
     _row: std::marker::PhantomData<fn(T)>,
 }
@@ -131,19 +169,19 @@ impl<T: Serialize> CsvLog<T> {
     pub fn create(path: &Path) -> Result<Arc<Self>> {
         let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(Arc::new(CsvLog {
+            path: path.to_path_buf(),
             writer: Mutex::new(csv::Writer::from_writer(file)),
             _row: Default::default(),
         }))
     }
 
-    /// Appends rows and flushes them to the file.
+    /// Appends rows and flushes them to the file; an error names the file.
     pub fn append(&self, rows: &[T]) -> Result<()> {
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        for row in rows {
-            w.serialize(row)?;
-        }
-        w.flush()?;
-        Ok(())
+        let written = rows.iter().try_for_each(|row| w.serialize(row)).map_err(anyhow::Error::from);
+        written
+            .and_then(|()| Ok(w.flush()?))
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 }
 
@@ -189,18 +227,22 @@ pub fn round_ms(s: f64) -> f64 {
     (s * 1000.0).round() / 1000.0
 }
 
-/// `events.csv`, stamped as events happen.
-pub struct EventLog {
-    log: Arc<CsvLog<EventRow>>,
+/// Where events go as they happen: each is stamped with the run's clock and sent to the
+/// replay, which publishes it to its sinks (the files among them). Cheap to clone.
+#[derive(Clone)]
+pub struct EventBus {
+    tx: tokio::sync::mpsc::UnboundedSender<EventRow>,
     time: Timebase,
 }
 
-impl EventLog {
-    pub fn new(log: Arc<CsvLog<EventRow>>, time: Timebase) -> Self {
-        EventLog { log, time }
+impl EventBus {
+    /// A bus and the receiver the replay reads it from.
+    pub fn new(time: Timebase) -> (EventBus, tokio::sync::mpsc::UnboundedReceiver<EventRow>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (EventBus { tx, time }, rx)
     }
 
-    /// Records an event now. A failure to write is reported, not fatal: the run goes on.
+    /// Records an event now.
     pub fn emit(&self, kind: EventKind, name: &str, detail: &str) {
         self.emit_at(kind, name, detail, tokio::time::Instant::now());
     }
@@ -211,13 +253,16 @@ impl EventLog {
         let row = EventRow {
             t_s,
             clock,
-            kind: kind.as_str().into(),
+            kind,
             name: name.into(),
             detail: detail.into(),
         };
-        if let Err(e) = self.log.append(&[row]) {
-            tracing::warn!("cannot write events.csv: {e:#}");
-        }
+        // The receiver lives as long as the replay; after it, nothing is listening.
+        let _ = self.tx.send(row);
+    }
+
+    pub fn time(&self) -> &Timebase {
+        &self.time
     }
 }
 

@@ -21,7 +21,7 @@ use raw::{RawScenario, unspanned};
 pub const MAX_CART_ITEMS: u32 = 16;
 
 /// One kind of user operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Browse,
@@ -160,7 +160,7 @@ pub struct LockGuard {
 }
 
 /// Which windowed metric an alert watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertMetric {
     P99Ms,
@@ -168,7 +168,7 @@ pub enum AlertMetric {
 }
 
 /// An SLO rule: `op`'s `metric` beyond `threshold` for `for_duration` of the incident clock.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertRule {
     pub name: String,
     pub op: Op,
@@ -178,6 +178,10 @@ pub struct AlertRule {
     pub threshold: f64,
     /// Incident-clock seconds the condition must hold before the alert fires.
     pub for_sim_secs: f64,
+    /// Incident-clock seconds the condition must stay clear before a firing alert resolves
+    /// (`keep_firing_for`), so a value hovering at the threshold makes one alert, not many.
+    #[serde(default)]
+    pub keep_firing_for_sim_secs: f64,
 }
 
 /// A validated workload.

@@ -139,6 +139,7 @@ struct RawAlert {
     below: Option<f64>,
     #[serde(rename = "for")]
     for_: Spanned<String>,
+    keep_firing_for: Option<Spanned<String>>,
 }
 
 /// Collects the first validation error with its place in the file.
@@ -453,6 +454,10 @@ impl RawScenario {
             };
             let for_sim_secs =
                 parse_sim_duration(a.for_.get_ref()).or_else(|e| ck.fail(a.for_.span(), &field("for"), e))?;
+            let keep_firing_for_sim_secs = match &a.keep_firing_for {
+                None => 0.0,
+                Some(k) => parse_sim_duration(k.get_ref()).or_else(|e| ck.fail(k.span(), &field("keep_firing_for"), e))?,
+            };
             rules.push(AlertRule {
                 name: a.name.clone(),
                 op,
@@ -460,6 +465,7 @@ impl RawScenario {
                 above,
                 threshold,
                 for_sim_secs,
+                keep_firing_for_sim_secs,
             });
         }
         Ok(rules)

@@ -20,13 +20,14 @@ macro_rules! run_statements {
 }
 
 pub mod mysql;
+pub mod null;
 pub mod postgres;
 pub mod seed;
 mod server;
 pub mod sqlite;
 mod url;
 
-pub use server::{Prepared, ServerStore};
+pub use server::{Prepared, ServerStore, prepare_shown};
 pub use url::{DbUrl, redact};
 
 use std::future::Future;
@@ -225,4 +226,32 @@ mod tests {
         assert!(check_schema_name("Robert'); DROP").is_err());
         assert!(check_schema_name("1abc").is_err());
     }
+}
+
+/// A database error in one line, for events and messages: the server's message and code, and
+/// for PostgreSQL where in `sql` it happened, as line and column of the statement. (sqlx's own
+/// text adds "at line N", which is the line of PostgreSQL's C source that raised the error.)
+pub fn error_text(e: &sqlx::Error, sql: &str) -> String {
+    let Some(db) = e.as_database_error() else {
+        return e.to_string().replace('\n', " ");
+    };
+    let code = db.code().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default();
+    let mut text = format!("{}{code}", db.message().replace('\n', " "));
+    let position = db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .and_then(|pg| match pg.position() {
+            Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
+            _ => None,
+        });
+    let statements = split_statements(sql);
+    if let (Some(p), [statement]) = (position, statements.as_slice()) {
+        let before: String = statement.chars().take(p.saturating_sub(1)).collect();
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let code_line = statement.lines().nth(line - 1).unwrap_or("").trim();
+        text += &format!(" at line {line}, column {column} of the statement: `{code_line}`");
+    } else if let Some(p) = position {
+        text += &format!(" at character {p} of the statement that failed");
+    }
+    text
 }

@@ -30,6 +30,18 @@ pub trait ServerStore: Store + Sized {
     ) -> impl Future<Output = anyhow::Result<Prepared>> + Send;
 }
 
+/// Seeds or resets outage-sim's schema on a server with a progress bar, and says what it did.
+pub async fn prepare_shown<S: ServerStore>(store: &S, url: &str, history: &History) -> anyhow::Result<Prepared> {
+    let seeding = crate::progress::bar(history.data.orders, "{msg:>26} [{bar:40}] {pos}/{len} orders ({eta})");
+    seeding.enable_steady_tick(std::time::Duration::from_millis(200));
+    let prepared = store.prepare(history, url, &seeding).await;
+    seeding.finish_and_clear();
+    if let Ok(p) = &prepared {
+        eprintln!("database: {p}");
+    }
+    prepared
+}
+
 /// Runs one request on a task of its own, as an application server would: it waits for a
 /// pool connection for at most `pool_wait` (and never past the request's `deadline`), and
 /// once it has one its queries run to completion even if the caller stops waiting, so the

@@ -335,6 +335,45 @@ fn cart_sql(n: usize) -> &'static CartSql {
     })
 }
 
+/// Where a run's SQLite database comes from.
+pub enum RunFile<'a> {
+    /// A copy of the cached, seeded base database, at this path in the run directory.
+    CopyOfBase { cache: &'a Path, copy: &'a Path },
+    /// The user's own file (`--db sqlite:PATH`), prepared first if it does not exist.
+    Own(&'a Path),
+}
+
+/// Opens the database a run works on, seeding what is missing with a progress bar.
+pub async fn open_for_run(history: &History, file: RunFile<'_>, read_pool_size: u32) -> Result<SqliteStore> {
+    let seeding = crate::progress::bar(history.data.orders, "{msg:>18} [{bar:40}] {pos}/{len} orders ({eta})");
+    let path = match file {
+        RunFile::Own(f) => {
+            if !f.exists() {
+                prepare_file(f, history, &seeding).await?;
+            }
+            f
+        }
+        RunFile::CopyOfBase { cache, copy } => {
+            let base = ensure_base(cache, history, &seeding)
+                .await
+                .context("seeding the SQLite base database")?;
+            std::fs::copy(&base, copy).with_context(|| format!("cannot copy {} into the run directory", base.display()))?;
+            // Flush the copy now, so the kernel's write-back does not compete with the probe.
+            std::fs::File::open(copy)?.sync_all()?;
+            copy
+        }
+    };
+    seeding.finish_and_clear();
+    SqliteStore::open(path, read_pool_size).await
+}
+
+/// Deletes a run's copy of the database and its WAL files.
+pub fn remove_files(file: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+}
+
 /// Where the seeded base database for `history` lives under `cache_dir`. The name changes with
 /// everything that shapes the data, so a changed scenario never reuses a stale file.
 pub fn base_file(cache_dir: &Path, history: &History) -> PathBuf {

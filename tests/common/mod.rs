@@ -4,6 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use outage_sim::results::{EventKind, EventRow, RunDir};
+
+/// Every event sent so far on a bus.
+pub fn received(rx: &mut tokio::sync::mpsc::UnboundedReceiver<EventRow>) -> Vec<EventRow> {
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    events
+}
+
 /// The URL of a test server from `var`, or `None` (the test is skipped, saying how to run it).
 /// In CI (`CI=true`) a missing server is a failure, not a skip.
 pub fn server_url(var: &str, test: &str) -> Option<String> {
@@ -103,16 +114,16 @@ pub async fn my_scalar(url: &str, sql: &str) -> i64 {
 }
 
 /// Waits until `events.csv` of the single run under `out` holds an event of `kind`.
-pub fn wait_for_event(out: &Path, kind: &str, limit: std::time::Duration) {
+pub fn wait_for_event(out: &Path, kind: EventKind, limit: std::time::Duration) {
     let deadline = std::time::Instant::now() + limit;
     loop {
         let found = run_dir(out)
-            .and_then(|d| std::fs::read_to_string(d.join("events.csv")).ok())
-            .is_some_and(|t| t.lines().any(|l| l.split(',').nth(2) == Some(kind)));
+            .and_then(|d| RunDir::open(&d).ok()?.read_events().ok())
+            .is_some_and(|events| events.iter().any(|e| e.kind == kind));
         if found {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {kind}");
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {kind:?}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

@@ -1,0 +1,131 @@
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::*;
+use crate::results::{EVENTS_CSV, RunDir, WINDOWS_CSV};
+use crate::store::null::NullStore;
+
+/// 2 minutes of incident clock at 60x: 2 s real, 250 ms windows, a fault from 12:00:30 to
+/// 12:01:30 when `fault` is set.
+fn scenario(fault: bool) -> Scenario {
+    let faults = if fault {
+        "[[faults]]\nname = \"reporting-index\"\napply = \"12:00:30\"\nrollback = \"12:01:30\"\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        r#"[clock]
+start = "12:00"
+end = "12:02"
+speed = 60
+[load]
+unit = "arrivals_per_second"
+points = [{{ at = "12:00", value = 200.0 }}]
+[mix]
+checkout = 1
+[run]
+window_ms = 250
+{faults}"#
+    );
+    Scenario::parse(&text, Path::new("test.toml")).unwrap()
+}
+
+/// Keeps what it is given.
+#[derive(Clone, Default)]
+struct Collect {
+    windows: Arc<Mutex<Vec<Window>>>,
+    db: Arc<Mutex<Vec<DbSample>>>,
+    events: Arc<Mutex<Vec<EventRow>>>,
+}
+
+impl Sink for Collect {
+    fn window(&mut self, w: &Window) -> Result<()> {
+        self.windows.lock().unwrap().push(w.clone());
+        Ok(())
+    }
+    fn event(&mut self, e: &EventRow) -> Result<()> {
+        self.events.lock().unwrap().push(e.clone());
+        Ok(())
+    }
+    fn db(&mut self, d: &[DbSample]) -> Result<()> {
+        self.db.lock().unwrap().extend_from_slice(d);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_monitor_never_stretches_a_window() {
+    let scenario = scenario(false);
+    // Each sample takes three and a half windows.
+    let store = Arc::new(NullStore {
+        sample_delay: Duration::from_millis(875),
+        ..Default::default()
+    });
+    let seen = Collect::default();
+    let ending = Replay::new(&scenario, store, vec![], None)
+        .run(vec![Box::new(seen.clone())])
+        .await
+        .unwrap();
+    assert_eq!(ending, Ending::Completed);
+    let windows = seen.windows.lock().unwrap();
+    assert_eq!(windows.len(), 8);
+    for (k, w) in windows.iter().enumerate() {
+        assert_eq!(w.rows[0].t_s, 0.25 * (k + 1) as f64, "window {k} ended late");
+    }
+    assert!(windows.iter().map(|w| w.op(Op::Checkout).offered).sum::<u64>() > 300);
+    let db = seen.db.lock().unwrap();
+    let samples: Vec<&DbSample> = db.iter().filter(|s| s.metric == "sessions_active").collect();
+    assert!((1..8).contains(&samples.len()), "{} samples", samples.len());
+    assert!(db.iter().any(|s| s.metric == "monitor_sample_s" && s.value >= 0.875));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_results_file_that_cannot_be_written_stops_the_run_after_the_rollback() {
+    let scenario = scenario(true);
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::create(dir.path(), "t", chrono::Utc::now()).unwrap();
+    // Every write of windows.csv fails as on a full disk.
+    std::os::unix::fs::symlink("/dev/full", run.file(WINDOWS_CSV)).unwrap();
+    let fault = crate::faults::find("sqlite", "reporting-index").unwrap();
+    let replay = Replay::new(&scenario, Arc::new(NullStore::default()), vec![fault], None);
+    let seen = Collect::default();
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(ResultsSink::create(&run).unwrap()), Box::new(seen.clone())];
+    let err = replay.run(sinks).await.unwrap_err();
+    assert!(format!("{err:#}").contains("windows.csv"), "{err:#}");
+    let events = seen.events.lock().unwrap();
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.last(), Some(&EventKind::RunEnd), "{kinds:?}");
+    assert_eq!(events.last().unwrap().detail, "a results sink failed");
+    assert!(events.last().unwrap().t_s < 1.0, "the run stopped at the failure, not at its end");
+    let written = std::fs::read_to_string(run.file(EVENTS_CSV)).unwrap();
+    assert!(written.contains("run_end"), "the other files are still written: {written}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_sink_after_a_fault_rolls_it_back_first() {
+    /// Fails at the window after the fault went in.
+    struct FailAfterFault(bool);
+    impl Sink for FailAfterFault {
+        fn event(&mut self, e: &EventRow) -> Result<()> {
+            self.0 |= e.kind == EventKind::FaultApplyDone;
+            Ok(())
+        }
+        fn window(&mut self, _: &Window) -> Result<()> {
+            anyhow::ensure!(!self.0, "cannot write the test sink");
+            Ok(())
+        }
+    }
+    let scenario = scenario(true);
+    let fault = crate::faults::find("sqlite", "reporting-index").unwrap();
+    let replay = Replay::new(&scenario, Arc::new(NullStore::default()), vec![fault], None);
+    let seen = Collect::default();
+    let err = replay
+        .run(vec![Box::new(FailAfterFault(false)), Box::new(seen.clone())])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("test sink"));
+    let kinds: Vec<EventKind> = seen.events.lock().unwrap().iter().map(|e| e.kind).collect();
+    let done = kinds.iter().position(|k| *k == EventKind::FaultRollbackDone).expect("rolled back");
+    assert!(done < kinds.iter().position(|k| *k == EventKind::RunEnd).unwrap());
+}

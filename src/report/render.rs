@@ -1,0 +1,62 @@
+//! Everything a person reads, drawn again from a run directory's files alone (`run` at its
+//! end, `plot` at any time).
+
+use anyhow::Result;
+
+use crate::analysis::{self, FOCUS_OP, Summary};
+use crate::charts::{self, Annotations};
+use crate::error::BadInput;
+use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML, SUMMARY_JSON};
+use crate::scenario::{AlertMetric, AlertRule, Scenario};
+
+
+/// The alert rules to judge a run by: its `scenario.toml`'s, or, when that file is gone, the
+/// rules its `summary.json` recorded. A run with neither cannot be judged: an error, never a
+/// pass.
+pub fn rules_of(run: &RunDir) -> Result<Vec<AlertRule>> {
+    let scenario = run.file(SCENARIO_TOML);
+    if scenario.exists() {
+        return Scenario::load(&scenario)
+            .map(|s| s.alerts)
+            .map_err(|e| BadInput(format!("cannot judge the run: its scenario does not load: {e}")).into());
+    }
+    match run.read_json::<Summary>(SUMMARY_JSON) {
+        Ok(summary) => Ok(summary.rules),
+        Err(e) => Err(BadInput(format!(
+            "cannot judge the run in {}: it has no {SCENARIO_TOML}, and its {SUMMARY_JSON} gives no rules ({e:#})",
+            run.path.display()
+        ))
+        .into()),
+    }
+}
+
+/// Writes summary.json, timeline.md, the dashboard and report.html from the run's files.
+pub fn render_run(run: &RunDir) -> Result<(Summary, Meta)> {
+    let meta: Meta = run.read_json(META_JSON)?;
+    let rules = rules_of(run)?;
+    let windows = run.read_windows()?;
+    let events = run.read_events()?;
+    let db = run.read_db_samples()?;
+    let title = meta.label();
+    let summary = analysis::summarize(&windows, &events, &rules, meta.gated);
+    run.write_json(SUMMARY_JSON, &summary)?;
+    let timeline = super::timeline_md(&title, &events, &summary);
+    std::fs::write(run.file("timeline.md"), &timeline)?;
+    let notes = Annotations {
+        outage: summary.outage.clone(),
+        alerts: summary.alerts.clone(),
+        p99_thresholds: rules
+            .iter()
+            .filter(|r| r.metric == AlertMetric::P99Ms && r.above && r.op.name() == FOCUS_OP)
+            .map(|r| (r.name.clone(), r.threshold))
+            .collect(),
+    };
+    charts::render_dashboard(&run.path, &windows, &events, &db, &notes, &title)?;
+    let svg = std::fs::read_to_string(run.file("dashboard.svg"))?;
+    let scenario_text = std::fs::read_to_string(run.file(SCENARIO_TOML)).unwrap_or_default();
+    std::fs::write(
+        run.file("report.html"),
+        super::report_html(&title, &summary, &timeline, &svg, &scenario_text),
+    )?;
+    Ok((summary, meta))
+}

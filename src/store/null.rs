@@ -1,0 +1,82 @@
+//! A store that does no database work: every request succeeds after `service` time. It
+//! measures the tool itself (the generator's headroom in benchmarks) and drives the replay's
+//! own timing in tests; nothing a user runs uses it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use super::{Request, Store, StoreError};
+
+/// How long each kind of call takes (zero by default).
+#[derive(Debug, Clone, Default)]
+pub struct NullStore {
+    pub service: Duration,
+    pub sample_delay: Duration,
+    pub session_open_delay: Duration,
+    /// Sessions open now.
+    pub open_sessions: Arc<AtomicI64>,
+}
+
+/// A session that counts itself open until dropped.
+pub struct NullSession(Arc<AtomicI64>);
+
+impl Drop for NullSession {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Store for NullStore {
+    fn dialect(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn execute(&self, _request: &Request, _deadline: tokio::time::Instant) -> Result<(), StoreError> {
+        if !self.service.is_zero() {
+            tokio::time::sleep(self.service).await;
+        }
+        Ok(())
+    }
+
+    async fn run_ddl(
+        &self,
+        _sql: &str,
+        _lock_timeout: Option<Duration>,
+        locked: &(dyn Fn(tokio::time::Instant) + Sync),
+    ) -> Result<(), sqlx::Error> {
+        locked(tokio::time::Instant::now());
+        Ok(())
+    }
+
+    type Session = NullSession;
+
+    async fn open_session(&self) -> Result<NullSession, sqlx::Error> {
+        tokio::time::sleep(self.session_open_delay).await;
+        self.open_sessions.fetch_add(1, Ordering::SeqCst);
+        Ok(NullSession(self.open_sessions.clone()))
+    }
+
+    async fn run_in_session(&self, _session: &mut NullSession, _sql: &str) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
+        Ok(true)
+    }
+
+    async fn record_applied(&self, _name: &str, _down: Option<&str>) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    async fn left_applied(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
+        Ok(Vec::new())
+    }
+
+    async fn sample(&self) -> Vec<(String, f64)> {
+        tokio::time::sleep(self.sample_delay).await;
+        vec![("sessions_active".into(), 1.0)]
+    }
+
+    async fn close(&self) {}
+}
