@@ -58,7 +58,9 @@ struct Plan<'a> {
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let db = super::parse_db(args.db.db.as_deref())?;
     let dialect = db.as_ref().map_or("sqlite", DbUrl::dialect);
-    let scenario = Scenario::load(&args.scenario)?.with_overrides(args.speed, args.seed);
+    let scenario = Scenario::load(&args.scenario)?
+        .with_overrides(args.speed, args.seed)
+        .map_err(BadInput)?;
     let choice = match (&args.fault, &args.fault_dir) {
         (Some(name), _) => Choice::Catalog(name),
         (None, Some(dir)) => Choice::MigrationDir(dir),

@@ -257,17 +257,19 @@ impl Scenario {
         header + &toml::to_string_pretty(&raw).unwrap_or_default()
     }
 
-    /// The same scenario at another speed or seed (CLI overrides).
-    pub fn with_overrides(mut self, speed: Option<f64>, seed: Option<u64>) -> Scenario {
+    /// The same scenario at another speed or seed (CLI overrides); a speed out of bounds is
+    /// refused as in the file.
+    pub fn with_overrides(mut self, speed: Option<f64>, seed: Option<u64>) -> Result<Scenario, String> {
         if let Some(speed) = speed {
             self.clock.speed = speed;
             self.raw.clock.speed = unspanned(speed);
+            raw::speed_within_bounds(&self.clock, self.run.window).map_err(|e| format!("--speed: {e}"))?;
         }
         if let Some(seed) = seed {
             self.run.seed = seed;
             self.raw.run.seed = Some(seed);
         }
-        self
+        Ok(self)
     }
 }
 
@@ -294,6 +296,9 @@ fn parse_sim_duration(s: &str) -> Result<f64, String> {
     let expected = || format!("expected a duration such as \"90s\", \"5m\" or \"1h\", got {s:?}");
     let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(expected)?);
     let n: f64 = num.trim().parse().map_err(|_| expected())?;
+    if !(n.is_finite() && n <= 1e7) {
+        return Err(expected());
+    }
     let mult = match unit {
         "s" => 1.0,
         "m" => 60.0,

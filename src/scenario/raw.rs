@@ -87,14 +87,14 @@ struct RawCheckout {
     items_min: Option<Spanned<u32>>,
     items_max: Option<Spanned<u32>>,
     zipf_s: Option<Spanned<f64>>,
-    retries: Option<u32>,
-    backoff_ms: Option<u64>,
+    retries: Option<Spanned<u32>>,
+    backoff_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawData {
-    orders: Option<u64>,
+    orders: Option<Spanned<u64>>,
     customers: Option<Spanned<u64>>,
     products: Option<Spanned<u64>>,
     history_days: Option<Spanned<u32>>,
@@ -115,7 +115,7 @@ pub(super) struct RawRun {
     window_ms: Option<Spanned<u64>>,
     pub(super) seed: Option<u64>,
     probe_ms: Option<Spanned<u64>>,
-    report_range_minutes: Option<u32>,
+    report_range_minutes: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -142,6 +142,29 @@ struct RawAlert {
     keep_firing_for: Option<Spanned<String>>,
 }
 
+/// An hour in milliseconds: the longest wait, timeout or backoff a scenario may ask for.
+const HOUR_MS: u64 = 3_600_000;
+/// The longest real run: a day.
+const MAX_REAL_SECS: f64 = 86_400.0;
+/// The fewest windows a run needs for its phases and alerts to mean anything.
+const MIN_WINDOWS: f64 = 3.0;
+
+/// Whether the clock's speed makes a run of at least a few windows and at most a day.
+pub(super) fn speed_within_bounds(clock: &IncidentClock, window: Duration) -> Result<(), String> {
+    let sim = clock.simulated().as_secs_f64();
+    let real_s = sim / clock.speed;
+    let window_s = window.as_secs_f64();
+    if real_s >= MIN_WINDOWS * window_s && real_s <= MAX_REAL_SECS {
+        return Ok(());
+    }
+    Err(format!(
+        "expected a speed from {:.4} to {:.1} (the run must last from {MIN_WINDOWS} windows of {window_s} s to a day), got {}",
+        sim / MAX_REAL_SECS,
+        sim / (MIN_WINDOWS * window_s),
+        clock.speed
+    ))
+}
+
 /// Collects the first validation error with its place in the file.
 struct Checker<'a> {
     text: &'a str,
@@ -157,16 +180,23 @@ impl Checker<'_> {
         s.get_ref().parse().or_else(|e: String| self.fail(s.span(), field, e))
     }
 
-    fn positive<T: Copy + PartialOrd + Default + std::fmt::Display>(
+    /// The value (or `default`) if it lies in `lo..=hi`: the bounds of what a run can divide
+    /// by, allocate from and finish in.
+    fn within<T: Copy + PartialOrd + std::fmt::Display>(
         &self,
         v: &Option<Spanned<T>>,
         field: &str,
         default: T,
+        (lo, hi): (T, T),
     ) -> Result<T, ScenarioError> {
         match v {
             None => Ok(default),
-            Some(s) if *s.get_ref() > T::default() => Ok(*s.get_ref()),
-            Some(s) => self.fail(s.span(), field, format!("expected a number > 0, got {}", s.get_ref())),
+            Some(s) if *s.get_ref() >= lo && *s.get_ref() <= hi => Ok(*s.get_ref()),
+            Some(s) => self.fail(
+                s.span(),
+                field,
+                format!("expected a number from {lo} to {hi}, got {}", s.get_ref()),
+            ),
         }
     }
 }
@@ -217,8 +247,8 @@ impl RawScenario {
         let mix = self.mix(&ck)?;
 
         let co = &self.checkout;
-        let items_min = ck.positive(&co.items_min, "checkout.items_min", 1)?;
-        let items_max = ck.positive(&co.items_max, "checkout.items_max", 5)?;
+        let items_min = ck.within(&co.items_min, "checkout.items_min", 1, (1, MAX_CART_ITEMS))?;
+        let items_max = ck.within(&co.items_max, "checkout.items_max", 5, (1, MAX_CART_ITEMS))?;
         let items_max_span = co.items_max.as_ref().map(|s| s.span()).unwrap_or(0..0);
         if items_max < items_min || items_max > MAX_CART_ITEMS {
             let expected =
@@ -228,17 +258,17 @@ impl RawScenario {
         let checkout = CheckoutShape {
             items_min,
             items_max,
-            zipf_s: ck.positive(&co.zipf_s, "checkout.zipf_s", 1.1)?,
-            retries: co.retries.unwrap_or(2),
-            backoff: Duration::from_millis(co.backoff_ms.unwrap_or(1000)),
+            zipf_s: ck.within(&co.zipf_s, "checkout.zipf_s", 1.1, (0.01, 10.0))?,
+            retries: ck.within(&co.retries, "checkout.retries", 2, (0, 100))?,
+            backoff: Duration::from_millis(ck.within(&co.backoff_ms, "checkout.backoff_ms", 1000, (0, HOUR_MS))?),
         };
 
         let d = &self.data;
         let data = DataSize {
-            orders: d.orders.unwrap_or(1_000_000),
-            customers: ck.positive(&d.customers, "data.customers", 100_000)?,
-            products: ck.positive(&d.products, "data.products", 10_000)?,
-            history_days: ck.positive(&d.history_days, "data.history_days", 90)?,
+            orders: ck.within(&d.orders, "data.orders", 1_000_000, (1, 1_000_000_000))?,
+            customers: ck.within(&d.customers, "data.customers", 100_000, (1, 100_000_000))?,
+            products: ck.within(&d.products, "data.products", 10_000, (1, 10_000_000))?,
+            history_days: ck.within(&d.history_days, "data.history_days", 90, (1, 3650))?,
         };
 
         if data.products < u64::from(items_max) {
@@ -251,25 +281,40 @@ impl RawScenario {
         }
 
         let l = &self.limits;
-        let request_timeout_ms = ck.positive(&l.request_timeout_ms, "limits.request_timeout_ms", 2000)?;
+        let request_timeout_ms = ck.within(&l.request_timeout_ms, "limits.request_timeout_ms", 2000, (1, HOUR_MS))?;
         let limits = Limits {
-            pool_size: ck.positive(&l.pool_size, "limits.pool_size", 8)?,
+            pool_size: ck.within(&l.pool_size, "limits.pool_size", 8, (1, 1000))?,
             request_timeout: Duration::from_millis(request_timeout_ms),
-            pool_wait: Duration::from_millis(ck.positive(
+            pool_wait: Duration::from_millis(ck.within(
                 &l.pool_wait_ms,
                 "limits.pool_wait_ms",
                 request_timeout_ms.div_ceil(2),
+                (1, HOUR_MS),
             )?),
-            max_in_flight: ck.positive(&l.max_in_flight, "limits.max_in_flight", 1000)?,
+            max_in_flight: ck.within(&l.max_in_flight, "limits.max_in_flight", 1000, (1, 1_000_000))?,
         };
 
         let r = &self.run;
         let run = RunSettings {
-            window: Duration::from_millis(ck.positive(&r.window_ms, "run.window_ms", 1000)?),
+            window: Duration::from_millis(ck.within(&r.window_ms, "run.window_ms", 1000, (10, 60_000))?),
             seed: r.seed.unwrap_or(42),
-            probe: Duration::from_millis(ck.positive(&r.probe_ms, "run.probe_ms", 3000)?),
-            report_range_minutes: r.report_range_minutes.unwrap_or(15),
+            probe: Duration::from_millis(ck.within(&r.probe_ms, "run.probe_ms", 3000, (100, 600_000))?),
+            report_range_minutes: ck.within(&r.report_range_minutes, "run.report_range_minutes", 15, (1, 1440))?,
         };
+
+        // Before anything divides by the clock: a real length of a few windows up to a day.
+        if let Err(e) = speed_within_bounds(&clock, run.window) {
+            return ck.fail(c.speed.span(), "clock.speed", e);
+        }
+        let load_max = match load.unit {
+            LoadUnit::Capacity => 100.0,
+            LoadUnit::ArrivalsPerSecond => 1_000_000.0,
+        };
+        if let Some((i, p)) = load.points.iter().enumerate().find(|(_, p)| p.1 > load_max) {
+            let span = self.load.points.get_ref()[i].value.span();
+            let expected = format!("expected a value from 0 to {load_max} for this unit, got {}", p.1);
+            return ck.fail(span, &format!("load.points[{i}].value"), expected);
+        }
 
         let mut faults = Vec::new();
         for (i, f) in self.faults.iter().enumerate() {
@@ -306,12 +351,13 @@ impl RawScenario {
             let guard = match &f.lock_timeout_ms {
                 None => None,
                 Some(_) => Some(LockGuard {
-                    timeout: Duration::from_millis(ck.positive(&f.lock_timeout_ms, &field("lock_timeout_ms"), 1)?),
-                    retries: ck.positive(&f.lock_retries, &field("lock_retries"), 30)?,
-                    backoff: Duration::from_millis(ck.positive(
+                    timeout: Duration::from_millis(ck.within(&f.lock_timeout_ms, &field("lock_timeout_ms"), 1, (1, HOUR_MS))?),
+                    retries: ck.within(&f.lock_retries, &field("lock_retries"), 30, (1, 10_000))?,
+                    backoff: Duration::from_millis(ck.within(
                         &f.lock_retry_backoff_ms,
                         &field("lock_retry_backoff_ms"),
                         1000,
+                        (1, HOUR_MS),
                     )?),
                 }),
             };
@@ -452,6 +498,9 @@ impl RawScenario {
                     );
                 }
             };
+            if !threshold.is_finite() {
+                return ck.fail(a.metric.span(), &field("above"), format!("expected a finite threshold, got {threshold}"));
+            }
             let for_sim_secs =
                 parse_sim_duration(a.for_.get_ref()).or_else(|e| ck.fail(a.for_.span(), &field("for"), e))?;
             let keep_firing_for_sim_secs = match &a.keep_firing_for {
