@@ -13,7 +13,7 @@ use outage_sim::scenario::DataSize;
 use outage_sim::store::mysql::MysqlStore;
 use outage_sim::store::postgres::PostgresStore;
 use outage_sim::store::seed::History;
-use outage_sim::store::{CartItem, Prepared, Request, Store};
+use outage_sim::store::{CartItem, Prepared, Request, ServerStore, Store};
 use sqlx::{AssertSqlSafe, Connection};
 
 use tokio::time::Instant;
@@ -161,10 +161,9 @@ mod postgres {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
     async fn seeds_resets_and_serves_each_operation() {
-        let Some(url) = common::server_url(PG, "postgres seed/reset/operations") else {
-            return;
-        };
+        let url = common::server_url(PG);
         let s = store(&url, "ost_pg_ops").await;
         let scalar = async |sql: &str| {
             common::pg_scalar(
@@ -191,10 +190,9 @@ mod postgres {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
     async fn applies_and_rolls_back_each_fault() {
-        let Some(url) = common::server_url(PG, "postgres faults") else {
-            return;
-        };
+        let url = common::server_url(PG);
         let s = store(&url, "ost_pg_faults").await;
         s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
             .await
@@ -211,10 +209,9 @@ mod postgres {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
     async fn monitor_counts_sessions_waiting_on_orders() {
-        let Some(url) = common::server_url(PG, "postgres monitor") else {
-            return;
-        };
+        let url = common::server_url(PG);
         let s = std::sync::Arc::new(store(&url, "ost_pg_monitor").await);
         s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
             .await
@@ -236,10 +233,9 @@ mod postgres {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
     async fn refuses_a_schema_it_did_not_prepare_and_never_prints_the_password() {
-        let Some(url) = common::server_url(PG, "postgres refusal") else {
-            return;
-        };
+        let url = common::server_url(PG);
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
         sqlx::raw_sql(
             "DROP SCHEMA IF EXISTS ost_pg_foreign CASCADE; CREATE SCHEMA ost_pg_foreign; \
@@ -283,6 +279,42 @@ mod postgres {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
+    async fn a_marker_it_may_not_read_is_an_error_not_a_foreign_schema() {
+        let url = common::server_url(PG);
+        let s = store(&url, "ost_pg_perm").await;
+        s.prepare(&history(), &url, &indicatif::ProgressBar::hidden()).await.unwrap();
+        s.close().await;
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "DO $$ BEGIN CREATE ROLE ost_noperm LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+             GRANT USAGE ON SCHEMA ost_pg_perm TO ost_noperm; \
+             REVOKE ALL ON ost_pg_perm.outage_sim_meta FROM PUBLIC",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let host = rest.split_once('@').unwrap().1;
+        let no_permission = format!("{scheme}://ost_noperm@{host}");
+        let tmp = tempfile::tempdir().unwrap();
+        let o = common::outage_sim(&[
+            "run",
+            "workloads/smoke.toml",
+            "--db",
+            &no_permission,
+            "--schema",
+            "ost_pg_perm",
+            "--out",
+            tmp.path().to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "a runtime error, not bad input: {stderr}");
+        assert!(stderr.contains("permission denied"), "{stderr}");
+        assert!(!stderr.contains("not prepared by outage-sim"), "{stderr}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn a_server_that_is_down_gives_one_clear_line() {
         let o = common::outage_sim(&[
             "run",
@@ -319,10 +351,9 @@ mod mysql {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs MySQL/MariaDB: set OUTAGE_SIM_TEST_MYSQL_URL (.ci/run does and runs it)"]
     async fn seeds_resets_and_serves_each_operation() {
-        let Some(url) = common::server_url(MY, "mysql seed/reset/operations") else {
-            return;
-        };
+        let url = common::server_url(MY);
         drop_database(&url, "ost_my_ops").await;
         let s = store(&url, "ost_my_ops").await;
         let scalar = async |sql: &str| {
@@ -347,10 +378,9 @@ mod mysql {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs MySQL/MariaDB: set OUTAGE_SIM_TEST_MYSQL_URL (.ci/run does and runs it)"]
     async fn applies_and_rolls_back_each_fault() {
-        let Some(url) = common::server_url(MY, "mysql faults") else {
-            return;
-        };
+        let url = common::server_url(MY);
         let s = store(&url, "ost_my_faults").await;
         s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
             .await
@@ -368,10 +398,9 @@ mod mysql {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs MySQL/MariaDB: set OUTAGE_SIM_TEST_MYSQL_URL (.ci/run does and runs it)"]
     async fn monitor_counts_sessions_waiting_for_the_metadata_lock() {
-        let Some(url) = common::server_url(MY, "mysql monitor") else {
-            return;
-        };
+        let url = common::server_url(MY);
         let s = std::sync::Arc::new(store(&url, "ost_my_monitor").await);
         s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
             .await
@@ -388,10 +417,9 @@ mod mysql {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs MySQL/MariaDB: set OUTAGE_SIM_TEST_MYSQL_URL (.ci/run does and runs it)"]
     async fn refuses_a_database_it_did_not_prepare() {
-        let Some(url) = common::server_url(MY, "mysql refusal") else {
-            return;
-        };
+        let url = common::server_url(MY);
         let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
         sqlx::raw_sql(
             "DROP DATABASE IF EXISTS ost_my_foreign; CREATE DATABASE ost_my_foreign; \
@@ -419,10 +447,9 @@ mod mysql {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs MySQL/MariaDB: set OUTAGE_SIM_TEST_MYSQL_URL (.ci/run does and runs it)"]
     async fn a_wrong_password_is_never_printed() {
-        let Some(url) = common::server_url(MY, "mysql redaction") else {
-            return;
-        };
+        let url = common::server_url(MY);
         // root has no password here, so any password is wrong and the connection fails.
         let o = common::outage_sim(&["prepare", "--db", &common::with_password(&url, "s3cr3t-pw")]);
         let err = String::from_utf8_lossy(&o.stderr);
@@ -435,11 +462,10 @@ mod mysql {
 /// A second Ctrl-C while the rollback waits behind a lock stops it, prints what is left applied
 /// with the SQL to undo it, and the next run rolls it back before it starts.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
 async fn a_second_ctrl_c_stops_the_rollback_and_says_what_is_left() {
     use std::process::{Command, Stdio};
-    let Some(url) = common::server_url(PG, "postgres second Ctrl-C") else {
-        return;
-    };
+    let url = common::server_url(PG);
     let tmp = tempfile::tempdir().unwrap();
     let with_fault = common::small_scenario(tmp.path(), "ctrlc", 20_000, "reporting-index");
     let without = common::small_scenario(tmp.path(), "after", 20_000, "");
@@ -496,10 +522,9 @@ async fn a_second_ctrl_c_stops_the_rollback_and_says_what_is_left() {
 /// syntax error is bad input (exit 2) that names the server's complaint, and the part of it
 /// that ran is rolled back.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
 async fn validate_passes_a_good_migration_and_rejects_a_broken_one() {
-    let Some(url) = common::server_url(PG, "postgres validate") else {
-        return;
-    };
+    let url = common::server_url(PG);
     let tmp = tempfile::tempdir().unwrap();
     let scenario = common::small_scenario(tmp.path(), "validate", 20_000, "reporting-index");
     let write = |dir: &str, up: &str, down: &str| {
@@ -542,6 +567,9 @@ async fn validate_passes_a_good_migration_and_rejects_a_broken_one() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert_eq!(bad.status.code(), Some(2), "{err}");
     assert!(err.contains("the migration in") && err.contains("INDEXX"), "{err}");
+    // Where in the user's file, not the line of PostgreSQL's C source that raised it.
+    assert!(err.contains("20240608124000_orders_by_status.up.sql:2:"), "{err}");
+    assert!(!err.contains(" at line 1"), "{err}");
     let sql = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = 'ost_pg_validate' AND indexname = 'orders_by_status'";
     assert_eq!(
         common::pg_scalar(&url, sql).await,
@@ -554,13 +582,12 @@ async fn validate_passes_a_good_migration_and_rejects_a_broken_one() {
 /// gives up after each timeout, waits, tries again, and goes through once the transaction ends:
 /// each stall is bounded by the timeout, and events.csv times every try.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
 async fn the_lock_timeout_guard_bounds_each_stall_and_retries() {
     use outage_sim::faults::{Injector, TimelineStep};
     use outage_sim::results::{EventBus, Timebase};
     use outage_sim::scenario::{LockGuard, Scenario};
-    let Some(url) = common::server_url(PG, "postgres lock guard") else {
-        return;
-    };
+    let url = common::server_url(PG);
     let store = std::sync::Arc::new(
         PostgresStore::connect(&url, "ost_pg_guard", 4, Duration::from_secs(5))
             .await
@@ -684,10 +711,9 @@ async fn rollback_waits_for_the_long_report<S: Store>(store: std::sync::Arc<S>) 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
 async fn postgres_rollback_waits_for_a_long_report() {
-    let Some(url) = common::server_url(PG, "postgres lock queue") else {
-        return;
-    };
+    let url = common::server_url(PG);
     let store = PostgresStore::connect(&url, "ost_pg_queue", 4, Duration::from_secs(5))
         .await
         .unwrap();
@@ -699,10 +725,9 @@ async fn postgres_rollback_waits_for_a_long_report() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs MySQL/MariaDB: set OUTAGE_SIM_TEST_MYSQL_URL (.ci/run does and runs it)"]
 async fn mysql_rollback_waits_for_a_long_report() {
-    let Some(url) = common::server_url(MY, "mysql lock queue") else {
-        return;
-    };
+    let url = common::server_url(MY);
     let store = MysqlStore::connect(&url, "ost_my_queue", 4, Duration::from_secs(5))
         .await
         .unwrap();

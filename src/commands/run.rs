@@ -195,8 +195,13 @@ fn judge(plan: &Plan, run: &RunDir, ending: Ending, gate_failed: bool) -> Result
     if let Some(dir) = &plan.args.fault_dir {
         let events = run.read_events()?;
         if let Some(failed) = events.iter().find(|e| e.kind == EventKind::FaultFailed) {
+            // The line of the statement that failed, in the user's own file.
+            let code = failed.detail.rsplit('`').nth(1).unwrap_or("");
+            let place = faults::migration_dir::locate(dir, code)
+                .map(|(file, line)| format!("{}:{line}: ", file.display()))
+                .unwrap_or_default();
             let (dir, detail) = (dir.display(), &failed.detail);
-            let msg = format!("the migration in {dir} failed: {detail} (what part of it ran was rolled back)");
+            let msg = format!("{place}the migration in {dir} failed: {detail} (what part of it ran was rolled back)");
             return Err(BadInput(msg).into());
         }
     }

@@ -72,6 +72,26 @@ pub fn load(dir: &Path) -> Result<Fault, String> {
     })
 }
 
+/// The up file in `dir` and its line (1-based) that hold `code`, a line of a statement that
+/// failed, so an error can point into the user's own file.
+pub fn locate(dir: &Path, code: &str) -> Option<(std::path::PathBuf, usize)> {
+    let code = code.trim();
+    if code.is_empty() {
+        return None;
+    }
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".up.sql"))
+        .collect();
+    files.sort();
+    files.into_iter().find_map(|f| {
+        let text = std::fs::read_to_string(&f).ok()?;
+        let line = text.lines().position(|l| l.trim() == code)?;
+        Some((f, line + 1))
+    })
+}
+
 /// The numeric version before the first `_` (files without one sort last, by name).
 fn version(stem: &str) -> (u64, String) {
     let v = stem.split('_').next().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);

@@ -19,6 +19,25 @@ macro_rules! run_statements {
     }};
 }
 
+/// Runs a bookkeeping statement on `$executor` (see [`Store::bookkeeping`]), `$sql` already in
+/// the backend's placeholders and quoting.
+macro_rules! bookkeeping {
+    ($executor:expr, $sql:expr, $params:expr) => {{
+        use sqlx::Row;
+        let mut query = sqlx::query(sqlx::AssertSqlSafe($sql));
+        for param in $params {
+            query = match param {
+                $crate::store::Param::Text(t) => query.bind(t),
+                $crate::store::Param::Int(i) => query.bind(i),
+            };
+        }
+        let rows = query.fetch_all($executor).await?;
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| r.try_get::<String, _>(i)).collect())
+            .collect::<Result<Vec<Vec<String>>, sqlx::Error>>()
+    }};
+}
+
 pub mod mysql;
 pub mod null;
 pub mod postgres;
@@ -102,16 +121,60 @@ pub trait Store: Send + Sync + 'static {
         sql: &str,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    /// Whether this database was prepared by outage-sim (faults are applied only then).
-    fn is_prepared(&self) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
+    /// Runs one statement of outage-sim's own bookkeeping (its marker, the record of applied
+    /// faults) outside the traffic pool, with `params` bound to `$1`, `$2`… in order, and
+    /// `"quoted"` identifiers; returns every row's columns as text. The few lines a backend
+    /// needs to support the methods below.
+    fn bookkeeping(
+        &self,
+        sql: &str,
+        params: Vec<Param>,
+    ) -> impl Future<Output = Result<Vec<Vec<String>>, sqlx::Error>> + Send;
+
+    /// Whether this database was prepared by outage-sim (faults are applied only then). A
+    /// database without outage-sim's marker table is not; any other error (the network, a
+    /// permission) is an error, not a "no".
+    fn is_prepared(&self) -> impl Future<Output = Result<bool, sqlx::Error>> + Send {
+        async move {
+            let sql = r#"SELECT "value" FROM outage_sim_meta WHERE "key" = 'prepared_by'"#;
+            match self.bookkeeping(sql, vec![]).await {
+                Ok(rows) => Ok(rows.iter().flatten().any(|v| v == "outage-sim")),
+                Err(e) if is_missing_table(&e) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+    }
 
     /// Records in the database that the fault `name` is being applied (with the SQL that
     /// undoes it), or with `down = None` that it was rolled back: a run that is killed leaves
     /// the record, and the next run rolls the fault back before it starts.
-    fn record_applied(&self, name: &str, down: Option<&str>) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    fn record_applied(&self, name: &str, down: Option<&str>) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        let (name, down) = (name.to_string(), down.map(str::to_string));
+        async move {
+            self.bookkeeping(APPLIED_TABLE, vec![]).await?;
+            let delete = "DELETE FROM outage_sim_applied WHERE name = $1";
+            self.bookkeeping(delete, vec![Param::Text(name.clone())]).await?;
+            if let Some(down) = down {
+                let insert = "INSERT INTO outage_sim_applied (name, down_sql, applied_at) VALUES ($1, $2, $3)";
+                let params = vec![Param::Text(name), Param::Text(down), Param::Int(unix_now())];
+                self.bookkeeping(insert, params).await?;
+            }
+            Ok(())
+        }
+    }
 
     /// The faults an earlier run recorded as applied and never rolled back: (name, down SQL).
-    fn left_applied(&self) -> impl Future<Output = Result<Vec<(String, String)>, sqlx::Error>> + Send;
+    fn left_applied(&self) -> impl Future<Output = Result<Vec<(String, String)>, sqlx::Error>> + Send {
+        async move {
+            self.bookkeeping(APPLIED_TABLE, vec![]).await?;
+            let select = "SELECT name, down_sql FROM outage_sim_applied ORDER BY applied_at DESC";
+            let rows = self.bookkeeping(select, vec![]).await?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| Some((r.first()?.clone(), r.get(1)?.clone())))
+                .collect())
+        }
+    }
 
     /// One monitor sample: (metric, value) pairs for `db.csv`. Names ending in `_total` are
     /// counters; names with a `:` break a gauge down (by state, wait event…) and stay out of
@@ -120,6 +183,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes the pools, waiting for connections in use to come back.
     fn close(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// A parameter of a bookkeeping statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// Whether an error says a table (or the schema holding it) does not exist: PostgreSQL
+/// 42P01/3F000, MySQL 1146/1049, SQLite "no such table".
+pub fn is_missing_table(e: &sqlx::Error) -> bool {
+    let Some(db) = e.as_database_error() else { return false };
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(my.number(), 1146 | 1049);
+    }
+    matches!(db.code().as_deref(), Some("42P01" | "3F000")) || db.message().starts_with("no such table")
 }
 
 /// The table of faults being applied, created on first use (databases prepared before it
@@ -220,12 +300,53 @@ mod tests {
         assert_eq!(split_statements("SELECT 1"), vec!["SELECT 1".to_string()]);
     }
 
+    #[tokio::test]
+    async fn a_marker_that_cannot_be_read_is_an_error_not_an_unprepared_database() {
+        let store = null::NullStore::default();
+        assert!(store.is_prepared().await.unwrap());
+        let down = null::NullStore {
+            bookkeeping_fails: true,
+            ..Default::default()
+        };
+        let err = down.is_prepared().await.unwrap_err();
+        assert!(matches!(err, sqlx::Error::Io(_)), "{err}");
+    }
+
+    #[test]
+    fn a_position_is_placed_in_the_statement_that_holds_the_named_token() {
+        let statements = split_statements("-- note\nCREATE INDEX a ON t (x);\nCREATE INDEXX b\n  ON t (y);\n");
+        let w = where_in(&statements, 8, "syntax error at or near \"INDEXX\"");
+        assert_eq!(w, ", the statement's line 1, column 8: `CREATE INDEXX b`");
+        let one = split_statements("SELECT 1;\nSELECT nope FROM t;");
+        assert!(where_in(&one[1..], 8, "column \"nope\" does not exist").contains("line 1, column 8"));
+    }
+
     #[test]
     fn schema_names_are_plain_identifiers() {
         assert!(check_schema_name("outage_sim").is_ok());
         assert!(check_schema_name("Robert'); DROP").is_err());
         assert!(check_schema_name("1abc").is_err());
     }
+}
+
+/// Where character `position` (1-based, PostgreSQL's) of the failing statement is: its line,
+/// column and code. The statement is the only one, or the one where the token the message
+/// names (`at or near "X"`) sits at that position.
+fn where_in(statements: &[String], position: usize, message: &str) -> String {
+    let token = message.split('"').nth(1).filter(|_| message.contains("at or near"));
+    let at = |s: &String| s.chars().skip(position.saturating_sub(1)).collect::<String>();
+    let candidates: Vec<&String> = match token {
+        Some(t) if statements.len() > 1 => statements.iter().filter(|s| at(s).starts_with(t)).collect(),
+        _ => statements.iter().collect(),
+    };
+    let [statement] = candidates.as_slice() else {
+        return format!(" at character {position} of the statement that failed");
+    };
+    let before: String = statement.chars().take(position.saturating_sub(1)).collect();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let code = statement.lines().nth(line - 1).unwrap_or("").trim();
+    format!(", the statement's line {line}, column {column}: `{code}`")
 }
 
 /// A database error in one line, for events and messages: the server's message and code, and
@@ -243,15 +364,8 @@ pub fn error_text(e: &sqlx::Error, sql: &str) -> String {
             Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
             _ => None,
         });
-    let statements = split_statements(sql);
-    if let (Some(p), [statement]) = (position, statements.as_slice()) {
-        let before: String = statement.chars().take(p.saturating_sub(1)).collect();
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        let code_line = statement.lines().nth(line - 1).unwrap_or("").trim();
-        text += &format!(" at line {line}, column {column} of the statement: `{code_line}`");
-    } else if let Some(p) = position {
-        text += &format!(" at character {p} of the statement that failed");
+    if let Some(p) = position {
+        text += &where_in(&split_statements(sql), p, db.message());
     }
     text
 }

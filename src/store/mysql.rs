@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
@@ -14,7 +14,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use super::seed::{self, History, STOCK};
-use super::server::{self, Plan, Prepared, SchemaState, ServerStore};
+use super::server::{self, ServerStore};
 use super::{CartItem, Request, Store, StoreError, redact};
 
 const SCHEMA: &str = include_str!("../../schema/mysql/schema.sql");
@@ -71,59 +71,10 @@ impl MysqlStore {
         })
     }
 
-    async fn meta(&self, key: &str) -> Option<String> {
-        let sql = format!("SELECT `value` FROM {}.outage_sim_meta WHERE `key` = ?", self.schema);
-        sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
-            .bind(key)
-            .fetch_optional(&self.monitor)
-            .await
-            .ok()
-            .flatten()
-    }
-
-    async fn schema_state(&self) -> Result<SchemaState> {
-        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
-            .bind(&self.schema)
-            .fetch_one(&self.monitor)
-            .await?;
-        if exists == 0 {
-            return Ok(SchemaState::Missing);
-        }
-        Ok(SchemaState::read(
-            self.meta("prepared_by").await,
-            self.meta("history").await,
-        ))
-    }
-
-    /// Makes the database hold exactly `history`: seeds it if it is missing or holds other
-    /// data, else deletes what earlier runs added. Refuses a database outage-sim did not make.
-    pub async fn prepare(&self, history: &History, url: &str, progress: &ProgressBar) -> Result<Prepared> {
-        let state = self.schema_state().await?;
-        let started = Instant::now();
-        match server::plan(
-            state,
-            history,
-            &format!("database {:?} on {}", self.schema, redact(url)),
-        )? {
-            Plan::Reset => {
-                progress.set_message("resetting to the seeded data");
-                let deleted = self.reset(history).await.context("resetting the outage-sim database")?;
-                Ok(Prepared::Reset {
-                    deleted,
-                    secs: started.elapsed().as_secs_f64(),
-                })
-            }
-            Plan::Seed => {
-                let rows = self
-                    .seed(history, progress)
-                    .await
-                    .context("seeding the outage-sim database")?;
-                Ok(Prepared::Seeded {
-                    rows,
-                    secs: started.elapsed().as_secs_f64(),
-                })
-            }
-        }
+    async fn schema_exists(&self) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?";
+        let n: i64 = sqlx::query_scalar(sql).bind(&self.schema).fetch_one(&self.monitor).await?;
+        Ok(n > 0)
     }
 
     async fn seed(&self, history: &History, progress: &ProgressBar) -> Result<u64> {
@@ -433,8 +384,20 @@ impl ServerStore for MysqlStore {
         MysqlStore::connect(url, schema, pool_size, pool_wait).await
     }
 
-    async fn prepare(&self, history: &History, url: &str, progress: &ProgressBar) -> Result<Prepared> {
-        MysqlStore::prepare(self, history, url, progress).await
+    fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    async fn schema_exists(&self) -> Result<bool> {
+        MysqlStore::schema_exists(self).await
+    }
+
+    async fn seed(&self, history: &History, progress: &ProgressBar) -> Result<u64> {
+        MysqlStore::seed(self, history, progress).await
+    }
+
+    async fn reset(&self, history: &History) -> Result<u64> {
+        MysqlStore::reset(self, history).await
     }
 }
 
@@ -525,36 +488,13 @@ impl Store for MysqlStore {
         run_statements!(session, sql).await
     }
 
-    async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
-        Ok(self.meta("prepared_by").await.as_deref() == Some("outage-sim"))
-    }
-
-    async fn record_applied(&self, name: &str, down: Option<&str>) -> Result<(), sqlx::Error> {
+    async fn bookkeeping(&self, sql: &str, params: Vec<super::Param>) -> Result<Vec<Vec<String>>, sqlx::Error> {
+        // MySQL's placeholders are `?` and its quoted identifiers `backticked`.
+        let sql = question_marks(sql).replace('"', "`");
         let mut conn = MySqlConnection::connect_with(&self.options).await?;
-        conn.execute(super::APPLIED_TABLE).await?;
-        sqlx::query("DELETE FROM outage_sim_applied WHERE name = ?")
-            .bind(name)
-            .execute(&mut conn)
-            .await?;
-        if let Some(down) = down {
-            sqlx::query("INSERT INTO outage_sim_applied (name, down_sql, applied_at) VALUES (?, ?, ?)")
-                .bind(name)
-                .bind(down)
-                .bind(super::unix_now())
-                .execute(&mut conn)
-                .await?;
-        }
-        conn.close().await
-    }
-
-    async fn left_applied(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
-        let mut conn = MySqlConnection::connect_with(&self.options).await?;
-        conn.execute(super::APPLIED_TABLE).await?;
-        let rows = sqlx::query_as("SELECT name, down_sql FROM outage_sim_applied ORDER BY applied_at DESC")
-            .fetch_all(&mut conn)
-            .await?;
-        conn.close().await?;
-        Ok(rows)
+        let rows = bookkeeping!(&mut conn, sql, params);
+        let _ = conn.close().await;
+        rows
     }
 
     async fn sample(&self) -> Vec<(String, f64)> {
@@ -571,4 +511,21 @@ impl Store for MysqlStore {
         self.traffic.close().await;
         self.monitor.close().await;
     }
+}
+
+/// `sql` with PostgreSQL-style `$1`, `$2`… placeholders as `?` (each used once, in order).
+fn question_marks(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

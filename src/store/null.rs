@@ -14,6 +14,8 @@ pub struct NullStore {
     pub service: Duration,
     pub sample_delay: Duration,
     pub session_open_delay: Duration,
+    /// Bookkeeping fails as when the connection drops (the marker cannot be read).
+    pub bookkeeping_fails: bool,
     /// Sessions open now.
     pub open_sessions: Arc<AtomicI64>,
 }
@@ -61,16 +63,13 @@ impl Store for NullStore {
         Ok(())
     }
 
-    async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
-        Ok(true)
-    }
-
-    async fn record_applied(&self, _name: &str, _down: Option<&str>) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-
-    async fn left_applied(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
-        Ok(Vec::new())
+    async fn bookkeeping(&self, sql: &str, _: Vec<super::Param>) -> Result<Vec<Vec<String>>, sqlx::Error> {
+        if self.bookkeeping_fails {
+            return Err(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()));
+        }
+        // It was prepared by outage-sim, and has nothing left applied.
+        let marker = sql.contains("prepared_by");
+        Ok(if marker { vec![vec!["outage-sim".into()]] } else { Vec::new() })
     }
 
     async fn sample(&self) -> Vec<(String, f64)> {

@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Post
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use super::seed::{self, History, STOCK};
-use super::server::{self, Plan, Prepared, SchemaState, ServerStore};
+use super::server::{self, ServerStore};
 use super::{CartItem, Request, Store, StoreError, redact};
 
 const SCHEMA: &str = include_str!("../../schema/postgres/schema.sql");
@@ -70,50 +70,9 @@ impl PostgresStore {
         PgConnection::connect_with(&self.options.clone().application_name("outage-sim-ddl")).await
     }
 
-    async fn schema_state(&self) -> Result<SchemaState> {
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-            .bind(&self.schema)
-            .fetch_one(&self.monitor)
-            .await?;
-        if !exists {
-            return Ok(SchemaState::Missing);
-        }
-        let meta = |key: &'static str| async move {
-            sqlx::query_scalar::<_, String>("SELECT value FROM outage_sim_meta WHERE key = $1")
-                .bind(key)
-                .fetch_optional(&self.monitor)
-                .await
-                .ok()
-                .flatten()
-        };
-        Ok(SchemaState::read(meta("prepared_by").await, meta("history").await))
-    }
-
-    /// Makes the schema hold exactly `history`: seeds it if it is missing or holds other data,
-    /// else deletes what earlier runs added. Refuses a schema outage-sim did not make.
-    pub async fn prepare(&self, history: &History, url: &str, progress: &ProgressBar) -> Result<Prepared> {
-        let state = self.schema_state().await?;
-        let started = Instant::now();
-        match server::plan(state, history, &format!("schema {:?} in {}", self.schema, redact(url)))? {
-            Plan::Reset => {
-                progress.set_message("resetting to the seeded data");
-                let deleted = self.reset(history).await.context("resetting the outage-sim schema")?;
-                Ok(Prepared::Reset {
-                    deleted,
-                    secs: started.elapsed().as_secs_f64(),
-                })
-            }
-            Plan::Seed => {
-                let rows = self
-                    .seed(history, progress)
-                    .await
-                    .context("seeding the outage-sim schema")?;
-                Ok(Prepared::Seeded {
-                    rows,
-                    secs: started.elapsed().as_secs_f64(),
-                })
-            }
-        }
+    async fn schema_exists(&self) -> Result<bool> {
+        let sql = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)";
+        Ok(sqlx::query_scalar(sql).bind(&self.schema).fetch_one(&self.monitor).await?)
     }
 
     /// (Re)creates the schema and loads `history` through COPY; returns the rows written.
@@ -405,8 +364,20 @@ impl ServerStore for PostgresStore {
         PostgresStore::connect(url, schema, pool_size, pool_wait).await
     }
 
-    async fn prepare(&self, history: &History, url: &str, progress: &ProgressBar) -> Result<Prepared> {
-        PostgresStore::prepare(self, history, url, progress).await
+    fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    async fn schema_exists(&self) -> Result<bool> {
+        PostgresStore::schema_exists(self).await
+    }
+
+    async fn seed(&self, history: &History, progress: &ProgressBar) -> Result<u64> {
+        PostgresStore::seed(self, history, progress).await
+    }
+
+    async fn reset(&self, history: &History) -> Result<u64> {
+        PostgresStore::reset(self, history).await
     }
 }
 
@@ -482,38 +453,8 @@ impl Store for PostgresStore {
         run_statements!(session, sql).await
     }
 
-    async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
-        let marker: Option<String> = sqlx::query_scalar("SELECT value FROM outage_sim_meta WHERE key = 'prepared_by'")
-            .fetch_optional(&self.monitor)
-            .await
-            .unwrap_or(None);
-        Ok(marker.as_deref() == Some("outage-sim"))
-    }
-
-    async fn record_applied(&self, name: &str, down: Option<&str>) -> Result<(), sqlx::Error> {
-        let mut conn = self.monitor.acquire().await?;
-        conn.execute(super::APPLIED_TABLE).await?;
-        sqlx::query("DELETE FROM outage_sim_applied WHERE name = $1")
-            .bind(name)
-            .execute(&mut *conn)
-            .await?;
-        if let Some(down) = down {
-            sqlx::query("INSERT INTO outage_sim_applied (name, down_sql, applied_at) VALUES ($1, $2, $3)")
-                .bind(name)
-                .bind(down)
-                .bind(super::unix_now())
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn left_applied(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
-        let mut conn = self.monitor.acquire().await?;
-        conn.execute(super::APPLIED_TABLE).await?;
-        sqlx::query_as("SELECT name, down_sql FROM outage_sim_applied ORDER BY applied_at DESC")
-            .fetch_all(&mut *conn)
-            .await
+    async fn bookkeeping(&self, sql: &str, params: Vec<super::Param>) -> Result<Vec<Vec<String>>, sqlx::Error> {
+        bookkeeping!(&self.monitor, sql.to_string(), params)
     }
 
     async fn sample(&self) -> Vec<(String, f64)> {

@@ -3,8 +3,11 @@
 
 use std::future::Future;
 
+use anyhow::Context;
+use indicatif::ProgressBar;
+
 use super::seed::History;
-use super::{NotPrepared, Request, Store};
+use super::{NotPrepared, Param, Request, Store, is_missing_table, redact};
 
 /// A store on a database server: connected by URL, working in a schema of its own.
 pub trait ServerStore: Store + Sized {
@@ -20,14 +23,64 @@ pub trait ServerStore: Store + Sized {
         pool_wait: std::time::Duration,
     ) -> impl Future<Output = anyhow::Result<Self>> + Send;
 
+    /// The schema (PostgreSQL) or database (MySQL) outage-sim works in.
+    fn schema(&self) -> &str;
+
+    fn schema_exists(&self) -> impl Future<Output = anyhow::Result<bool>> + Send;
+
+    /// (Re)creates the schema, marks it as outage-sim's, loads `history`, and records its
+    /// fingerprint once complete; returns the rows written.
+    fn seed(&self, history: &History, progress: &ProgressBar) -> impl Future<Output = anyhow::Result<u64>> + Send;
+
+    /// Deletes the rows runs added and restores the stock; returns the rows deleted.
+    fn reset(&self, history: &History) -> impl Future<Output = anyhow::Result<u64>> + Send;
+
+    /// What the database holds under the schema name. A marker that cannot be read for any
+    /// reason but its absence (the network, a permission) is an error.
+    fn schema_state(&self) -> impl Future<Output = anyhow::Result<SchemaState>> + Send {
+        async move {
+            if !self.schema_exists().await? {
+                return Ok(SchemaState::Missing);
+            }
+            let meta = async |key: &str| -> anyhow::Result<Option<String>> {
+                let sql = r#"SELECT "value" FROM outage_sim_meta WHERE "key" = $1"#;
+                match self.bookkeeping(sql, vec![Param::Text(key.into())]).await {
+                    Ok(rows) => Ok(rows.into_iter().flatten().next()),
+                    Err(e) if is_missing_table(&e) => Ok(None),
+                    Err(e) => Err(anyhow::Error::from(e).context(format!("reading outage-sim's marker in {}", self.schema()))),
+                }
+            };
+            Ok(SchemaState::read(meta("prepared_by").await?, meta("history").await?))
+        }
+    }
+
     /// Makes the schema hold exactly `history`: seeds it if it is missing or holds other data,
     /// else resets it to the seeded data. Refuses a schema outage-sim did not make.
     fn prepare(
         &self,
         history: &History,
         url: &str,
-        progress: &indicatif::ProgressBar,
-    ) -> impl Future<Output = anyhow::Result<Prepared>> + Send;
+        progress: &ProgressBar,
+    ) -> impl Future<Output = anyhow::Result<Prepared>> + Send {
+        async move {
+            let state = self.schema_state().await?;
+            let started = std::time::Instant::now();
+            let what = format!("{} {:?} on {}", Self::SCHEMA_KIND, self.schema(), redact(url));
+            match plan(state, history, &what)? {
+                Plan::Reset => {
+                    progress.set_message("resetting to the seeded data");
+                    let deleted = self.reset(history).await.context("resetting outage-sim's schema")?;
+                    let secs = started.elapsed().as_secs_f64();
+                    Ok(Prepared::Reset { deleted, secs })
+                }
+                Plan::Seed => {
+                    let rows = self.seed(history, progress).await.context("seeding outage-sim's schema")?;
+                    let secs = started.elapsed().as_secs_f64();
+                    Ok(Prepared::Seeded { rows, secs })
+                }
+            }
+        }
+    }
 }
 
 /// Seeds or resets outage-sim's schema on a server with a progress bar, and says what it did.

@@ -245,38 +245,9 @@ impl Store for SqliteStore {
         run_statements!(session, sql).await
     }
 
-    async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
-        let marker: Option<String> = sqlx::query_scalar("SELECT value FROM outage_sim_meta WHERE key = 'prepared_by'")
-            .fetch_optional(&self.readers)
-            .await
-            .unwrap_or(None);
-        Ok(marker.as_deref() == Some("outage-sim"))
-    }
-
-    async fn record_applied(&self, name: &str, down: Option<&str>) -> Result<(), sqlx::Error> {
-        let mut conn = self.writer.acquire().await?;
-        conn.execute(super::APPLIED_TABLE).await?;
-        sqlx::query("DELETE FROM outage_sim_applied WHERE name = ?1")
-            .bind(name)
-            .execute(&mut *conn)
-            .await?;
-        if let Some(down) = down {
-            sqlx::query("INSERT INTO outage_sim_applied (name, down_sql, applied_at) VALUES (?1, ?2, ?3)")
-                .bind(name)
-                .bind(down)
-                .bind(super::unix_now())
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn left_applied(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
-        let mut conn = self.writer.acquire().await?;
-        conn.execute(super::APPLIED_TABLE).await?;
-        sqlx::query_as("SELECT name, down_sql FROM outage_sim_applied ORDER BY applied_at DESC")
-            .fetch_all(&mut *conn)
-            .await
+    async fn bookkeeping(&self, sql: &str, params: Vec<super::Param>) -> Result<Vec<Vec<String>>, sqlx::Error> {
+        // Through the writer: bookkeeping queues with the writes, as any writer does.
+        bookkeeping!(&self.writer, sql.to_string(), params)
     }
 
     async fn close(&self) {

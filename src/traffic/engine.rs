@@ -169,6 +169,9 @@ mod tests {
         async fn run_ddl(&self, _: &str, _: Option<Duration>, _: &(dyn Fn(Instant) + Sync)) -> Result<(), sqlx::Error> {
             Ok(())
         }
+        async fn bookkeeping(&self, _: &str, _: Vec<crate::store::Param>) -> Result<Vec<Vec<String>>, sqlx::Error> {
+            Ok(Vec::new())
+        }
         async fn is_prepared(&self) -> Result<bool, sqlx::Error> {
             Ok(true)
         }
