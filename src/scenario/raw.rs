@@ -147,7 +147,7 @@ const HOUR_MS: u64 = 3_600_000;
 /// The longest real run: a day.
 const MAX_REAL_SECS: f64 = 86_400.0;
 /// The fewest windows a run needs for its phases and alerts to mean anything.
-const MIN_WINDOWS: f64 = 3.0;
+const MIN_WINDOWS: f64 = 2.0;
 
 /// Whether the clock's speed makes a run of at least a few windows and at most a day.
 pub(super) fn speed_within_bounds(clock: &IncidentClock, window: Duration) -> Result<(), String> {
