@@ -14,14 +14,13 @@ use crate::cli::{RunArgs, ValidateArgs};
 use crate::faults::{self, Choice, Fault};
 use crate::replay::{self, AlertSink, Ending, ProgressSink, Replay, ResultsSink, Sink};
 use crate::results::{EventKind, META_JSON, Meta, RunDir, SCENARIO_TOML};
-use crate::scenario::{LoadUnit, Scenario};
+use crate::scenario::Scenario;
 use crate::store::mysql::MysqlStore;
 use crate::store::postgres::PostgresStore;
 use crate::store::seed::History;
 use crate::store::sqlite::{self, RunFile};
+use crate::report;
 use crate::store::{DbUrl, ServerStore, Store, prepare_shown, redact};
-use crate::traffic::{RequestFactory, measure_capacity};
-use crate::{progress, report};
 
 /// `outage-sim validate`: `run` with the migration as the fault and the gate on.
 pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
@@ -144,7 +143,7 @@ async fn replay_and_report<S: Store>(
             .into());
         }
         faults::roll_back_leftovers(&*store).await?;
-        capacity(&store, scenario).await
+        crate::traffic::capacity_for(&store, scenario).await
     };
     let capacity = match ready.await {
         Ok(c) => c,
@@ -155,24 +154,8 @@ async fn replay_and_report<S: Store>(
         }
     };
     std::fs::write(run.file(SCENARIO_TOML), scenario.to_toml_resolved(capacity))?;
-    let meta = Meta {
-        tool: "outage-sim".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        scenario: scenario.name.clone(),
-        backend: store.dialect().into(),
-        db_url,
-        db_schema,
-        seed: scenario.run.seed,
-        started_at: chrono::Utc::now().to_rfc3339(),
-        capacity_per_s: capacity,
-        speed: scenario.clock.speed,
-        window_ms: scenario.run.window.as_millis() as u64,
-        clock_start: scenario.clock.start.to_string(),
-        clock_end: scenario.clock.end.to_string(),
-        orders_seeded: scenario.data.orders,
-        faults: plan.fault_names.clone(),
-        gated: plan.gated,
-    };
+    let target = (store.dialect(), db_url, db_schema);
+    let meta = Meta::of_run(scenario, target, capacity, plan.fault_names.clone(), plan.gated);
     run.write_json(META_JSON, &meta)?;
 
     let replay = Replay::new(scenario, store.clone(), plan.faults.clone(), capacity);
@@ -195,14 +178,7 @@ fn judge(plan: &Plan, run: &RunDir, ending: Ending, gate_failed: bool) -> Result
     if let Some(dir) = &plan.args.fault_dir {
         let events = run.read_events()?;
         if let Some(failed) = events.iter().find(|e| e.kind == EventKind::FaultFailed) {
-            // The line of the statement that failed, in the user's own file.
-            let code = failed.detail.rsplit('`').nth(1).unwrap_or("");
-            let place = faults::migration_dir::locate(dir, code)
-                .map(|(file, line)| format!("{}:{line}: ", file.display()))
-                .unwrap_or_default();
-            let (dir, detail) = (dir.display(), &failed.detail);
-            let msg = format!("{place}the migration in {dir} failed: {detail} (what part of it ran was rolled back)");
-            return Err(BadInput(msg).into());
+            return Err(BadInput(faults::migration_dir::failed(dir, &failed.detail)).into());
         }
     }
     if ending == Ending::Interrupted {
@@ -214,20 +190,4 @@ fn judge(plan: &Plan, run: &RunDir, ending: Ending, gate_failed: bool) -> Result
         return Ok(ExitCode::from(EXIT_GATE_FAILED));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The capacity the load is a fraction of, from a probe; `None` when the load is a rate.
-async fn capacity<S: Store>(store: &Arc<S>, scenario: &Scenario) -> Result<Option<f64>> {
-    if scenario.load.unit != LoadUnit::Capacity {
-        return Ok(None);
-    }
-    let length = scenario.run.probe;
-    let spinner = progress::spinner(format!("measuring capacity for {:.1} s", length.as_secs_f64()));
-    let workers = (scenario.limits.pool_size as usize * 2).max(4);
-    let requests = RequestFactory::new(scenario);
-    let probe = measure_capacity(store.clone(), &requests, &scenario.mix, workers, length, scenario.run.seed).await;
-    spinner.finish_and_clear();
-    let capacity = probe.capacity(length)?;
-    eprintln!("measured capacity: {capacity:.0} arrivals/s of the scenario's mix");
-    Ok(Some(capacity))
 }

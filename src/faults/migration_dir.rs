@@ -72,6 +72,19 @@ pub fn load(dir: &Path) -> Result<Fault, String> {
     })
 }
 
+/// The message for a migration in `dir` that failed with `detail` (the `fault_failed` event's),
+/// starting with the file and line of the statement that failed when it can be found.
+pub fn failed(dir: &Path, detail: &str) -> String {
+    let code = detail.rsplit('`').nth(1).unwrap_or("");
+    let place = locate(dir, code)
+        .map(|(file, line)| format!("{}:{line}: ", file.display()))
+        .unwrap_or_default();
+    format!(
+        "{place}the migration in {} failed: {detail} (what part of it ran was rolled back)",
+        dir.display()
+    )
+}
+
 /// The up file in `dir` and its line (1-based) that hold `code`, a line of a statement that
 /// failed, so an error can point into the user's own file.
 pub fn locate(dir: &Path, code: &str) -> Option<(std::path::PathBuf, usize)> {

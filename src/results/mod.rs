@@ -142,6 +142,34 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// What a run about to start is: `target` is the backend, the redacted URL and the schema.
+    pub fn of_run(
+        scenario: &crate::scenario::Scenario,
+        (backend, db_url, db_schema): (&str, String, Option<String>),
+        capacity_per_s: Option<f64>,
+        faults: Vec<String>,
+        gated: bool,
+    ) -> Meta {
+        Meta {
+            tool: "outage-sim".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            scenario: scenario.name.clone(),
+            backend: backend.into(),
+            db_url,
+            db_schema,
+            seed: scenario.run.seed,
+            started_at: chrono::Utc::now().to_rfc3339(),
+            capacity_per_s,
+            speed: scenario.clock.speed,
+            window_ms: scenario.run.window.as_millis() as u64,
+            clock_start: scenario.clock.start.to_string(),
+            clock_end: scenario.clock.end.to_string(),
+            orders_seeded: scenario.data.orders,
+            faults,
+            gated,
+        }
+    }
+
     /// How a run is named on charts and in comparisons: scenario, backend, faults, start.
     pub fn label(&self) -> String {
         let faults = if self.faults.is_empty() {

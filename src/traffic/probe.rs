@@ -81,6 +81,23 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").chars().take(160).collect()
 }
 
+/// The capacity a scenario's load is a fraction of, from a probe of its mix on `store` (with a
+/// spinner); `None` when the load is a rate. A probe that measured nothing is an error.
+pub async fn capacity_for<S: Store>(store: &Arc<S>, scenario: &crate::scenario::Scenario) -> anyhow::Result<Option<f64>> {
+    if scenario.load.unit != crate::scenario::LoadUnit::Capacity {
+        return Ok(None);
+    }
+    let length = scenario.run.probe;
+    let spinner = crate::progress::spinner(format!("measuring capacity for {:.1} s", length.as_secs_f64()));
+    let workers = (scenario.limits.pool_size as usize * 2).max(4);
+    let requests = RequestFactory::new(scenario);
+    let probe = measure_capacity(store.clone(), &requests, &scenario.mix, workers, length, scenario.run.seed).await;
+    spinner.finish_and_clear();
+    let capacity = probe.capacity(length)?;
+    eprintln!("measured capacity: {capacity:.0} arrivals/s of the scenario's mix");
+    Ok(Some(capacity))
+}
+
 /// Completed operations per second of `mix` with `workers` concurrent users for `length`.
 pub async fn measure_capacity<S: Store>(
     store: Arc<S>,
