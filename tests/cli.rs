@@ -233,3 +233,19 @@ fn faults_lists_each_backend_catalog_with_its_descriptions() {
         .stdout(predicate::str::contains("reporting-index"))
         .stdout(predicate::str::contains("online").not());
 }
+
+#[test]
+fn log_messages_reach_stderr_filtered_by_rust_log() {
+    // Nothing at the default level (warn) for a good scenario; its info lines with RUST_LOG.
+    outage_sim()
+        .args(["check", &workload("smoke.toml")])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
+    outage_sim()
+        .args(["check", &workload("smoke.toml")])
+        .env("RUST_LOG", "info")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("INFO").and(predicate::str::contains("fault step(s) found")));
+}

@@ -139,6 +139,7 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
         .assert()
         .success();
     let html = std::fs::read_to_string(cmp.join("compare.html")).unwrap();
-    assert!(html.contains("(copy)") && html.contains(dir.file_name().unwrap().to_str().unwrap()));
+    // Each run is labelled by scenario, backend and fault; the same run twice is numbered.
+    assert!(html.contains("smoke on sqlite, reporting-index (") && html.contains(" #2"), "{html}");
     assert!(cmp.join("compare.png").is_file() && cmp.join("compare.svg").is_file());
 }

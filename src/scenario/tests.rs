@@ -154,7 +154,7 @@ fn a_fault_may_carry_a_lock_timeout_guard() {
     let e = error_for("rollback = \"12:50\"", "rollback = \"12:50\"\nlock_timeout_ms = 0");
     assert!(
         e.to_string()
-            .contains("faults[0].lock_timeout_ms: expected a number > 0"),
+            .contains("faults[0].lock_timeout_ms: expected a number from 1 to"),
         "{e}"
     );
 }

@@ -93,6 +93,7 @@ pub async fn capacity_for<S: Store>(store: &Arc<S>, scenario: &crate::scenario::
     let requests = RequestFactory::new(scenario);
     let probe = measure_capacity(store.clone(), &requests, &scenario.mix, workers, length, scenario.run.seed).await;
     spinner.finish_and_clear();
+    tracing::info!("capacity probe: {} completed, errors {:?}", probe.completed, probe.errors);
     let capacity = probe.capacity(length)?;
     eprintln!("measured capacity: {capacity:.0} arrivals/s of the scenario's mix");
     Ok(Some(capacity))
