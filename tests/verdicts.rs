@@ -147,3 +147,34 @@ fn compare_labels_each_run_by_backend_and_fault() {
     let html = std::fs::read_to_string(out.join("compare.html")).unwrap();
     assert!(html.contains("on postgres, reporting-index-online"), "the page labels runs the same way");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gated_run_whose_fault_never_applied_is_an_error_not_a_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("unapplied.toml");
+    let rules = "[[faults]]\nname = \"reporting-index\"\napply = \"12:00:30\"\nrollback = \"12:01:30\"\n\
+                 [[alerts]]\nname = \"slow\"\nop = \"checkout\"\nmetric = \"p99_ms\"\nabove = 1000\nfor = \"1m\"\n";
+    std::fs::write(&scenario, format!("{NO_ALERTS}{rules}")).unwrap();
+    let db = tmp.path().join("indexed.db");
+    let url = format!("sqlite:{}", db.display());
+    outage_sim().args(["prepare", scenario.to_str().unwrap(), "--db", &url]).assert().code(0);
+    // The index the fault creates is there already, so its CREATE INDEX fails.
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("CREATE INDEX orders_reporting ON orders (status)").execute(&mut c).await.unwrap();
+    }
+    let out = tmp.path().join("results");
+    let run = |gate: bool| {
+        let mut args = vec!["run", scenario.to_str().unwrap(), "--db", &url, "--out", out.to_str().unwrap()];
+        if gate {
+            args.push("--gate");
+        }
+        outage_sim().args(args).assert()
+    };
+    run(true)
+        .code(1)
+        .stderr(predicate::str::contains("reporting-index never applied").and(predicate::str::contains("already exists")));
+    // Not gated: the run is reported as it happened, and its summary says what did not apply.
+    run(false).code(0);
+}

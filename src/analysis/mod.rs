@@ -54,6 +54,10 @@ pub struct Summary {
     pub verdict: Verdict,
     /// Whether the run was gated (`--gate`, `validate`, `[gate]`), and so failed on `fail`.
     pub gated: bool,
+    /// Faults that were sent and never applied (a failed migration, a guard out of tries): the
+    /// run did not replay what it set out to.
+    #[serde(default)]
+    pub faults_not_applied: Vec<String>,
 }
 
 impl Summary {
@@ -73,6 +77,24 @@ fn first_applied(events: &[EventRow]) -> Option<&EventRow> {
                 .iter()
                 .any(|e| e.kind == EventKind::FaultApplyDone && e.name == sent.name && e.t_s >= sent.t_s)
     })
+}
+
+/// The faults sent and never applied, each with the last failure it reported.
+pub fn not_applied(events: &[EventRow]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for sent in events.iter().filter(|e| e.kind == EventKind::FaultApplySent) {
+        let done = events.iter().any(|e| e.kind == EventKind::FaultApplyDone && e.name == sent.name);
+        if done || out.iter().any(|(n, _)| *n == sent.name) {
+            continue;
+        }
+        let failure = events
+            .iter()
+            .rev()
+            .find(|e| e.kind == EventKind::FaultFailed && e.name == sent.name)
+            .map_or_else(|| "it never finished".to_string(), |e| e.detail.clone());
+        out.push((sent.name.clone(), failure));
+    }
+    out
 }
 
 /// Real-time bounds of the fault: first apply sent, last rollback done (or the run's end).
@@ -193,6 +215,7 @@ pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]
         time_to_detect_min: minutes(applied, first_fired).filter(|m| *m >= 0.0),
         time_to_mitigate_min: minutes(first_fired, rollback_sent),
         time_to_recover_min: minutes(rollback_sent, all_resolved).filter(|m| *m >= 0.0),
+        faults_not_applied: not_applied(events).into_iter().map(|(name, _)| name).collect(),
     }
 }
 

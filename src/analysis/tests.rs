@@ -146,6 +146,15 @@ fn a_fault_that_failed_to_apply_starts_no_phase_and_detects_nothing() {
     assert_eq!(s.alerts.len(), 1);
     assert_eq!(s.time_to_detect_min, None);
     assert!(s.phases.iter().all(|p| p.phase != "fault_active"), "{:?}", s.phases);
+    assert_eq!(s.faults_not_applied, vec!["reporting-index".to_string()]);
+    // A guarded try that timed out, then a try that applied: applied.
+    let retried = [
+        ev(2.0, 2, EventKind::FaultApplySent),
+        ev(2.2, 2, EventKind::FaultFailed),
+        ev(3.0, 3, EventKind::FaultApplySent),
+        ev(3.5, 3, EventKind::FaultApplyDone),
+    ];
+    assert!(not_applied(&retried).is_empty());
 }
 
 #[test]

@@ -13,13 +13,13 @@ use super::{BadInput, EXIT_GATE_FAILED};
 use crate::cli::{RunArgs, ValidateArgs};
 use crate::faults::{self, Choice, Fault};
 use crate::replay::{self, AlertSink, Ending, ProgressSink, Replay, ResultsSink, Sink};
-use crate::results::{EventKind, META_JSON, Meta, RunDir, SCENARIO_TOML};
+use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML};
 use crate::scenario::Scenario;
 use crate::store::mysql::MysqlStore;
 use crate::store::postgres::PostgresStore;
 use crate::store::seed::History;
 use crate::store::sqlite::{self, RunFile};
-use crate::report;
+use crate::{analysis, report};
 use crate::store::{DbUrl, ServerStore, Store, prepare_shown, redact};
 
 /// `outage-sim validate`: `run` with the migration as the fault and the gate on.
@@ -173,13 +173,15 @@ async fn replay_and_report<S: Store>(
     judge(plan, run, ending, summary.gate_failed())
 }
 
-/// The exit code: a migration that failed to apply is bad input, then Ctrl-C, then the gate.
+/// The exit code: a migration that failed to apply is bad input, a gated run whose fault never
+/// applied judged nothing (an error, not a pass), then Ctrl-C, then the gate.
 fn judge(plan: &Plan, run: &RunDir, ending: Ending, gate_failed: bool) -> Result<ExitCode> {
-    if let Some(dir) = &plan.args.fault_dir {
-        let events = run.read_events()?;
-        if let Some(failed) = events.iter().find(|e| e.kind == EventKind::FaultFailed) {
-            return Err(BadInput(faults::migration_dir::failed(dir, &failed.detail)).into());
-        }
+    let not_applied = analysis::not_applied(&run.read_events()?);
+    if let (Some(dir), Some((_, detail))) = (&plan.args.fault_dir, not_applied.first()) {
+        return Err(BadInput(faults::migration_dir::failed(dir, detail)).into());
+    }
+    if let (true, Some((name, detail))) = (plan.gated && ending == Ending::Completed, not_applied.first()) {
+        anyhow::bail!("fault {name} never applied ({detail}), so the gate has judged a run without it");
     }
     if ending == Ending::Interrupted {
         eprintln!("interrupted: partial results kept in {}", run.path.display());

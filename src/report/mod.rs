@@ -67,6 +67,9 @@ pub fn terminal_summary(summary: &Summary, meta: &Meta, run_dir: &std::path::Pat
             ms(p.median_p99_ms)
         );
     }
+    for name in &summary.faults_not_applied {
+        let _ = writeln!(out, "fault {name} never applied (see events.csv): this run replayed the peak without it");
+    }
     for a in &summary.alerts {
         let _ = writeln!(
             out,
