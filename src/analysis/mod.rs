@@ -54,16 +54,29 @@ pub struct Summary {
     pub verdict: Verdict,
     /// Whether the run was gated (`--gate`, `validate`, `[gate]`), and so failed on `fail`.
     pub gated: bool,
+    /// The gate's outcome: `off`, `pass`, or `fail` (a rule fired, or there were none to judge).
+    #[serde(default)]
+    pub gate: Gate,
     /// Faults that were sent and never applied (a failed migration, a guard out of tries): the
     /// run did not replay what it set out to.
     #[serde(default)]
     pub faults_not_applied: Vec<String>,
 }
 
+/// What a gate made of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    #[default]
+    Off,
+    Pass,
+    Fail,
+}
+
 impl Summary {
     /// Whether a gated run failed its gate.
     pub fn gate_failed(&self) -> bool {
-        self.gated && self.verdict != Verdict::Pass
+        self.gate == Gate::Fail
     }
 }
 
@@ -209,6 +222,11 @@ pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]
         phases,
         verdict,
         gated,
+        gate: match (gated, verdict) {
+            (false, _) => Gate::Off,
+            (true, Verdict::Pass) => Gate::Pass,
+            (true, _) => Gate::Fail,
+        },
         rules: rules.to_vec(),
         alerts,
         outage,

@@ -154,6 +154,7 @@ mod tests {
             rules: vec![],
             verdict: crate::results::Verdict::Fail,
             gated: false,
+            gate: crate::analysis::Gate::Off,
             faults_not_applied: vec![],
         };
         let html = report_html(
