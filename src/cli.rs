@@ -167,6 +167,14 @@ pub struct RunArgs {
     /// Override the scenario's seed (the arrival schedule depends only on scenario and seed).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The capacity (arrivals per second of the scenario's mix) that a load given in capacity
+    /// fractions is taken of, instead of measuring it with the probe: the same number makes
+    /// runs the same experiment. Example: --capacity 2400
+    #[arg(long, value_name = "PER_S", value_parser = positive_f64)]
+    pub capacity: Option<f64>,
+    /// Multiply the load curve, e.g. 1.5 to replay the peak at 1.5x (capacity planning).
+    #[arg(long, value_name = "X", value_parser = positive_f64)]
+    pub load_scale: Option<f64>,
     /// Where run directories are created.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -188,7 +196,7 @@ fn positive_f64(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
         _ => Err(format!(
-            "expected a number > 0 (simulated seconds per real second), got {s:?}"
+            "expected a number > 0, got {s:?}"
         )),
     }
 }

@@ -249,3 +249,47 @@ fn log_messages_reach_stderr_filtered_by_rust_log() {
         .success()
         .stderr(predicate::str::contains("INFO").and(predicate::str::contains("fault step(s) found")));
 }
+
+#[test]
+fn a_given_capacity_skips_the_probe_and_the_load_scales() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("planned.toml");
+    let text = HEALTHY.replace(
+        "unit = \"arrivals_per_second\"\npoints = [ { at = \"12:00\", value = 50 } ]",
+        "unit = \"capacity\"\npoints = [ { at = \"12:00\", value = 0.25 } ]",
+    );
+    std::fs::write(&file, &text).unwrap();
+    let (out, cache) = (dir.path().join("results"), dir.path().join("cache"));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        outage_sim().args(args).assert()
+    };
+    run(&["--capacity", "200", "--load-scale", "1.5"])
+        .code(0)
+        .stderr(predicate::str::contains("from --capacity (no probe)").and(predicate::str::contains("measuring").not()));
+    let run_dir = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
+    let meta = std::fs::read_to_string(run_dir.join("meta.json")).unwrap();
+    assert!(meta.contains("\"capacity_per_s\": 200.0") && meta.contains("\"capacity_source\": \"--capacity\""), "{meta}");
+    // 0.25 of 200/s, times 1.5.
+    let scenario = std::fs::read_to_string(run_dir.join("scenario.toml")).unwrap();
+    assert!(scenario.contains("value = 75.0"), "{scenario}");
+    // Out of bounds, or meaningless for the scenario: bad input before anything runs.
+    run(&["--capacity", "200", "--load-scale", "1000"])
+        .code(2)
+        .stderr(predicate::str::contains("--load-scale 1000"));
+    let rates = dir.path().join("rates.toml");
+    std::fs::write(&rates, HEALTHY).unwrap();
+    outage_sim()
+        .args(["run", rates.to_str().unwrap(), "--capacity", "200", "--out", out.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--capacity"));
+}

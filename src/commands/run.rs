@@ -14,7 +14,7 @@ use crate::cli::{RunArgs, ValidateArgs};
 use crate::faults::{self, Choice, Fault};
 use crate::replay::{self, AlertSink, Ending, ProgressSink, Replay, ResultsSink, Sink};
 use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML};
-use crate::scenario::Scenario;
+use crate::scenario::{LoadUnit, Scenario};
 use crate::store::mysql::MysqlStore;
 use crate::store::postgres::PostgresStore;
 use crate::store::seed::History;
@@ -32,6 +32,8 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         fault_dir: Some(args.migration),
         speed: None,
         seed: None,
+        capacity: None,
+        load_scale: None,
         out: args.out,
         gate: true,
         keep_db: false,
@@ -59,7 +61,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let dialect = db.as_ref().map_or("sqlite", DbUrl::dialect);
     let scenario = Scenario::load(&args.scenario)?
         .with_overrides(args.speed, args.seed)
+        .and_then(|s| s.with_load_scale(args.load_scale))
         .map_err(BadInput)?;
+    if args.capacity.is_some() && scenario.load.unit != LoadUnit::Capacity {
+        let msg = format!("--capacity: {} gives its load in arrivals per second, not in capacity fractions", args.scenario.display());
+        return Err(BadInput(msg).into());
+    }
     let choice = match (&args.fault, &args.fault_dir) {
         (Some(name), _) => Choice::Catalog(name),
         (None, Some(dir)) => Choice::MigrationDir(dir),
@@ -143,7 +150,13 @@ async fn replay_and_report<S: Store>(
             .into());
         }
         faults::roll_back_leftovers(&*store).await?;
-        crate::traffic::capacity_for(&store, scenario).await
+        match plan.args.capacity {
+            Some(given) => {
+                eprintln!("capacity: {given:.0} arrivals/s from --capacity (no probe)");
+                Ok(Some(given))
+            }
+            None => crate::traffic::capacity_for(&store, scenario).await,
+        }
     };
     let capacity = match ready.await {
         Ok(c) => c,
@@ -155,7 +168,9 @@ async fn replay_and_report<S: Store>(
     };
     std::fs::write(run.file(SCENARIO_TOML), scenario.to_toml_resolved(capacity))?;
     let target = (store.dialect(), db_url, db_schema);
-    let meta = Meta::of_run(scenario, target, capacity, plan.fault_names.clone(), plan.gated);
+    let mut meta = Meta::of_run(scenario, target, capacity, plan.fault_names.clone(), plan.gated);
+    let source = if plan.args.capacity.is_some() { "--capacity" } else { "probe" };
+    meta.capacity_source = capacity.map(|_| source.to_string());
     run.write_json(META_JSON, &meta)?;
 
     let replay = Replay::new(scenario, store.clone(), plan.faults.clone(), capacity);

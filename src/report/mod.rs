@@ -47,7 +47,10 @@ pub fn terminal_summary(summary: &Summary, meta: &Meta, run_dir: &std::path::Pat
     let mut out = String::new();
     let cap = meta
         .capacity_per_s
-        .map(|c| format!(", measured capacity {c:.0} arrivals/s"))
+        .map(|c| match meta.capacity_source.as_deref() {
+            Some("--capacity") => format!(", capacity {c:.0} arrivals/s (given)"),
+            _ => format!(", measured capacity {c:.0} arrivals/s"),
+        })
         .unwrap_or_default();
     let _ = writeln!(out, "\n{} on {}{cap}", meta.scenario, meta.backend);
     let _ = writeln!(

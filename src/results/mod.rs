@@ -125,8 +125,12 @@ pub struct Meta {
     pub seed: u64,
     /// UTC, RFC 3339.
     pub started_at: String,
-    /// Measured sustainable throughput of the scenario's mix, arrivals per second.
+    /// Sustainable throughput of the scenario's mix, arrivals per second, that a load in
+    /// capacity fractions was taken of.
     pub capacity_per_s: Option<f64>,
+    /// Where `capacity_per_s` came from: `probe` or `--capacity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_source: Option<String>,
     /// Simulated seconds per real second.
     pub speed: f64,
     pub window_ms: u64,
@@ -160,6 +164,7 @@ impl Meta {
             seed: scenario.run.seed,
             started_at: chrono::Utc::now().to_rfc3339(),
             capacity_per_s,
+            capacity_source: None,
             speed: scenario.clock.speed,
             window_ms: scenario.run.window.as_millis() as u64,
             clock_start: scenario.clock.start.to_string(),

@@ -250,11 +250,23 @@ impl Scenario {
         raw.set_load(&resolved);
         let header = match capacity_per_s {
             Some(cap) => format!(
-                "# As run: load resolved from capacity fractions at a measured capacity of {cap:.1} arrivals/s.\n"
+                "# As run: load resolved from capacity fractions at a capacity of {cap:.1} arrivals/s.\n"
             ),
             None => "# As run.\n".to_string(),
         };
         header + &toml::to_string_pretty(&raw).unwrap_or_default()
+    }
+
+    /// The same scenario with its load curve multiplied by `scale` (`--load-scale`), within the
+    /// same bounds as the file's.
+    pub fn with_load_scale(mut self, scale: Option<f64>) -> Result<Scenario, String> {
+        let Some(scale) = scale else { return Ok(self) };
+        for point in &mut self.load.points {
+            point.1 *= scale;
+        }
+        raw::load_within_bounds(&self.load).map_err(|(i, e)| format!("--load-scale {scale}: load.points[{i}]: {e}"))?;
+        self.raw.set_load(&self.load);
+        Ok(self)
     }
 
     /// The same scenario at another speed or seed (CLI overrides); a speed out of bounds is

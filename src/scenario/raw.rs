@@ -165,6 +165,19 @@ pub(super) fn speed_within_bounds(clock: &IncidentClock, window: Duration) -> Re
     ))
 }
 
+/// Whether every point of `load` is at most 100 × capacity or 10⁶ arrivals/s: else the index
+/// of the first that is not, and what was expected.
+pub(super) fn load_within_bounds(load: &LoadCurve) -> Result<(), (usize, String)> {
+    let max = match load.unit {
+        LoadUnit::Capacity => 100.0,
+        LoadUnit::ArrivalsPerSecond => 1_000_000.0,
+    };
+    match load.points.iter().enumerate().find(|(_, p)| !(p.1 <= max)) {
+        Some((i, p)) => Err((i, format!("expected a value from 0 to {max} for this unit, got {}", p.1))),
+        None => Ok(()),
+    }
+}
+
 /// Collects the first validation error with its place in the file.
 struct Checker<'a> {
     text: &'a str,
@@ -205,7 +218,7 @@ impl RawScenario {
     pub(super) fn set_load(&mut self, curve: &LoadCurve) {
         self.load.unit = curve.unit;
         for (raw, (_, value)) in self.load.points.get_mut().iter_mut().zip(&curve.points) {
-            raw.value = unspanned((value * 100.0).round() / 100.0);
+            raw.value = unspanned((value * 10_000.0).round() / 10_000.0);
         }
     }
 
@@ -306,13 +319,8 @@ impl RawScenario {
         if let Err(e) = speed_within_bounds(&clock, run.window) {
             return ck.fail(c.speed.span(), "clock.speed", e);
         }
-        let load_max = match load.unit {
-            LoadUnit::Capacity => 100.0,
-            LoadUnit::ArrivalsPerSecond => 1_000_000.0,
-        };
-        if let Some((i, p)) = load.points.iter().enumerate().find(|(_, p)| p.1 > load_max) {
+        if let Err((i, expected)) = load_within_bounds(&load) {
             let span = self.load.points.get_ref()[i].value.span();
-            let expected = format!("expected a value from 0 to {load_max} for this unit, got {}", p.1);
             return ck.fail(span, &format!("load.points[{i}].value"), expected);
         }
 
