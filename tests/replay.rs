@@ -93,12 +93,16 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
     assert_eq!(s.verdict, Verdict::Fail);
     assert!(kinds.contains(&AlertFired), "alerts are in events.csv");
     let before = phase(&s, "before_fault");
+    let locked = phase(&s, "apply_locked");
     let active = phase(&s, "fault_active");
     let last = phase(&s, "last_10pct");
+    // While the build holds the write lock, checkout stalls. (How long the outage lasts after
+    // it varies from run to run with the probe's measurement: docs/sqlite.md.)
     assert!(
-        active.median_p99_ms.unwrap() >= 5.0 * before.median_p99_ms.unwrap(),
+        locked.median_p99_ms.unwrap() >= 5.0 * before.median_p99_ms.unwrap(),
         "{s:#?}"
     );
+    assert!(locked.success_ratio < 0.5, "{s:#?}");
     assert!(active.success_ratio < before.success_ratio, "{s:#?}");
     assert!(last.success_ratio >= 0.9, "{s:#?}");
     assert!(
