@@ -2,7 +2,6 @@
 //! its faults (the replay stage, publishing to the results, alert and progress sinks), then
 //! analyse and draw the run directory.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +14,8 @@ use crate::faults::{self, Choice, Fault};
 use crate::replay::{self, AlertSink, Ending, ProgressSink, Replay, ResultsSink, Sink};
 use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML};
 use crate::scenario::{LoadUnit, Scenario};
-use crate::store::mysql::MysqlStore;
-use crate::store::postgres::PostgresStore;
-use crate::store::seed::History;
-use crate::store::sqlite::{self, RunFile};
-use crate::{analysis, report};
-use crate::store::{DbUrl, ServerStore, Store, prepare_shown, redact};
+use crate::store::{self, DbUrl, Store, sqlite};
+use crate::{analysis, report, with_store};
 
 /// `outage-sim validate`: `run` with the migration as the fault and the gate on.
 pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
@@ -92,44 +87,22 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         fault_names,
         gated,
     };
-    match db {
-        None => on_sqlite(&plan, None).await,
-        Some(DbUrl::Sqlite(path)) => on_sqlite(&plan, Some(&path)).await,
-        Some(DbUrl::Postgres(url)) => on_server::<PostgresStore>(&plan, &url).await,
-        Some(DbUrl::Mysql(url)) => on_server::<MysqlStore>(&plan, &url).await,
-    }
-}
-
-/// On a copy of the cached SQLite base (deleted afterwards unless `--keep-db`), or on the
-/// user's own file.
-async fn on_sqlite(plan: &Plan<'_>, own: Option<&Path>) -> Result<ExitCode> {
-    let run = RunDir::create(&plan.args.out, &plan.scenario.name, chrono::Utc::now())?;
-    eprintln!("run directory: {}", run.path.display());
+    let run = RunDir::create(&args.out, &plan.scenario.name, chrono::Utc::now())?;
     let copy = run.file("run.db");
-    let file = match own {
-        Some(f) => RunFile::Own(f),
-        None => RunFile::CopyOfBase { cache: &plan.args.db.cache, copy: &copy },
+    let at = store::Where { db, schema: &args.db.schema, cache: &args.db.cache, copy: &copy };
+    let (opened, target) = match store::open(at, &plan.scenario).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&run.path); // nothing ran: leave no empty run behind
+            return Err(e);
+        }
     };
-    let store = sqlite::open_for_run(&History::of(&plan.scenario), file, plan.scenario.limits.pool_size).await?;
-    let url = DbUrl::Sqlite(own.unwrap_or(&copy).to_path_buf()).to_string();
-    let result = replay_and_report(plan, Arc::new(store), &run, (url, None)).await;
-    if own.is_none() && !plan.args.keep_db {
-        sqlite::remove_files(&copy);
+    eprintln!("run directory: {}", run.path.display());
+    let result = with_store!(opened, store => replay_and_report(&plan, store, &run, target).await);
+    if !args.keep_db {
+        sqlite::remove_files(&copy); // the copy of the SQLite base, if there is one
     }
     result
-}
-
-/// Connects to the server, seeds or resets outage-sim's schema there, then replays.
-async fn on_server<S: ServerStore>(plan: &Plan<'_>, url: &str) -> Result<ExitCode> {
-    let (limits, schema) = (&plan.scenario.limits, &plan.args.db.schema);
-    let store = S::connect(url, schema, limits.pool_size, limits.pool_wait).await?;
-    if let Err(e) = prepare_shown(&store, url, &History::of(&plan.scenario)).await {
-        store.close().await;
-        return Err(e);
-    }
-    let run = RunDir::create(&plan.args.out, &plan.scenario.name, chrono::Utc::now())?;
-    eprintln!("run directory: {}", run.path.display());
-    replay_and_report(plan, Arc::new(store), &run, (redact(url), Some(schema.clone()))).await
 }
 
 /// Probes, replays, closes the store, then analyses and draws the run directory.
@@ -137,7 +110,7 @@ async fn replay_and_report<S: Store>(
     plan: &Plan<'_>,
     store: Arc<S>,
     run: &RunDir,
-    (db_url, db_schema): (String, Option<String>),
+    target: store::Target,
 ) -> Result<ExitCode> {
     let scenario = &plan.scenario;
     let ready = async {
@@ -167,7 +140,7 @@ async fn replay_and_report<S: Store>(
         }
     };
     std::fs::write(run.file(SCENARIO_TOML), scenario.to_toml_resolved(capacity))?;
-    let target = (store.dialect(), db_url, db_schema);
+    let target = (store.dialect(), target.url, target.schema);
     let mut meta = Meta::of_run(scenario, target, capacity, plan.fault_names.clone(), plan.gated);
     let source = if plan.args.capacity.is_some() { "--capacity" } else { "probe" };
     meta.capacity_source = capacity.map(|_| source.to_string());

@@ -40,6 +40,7 @@ macro_rules! bookkeeping {
 
 pub mod mysql;
 pub mod null;
+mod open;
 pub mod postgres;
 pub mod seed;
 mod server;
@@ -47,6 +48,7 @@ pub mod sqlite;
 mod url;
 
 pub use server::{Prepared, ServerStore, prepare_shown};
+pub use open::{Opened, Target, Where, open};
 pub use url::{DbUrl, redact};
 
 use std::future::Future;
