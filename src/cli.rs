@@ -38,6 +38,20 @@ pub enum Command {
     ///
     /// The fix, replayed: outage-sim run workloads/checkout-peak.toml --db URL --fault reporting-index-online
     Run(RunArgs),
+    /// Measure the capacity of a database for a scenario's mix: an open-loop step search,
+    /// repeated, with and without a fault.
+    ///
+    /// Example: outage-sim calibrate workloads/checkout-peak.toml --fault reporting-index
+    ///
+    /// Each step sends a flat rate of the scenario's mix for one window to warm up, then
+    /// measures one: it passes when checkout meets the SLO (the scenario's checkout alert
+    /// thresholds, or --slo-p99-ms / --slo-success) and the generator sent at least 98% of its
+    /// arrivals. The rate doubles until a step fails, then is bisected to 5%. The knee is the
+    /// median of --repeat searches, with their spread. With --fault the searches alternate
+    /// without and with the fault in place, so drift of the host cancels in their ratio.
+    /// Writes capacity.json and capacity.png/.svg (p50 and p99 against the offered rate).
+    /// Give the knee to `run --capacity`.
+    Calibrate(CalibrateArgs),
     /// Create and seed the database a scenario runs on, without running it.
     ///
     /// Example: outage-sim prepare --db postgres://postgres@127.0.0.1:5432/test
@@ -130,6 +144,36 @@ pub struct PrepareArgs {
     pub scenario: PathBuf,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CalibrateArgs {
+    /// The scenario whose mix, data and limits are measured.
+    #[arg(default_value = "workloads/checkout-peak.toml")]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Also measure with this catalog fault in place (an index: not a held transaction).
+    #[arg(long, value_name = "NAME", conflicts_with = "fault_dir")]
+    pub fault: Option<String>,
+    /// Also measure with your migration in place.
+    #[arg(long, value_name = "DIR")]
+    pub fault_dir: Option<PathBuf>,
+    /// Searches per configuration; the knee is their median.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub repeat: u32,
+    /// Real milliseconds of each step's warm-up, and of its measured window.
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1000..=60_000))]
+    pub step_ms: u64,
+    /// Checkout p99 a step must stay under (default: the scenario's p99 alert threshold).
+    #[arg(long, value_parser = positive_f64)]
+    pub slo_p99_ms: Option<f64>,
+    /// Checkout success ratio a step must reach (default: the scenario's alert threshold, or 0.99).
+    #[arg(long, value_parser = positive_f64)]
+    pub slo_success: Option<f64>,
+    /// Where the calibration directory is created.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -5,6 +5,7 @@
 //! `charts` and `report` read only the results.
 
 pub mod analysis;
+pub mod calibrate;
 pub mod charts;
 pub mod cli;
 pub mod commands;

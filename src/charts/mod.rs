@@ -30,9 +30,11 @@ macro_rules! panel {
     };
 }
 
+mod capacity;
 mod compare;
 mod dashboard;
 
+pub use capacity::render_capacity;
 pub use compare::render_compare;
 pub use dashboard::{Annotations, render_dashboard};
 

@@ -1,5 +1,6 @@
 //! One file per subcommand; each composes the stages.
 
+mod calibrate;
 mod check;
 mod compare;
 mod plot;
@@ -20,6 +21,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plot { run_dir } => plot::plot(&run_dir),
         Command::Compare { run_dirs, out } => compare::compare(&run_dirs, out.as_deref()),
         Command::Run(args) => runtime()?.block_on(run::run(args)),
+        Command::Calibrate(args) => runtime()?.block_on(calibrate::calibrate(args)),
         Command::Prepare(args) => runtime()?.block_on(prepare::prepare(args)),
         Command::Validate(args) => runtime()?.block_on(run::validate(args)),
     }

@@ -16,6 +16,7 @@ pub const DB_CSV: &str = "db.csv";
 pub const META_JSON: &str = "meta.json";
 pub const SUMMARY_JSON: &str = "summary.json";
 pub const SCENARIO_TOML: &str = "scenario.toml";
+pub const CAPACITY_JSON: &str = "capacity.json";
 
 /// One row of `windows.csv`: one window and one operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,6 +190,63 @@ impl Meta {
             self.started_at.get(..16).unwrap_or(&self.started_at)
         )
     }
+}
+
+/// `capacity.json`: what `calibrate` measured, and where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub tool: String,
+    pub version: String,
+    pub scenario: String,
+    pub backend: String,
+    /// The database URL with any password replaced by `***`.
+    pub db_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_schema: Option<String>,
+    pub server_version: String,
+    /// The seeded history's fingerprint: a capacity holds for this data only.
+    pub data_fingerprint: String,
+    pub cores: usize,
+    /// UTC, RFC 3339.
+    pub measured_at: String,
+    /// Checkout p99 at most `slo_p99_ms` and success at least `slo_success`, and the generator
+    /// sent at least 98% of its arrivals.
+    pub slo_p99_ms: f64,
+    pub slo_success: f64,
+    /// Without a fault first, then with each fault asked for.
+    pub calibrations: Vec<Calibration>,
+}
+
+/// The knee of one configuration (no fault, or one fault in place) over repeated searches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// `None`: no fault.
+    pub fault: Option<String>,
+    /// Median of the searches' knees, arrivals per second of the scenario's mix.
+    pub knee_per_s: f64,
+    /// Highest knee / lowest knee.
+    pub spread: f64,
+    pub knees: Vec<f64>,
+    /// Every step of every search, in order.
+    pub steps: Vec<CapacityStep>,
+}
+
+/// One step of a calibration search: a flat rate, warmed up, then measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// Which search (1-based).
+    pub search: usize,
+    /// The rate asked for, arrivals per second (every operation of the mix).
+    pub offered_per_s: f64,
+    /// Arrivals the generator really sent in the measured window, per second.
+    pub achieved_per_s: f64,
+    /// Checkout: ok / attempts in the measured window.
+    pub success: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub passed: bool,
+    /// Why it did not pass (empty when it did).
+    pub why: String,
 }
 
 /// An append-only CSV file, flushed after every batch so a crash loses at most one window.

@@ -165,6 +165,15 @@ pub trait Store: Send + Sync + 'static {
         }
     }
 
+    /// The database engine's own version string.
+    fn server_version(&self) -> impl Future<Output = Result<String, sqlx::Error>> + Send {
+        async move {
+            let sql = if self.dialect() == "sqlite" { "SELECT sqlite_version()" } else { "SELECT version()" };
+            let rows = self.bookkeeping(sql, vec![]).await?;
+            Ok(rows.into_iter().flatten().next().unwrap_or_default())
+        }
+    }
+
     /// The faults an earlier run recorded as applied and never rolled back: (name, down SQL).
     fn left_applied(&self) -> impl Future<Output = Result<Vec<(String, String)>, sqlx::Error>> + Send {
         async move {

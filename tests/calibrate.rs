@@ -1,0 +1,84 @@
+//! `calibrate` on SQLite: the step search with and without the fault, capacity.json, the chart,
+//! and the fault rolled back afterwards.
+
+use assert_cmd::Command;
+use outage_sim::results::Capacity;
+use predicates::prelude::*;
+
+const SMALL: &str = r#"
+name = "small"
+[clock]
+start = "12:00"
+end = "12:10"
+speed = 60
+[load]
+unit = "capacity"
+points = [ { at = "12:00", value = 0.5 } ]
+[mix]
+browse = 0.3
+checkout = 0.7
+[data]
+orders = 5000
+customers = 200
+products = 100
+[limits]
+request_timeout_ms = 500
+[[alerts]]
+name = "slow"
+op = "checkout"
+metric = "p99_ms"
+above = 100
+for = "1m"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calibrate_finds_a_knee_with_and_without_the_fault_and_rolls_the_fault_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("small.toml");
+    std::fs::write(&scenario, SMALL).unwrap();
+    let db = tmp.path().join("small.db");
+    let url = format!("sqlite:{}", db.display());
+    let out = tmp.path().join("results");
+    let args = [
+        "calibrate",
+        scenario.to_str().unwrap(),
+        "--db",
+        &url,
+        "--fault",
+        "reporting-index",
+        "--repeat",
+        "1",
+        "--step-ms",
+        "1000",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    Command::cargo_bin("outage-sim")
+        .unwrap()
+        .args(args)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("no fault: capacity").and(predicate::str::contains("reporting-index: capacity")))
+        .stderr(predicate::str::contains("search 1 (no fault): 50/s offered"));
+    let dir = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
+    let text = std::fs::read_to_string(dir.join("capacity.json")).unwrap();
+    let c: Capacity = serde_json::from_str(&text).unwrap();
+    assert_eq!((c.backend.as_str(), c.slo_p99_ms), ("sqlite", 100.0));
+    assert!(!c.server_version.is_empty() && !c.data_fingerprint.is_empty());
+    assert_eq!(c.calibrations.len(), 2);
+    for cal in &c.calibrations {
+        assert!(cal.knee_per_s >= 50.0, "{cal:#?}");
+        // The knee passed; a step above it failed.
+        assert!(cal.steps.iter().any(|s| s.passed && s.offered_per_s == cal.knee_per_s));
+        assert!(cal.steps.iter().any(|s| !s.passed && s.offered_per_s > cal.knee_per_s), "{cal:#?}");
+    }
+    assert!(dir.join("capacity.png").is_file() && dir.join("capacity.svg").is_file());
+    // The fault was rolled back: the index it builds is gone.
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'orders_reporting'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
