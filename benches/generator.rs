@@ -20,7 +20,9 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(common::store(&scenario, dir.path()).await);
     let requests = RequestFactory::new(&scenario);
-    let capacity = measure_capacity(store, &requests, &scenario.mix, 16, Duration::from_secs(5), 1).await.per_s;
+    let capacity = measure_capacity(store, &requests, &scenario.mix, 16, Duration::from_secs(5), 1)
+        .await
+        .per_s;
 
     // Ten times the measured capacity, flat over the whole clock.
     let curve = LoadCurve {

@@ -239,8 +239,6 @@ fn schema_name(s: &str) -> Result<String, String> {
 fn positive_f64(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!(
-            "expected a number > 0, got {s:?}"
-        )),
+        _ => Err(format!("expected a number > 0, got {s:?}")),
     }
 }

@@ -58,7 +58,9 @@ async fn calibrate_finds_a_knee_with_and_without_the_fault_and_rolls_the_fault_b
         .args(args)
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("no fault: capacity").and(predicate::str::contains("reporting-index: capacity")))
+        .stdout(
+            predicate::str::contains("no fault: capacity").and(predicate::str::contains("reporting-index: capacity")),
+        )
         .stderr(predicate::str::contains("search 1 (no fault): 50/s offered"));
     let dir = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
     let text = std::fs::read_to_string(dir.join("capacity.json")).unwrap();
@@ -70,7 +72,10 @@ async fn calibrate_finds_a_knee_with_and_without_the_fault_and_rolls_the_fault_b
         assert!(cal.knee_per_s >= 50.0, "{cal:#?}");
         // The knee passed; a step above it failed.
         assert!(cal.steps.iter().any(|s| s.passed && s.offered_per_s == cal.knee_per_s));
-        assert!(cal.steps.iter().any(|s| !s.passed && s.offered_per_s > cal.knee_per_s), "{cal:#?}");
+        assert!(
+            cal.steps.iter().any(|s| !s.passed && s.offered_per_s > cal.knee_per_s),
+            "{cal:#?}"
+        );
     }
     assert!(dir.join("capacity.png").is_file() && dir.join("capacity.svg").is_file());
     // The fault was rolled back: the index it builds is gone.

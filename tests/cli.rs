@@ -272,12 +272,15 @@ fn a_given_capacity_skips_the_probe_and_the_load_scales() {
         args.extend_from_slice(extra);
         outage_sim().args(args).assert()
     };
-    run(&["--capacity", "200", "--load-scale", "1.5"])
-        .code(0)
-        .stderr(predicate::str::contains("from --capacity (no probe)").and(predicate::str::contains("measuring").not()));
+    run(&["--capacity", "200", "--load-scale", "1.5"]).code(0).stderr(
+        predicate::str::contains("from --capacity (no probe)").and(predicate::str::contains("measuring").not()),
+    );
     let run_dir = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
     let meta = std::fs::read_to_string(run_dir.join("meta.json")).unwrap();
-    assert!(meta.contains("\"capacity_per_s\": 200.0") && meta.contains("\"capacity_source\": \"--capacity\""), "{meta}");
+    assert!(
+        meta.contains("\"capacity_per_s\": 200.0") && meta.contains("\"capacity_source\": \"--capacity\""),
+        "{meta}"
+    );
     // 0.25 of 200/s, times 1.5.
     let scenario = std::fs::read_to_string(run_dir.join("scenario.toml")).unwrap();
     assert!(scenario.contains("value = 75.0"), "{scenario}");
@@ -288,7 +291,14 @@ fn a_given_capacity_skips_the_probe_and_the_load_scales() {
     let rates = dir.path().join("rates.toml");
     std::fs::write(&rates, HEALTHY).unwrap();
     outage_sim()
-        .args(["run", rates.to_str().unwrap(), "--capacity", "200", "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            rates.to_str().unwrap(),
+            "--capacity",
+            "200",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--capacity"));

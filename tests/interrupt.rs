@@ -63,9 +63,14 @@ async fn ctrl_c_during_an_applied_fault_rolls_it_back_and_keeps_the_results() {
     let dir = run_dir(&out).unwrap();
     let run = RunDir::open(&dir).unwrap();
     let events = run.read_events().unwrap();
-    assert!(events.iter().any(|e| e.kind == EventKind::FaultRollbackDone), "{events:?}");
     assert!(
-        events.iter().any(|e| e.kind == EventKind::RunEnd && e.detail == "interrupted"),
+        events.iter().any(|e| e.kind == EventKind::FaultRollbackDone),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::RunEnd && e.detail == "interrupted"),
         "{events:?}"
     );
     assert!(!run.read_windows().unwrap().is_empty());

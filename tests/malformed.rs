@@ -37,7 +37,10 @@ fn damaged() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("empty file", Vec::new()),
         ("not UTF-8", vec![0xff, 0xfe, 0x00, 0x9f, b'\n']),
-        ("cut in the middle of a line", PEAK.as_bytes()[..PEAK.find("apply = \"12:4").unwrap() + 12].to_vec()),
+        (
+            "cut in the middle of a line",
+            PEAK.as_bytes()[..PEAK.find("apply = \"12:4").unwrap() + 12].to_vec(),
+        ),
         ("no [clock]", peak_with("[clock]", "[clocks]")),
         ("no [load]", peak_with("[load]", "[loads]")),
         ("no [mix]", peak_with("[mix]", "[mixes]")),
@@ -55,11 +58,24 @@ fn damaged() -> Vec<(&'static str, Vec<u8>)> {
         ("negative load", peak_with("value = 0.30", "value = -5")),
         ("infinite load", peak_with("value = 0.30", "value = inf")),
         ("load beyond bounds", peak_with("value = 0.30", "value = 1e12")),
-        ("load points out of order", peak_with("{ at = \"12:40\"", "{ at = \"11:40\"")),
+        (
+            "load points out of order",
+            peak_with("{ at = \"12:40\"", "{ at = \"11:40\""),
+        ),
         ("load time not a time", peak_with("{ at = \"12:00\"", "{ at = \"noon\"")),
-        ("mix all zero", peak_with("browse = 0.28\ncheckout = 0.70", "browse = 0\ncheckout = 0").iter().copied().collect::<Vec<u8>>().then_replace("report = 0.02", "report = 0")),
+        (
+            "mix all zero",
+            peak_with("browse = 0.28\ncheckout = 0.70", "browse = 0\ncheckout = 0")
+                .iter()
+                .copied()
+                .collect::<Vec<u8>>()
+                .then_replace("report = 0.02", "report = 0"),
+        ),
         ("mix negative", peak_with("checkout = 0.70", "checkout = -1")),
-        ("mix unknown op", peak_with("report = 0.02", "report = 0.02\nrefund = 1")),
+        (
+            "mix unknown op",
+            peak_with("report = 0.02", "report = 0.02\nrefund = 1"),
+        ),
         ("items_min 0", peak_with("items_min = 1", "items_min = 0")),
         ("items_max 17", peak_with("items_max = 5", "items_max = 17")),
         ("items_max below items_min", peak_with("items_min = 1", "items_min = 9")),
@@ -70,30 +86,75 @@ fn damaged() -> Vec<(&'static str, Vec<u8>)> {
         ("orders negative", peak_with("orders = 2_000_000", "orders = -3")),
         ("orders a float", peak_with("orders = 2_000_000", "orders = 2.5")),
         ("customers 0", peak_with("customers = 200_000", "customers = 0")),
-        ("fewer products than a cart", peak_with("products = 10_000", "products = 2")),
-        ("history_days huge", peak_with("history_days = 90", "history_days = 100000000")),
+        (
+            "fewer products than a cart",
+            peak_with("products = 10_000", "products = 2"),
+        ),
+        (
+            "history_days huge",
+            peak_with("history_days = 90", "history_days = 100000000"),
+        ),
         ("pool_size 0", peak_with("pool_size = 8", "pool_size = 0")),
-        ("request timeout 0", peak_with("request_timeout_ms = 500", "request_timeout_ms = 0")),
+        (
+            "request timeout 0",
+            peak_with("request_timeout_ms = 500", "request_timeout_ms = 0"),
+        ),
         ("window 0", peak_with("window_ms = 1000", "window_ms = 0")),
-        ("window longer than the run", peak_with("window_ms = 1000", "window_ms = 1000000000")),
+        (
+            "window longer than the run",
+            peak_with("window_ms = 1000", "window_ms = 1000000000"),
+        ),
         ("probe 0", peak_with("probe_ms = 4000", "probe_ms = 0")),
         ("seed negative", peak_with("seed = 42", "seed = -1")),
-        ("report range 0", peak_with("report_range_minutes = 15", "report_range_minutes = 0")),
-        ("unknown fault", peak_with("name = \"reporting-index\"", "name = \"nope\"")),
-        ("fault outside the clock", peak_with("apply = \"12:40\"", "apply = \"18:40\"")),
-        ("rollback before apply", peak_with("rollback = \"15:00\"", "rollback = \"12:10\"")),
-        ("lock timeout 0", peak_with("rollback = \"15:00\"", "rollback = \"15:00\"\nlock_timeout_ms = 0")),
-        ("alert metric unknown", peak_with("metric = \"p99_ms\"", "metric = \"p42\"")),
-        ("alert above and below", peak_with("above = 250", "above = 250\nbelow = 3")),
+        (
+            "report range 0",
+            peak_with("report_range_minutes = 15", "report_range_minutes = 0"),
+        ),
+        (
+            "unknown fault",
+            peak_with("name = \"reporting-index\"", "name = \"nope\""),
+        ),
+        (
+            "fault outside the clock",
+            peak_with("apply = \"12:40\"", "apply = \"18:40\""),
+        ),
+        (
+            "rollback before apply",
+            peak_with("rollback = \"15:00\"", "rollback = \"12:10\""),
+        ),
+        (
+            "lock timeout 0",
+            peak_with("rollback = \"15:00\"", "rollback = \"15:00\"\nlock_timeout_ms = 0"),
+        ),
+        (
+            "alert metric unknown",
+            peak_with("metric = \"p99_ms\"", "metric = \"p42\""),
+        ),
+        (
+            "alert above and below",
+            peak_with("above = 250", "above = 250\nbelow = 3"),
+        ),
         ("alert for not a duration", peak_with("for = \"5m\"", "for = \"soon\"")),
         ("alert op unknown", peak_with("op = \"checkout\"", "op = \"pay\"")),
         ("alert threshold nan", peak_with("above = 250", "above = nan")),
-        ("keep_firing_for negative", peak_with(alert, &format!("{alert}\nkeep_firing_for = \"-5m\""))),
-        ("unknown top-level key", peak_with("name = \"checkout-peak\"", "name = \"checkout-peak\"\ncolour = \"red\"")),
+        (
+            "keep_firing_for negative",
+            peak_with(alert, &format!("{alert}\nkeep_firing_for = \"-5m\"")),
+        ),
+        (
+            "unknown top-level key",
+            peak_with("name = \"checkout-peak\"", "name = \"checkout-peak\"\ncolour = \"red\""),
+        ),
         ("duplicate key", peak_with("speed = 60", "speed = 60\nspeed = 30")),
-        ("gate not a bool", [PEAK.as_bytes(), b"\n[gate]\nenabled = \"yes\"\n"].concat()),
+        (
+            "gate not a bool",
+            [PEAK.as_bytes(), b"\n[gate]\nenabled = \"yes\"\n"].concat(),
+        ),
         ("unclosed bracket", peak_with("[checkout]", "[checkout")),
-        ("unclosed string", peak_with("name = \"checkout-peak\"", "name = \"checkout-peak")),
+        (
+            "unclosed string",
+            peak_with("name = \"checkout-peak\"", "name = \"checkout-peak"),
+        ),
     ]
 }
 
@@ -124,7 +185,10 @@ fn each_kind_of_damage_exits_2_with_one_line_naming_the_file() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{kind}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{kind}: not one line: {stderr}");
-        assert!(stderr.contains(file.to_str().unwrap()), "{kind}: does not name the file: {stderr}");
+        assert!(
+            stderr.contains(file.to_str().unwrap()),
+            "{kind}: does not name the file: {stderr}"
+        );
     }
 }
 
@@ -139,7 +203,10 @@ fn judged(path: &Path, bytes: &[u8]) -> Result<(), String> {
 fn assert_refused_well(path: &Path, result: Result<(), String>) -> Result<(), TestCaseError> {
     if let Err(e) = result {
         prop_assert!(!e.contains('\n'), "not one line: {e}");
-        prop_assert!(e.starts_with(&path.display().to_string()), "does not start with the file: {e}");
+        prop_assert!(
+            e.starts_with(&path.display().to_string()),
+            "does not start with the file: {e}"
+        );
     }
     Ok(())
 }

@@ -144,6 +144,9 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
         .success();
     let html = std::fs::read_to_string(cmp.join("compare.html")).unwrap();
     // Each run is labelled by scenario, backend and fault; the same run twice is numbered.
-    assert!(html.contains("smoke on sqlite, reporting-index (") && html.contains(" #2"), "{html}");
+    assert!(
+        html.contains("smoke on sqlite, reporting-index (") && html.contains(" #2"),
+        "{html}"
+    );
     assert!(cmp.join("compare.png").is_file() && cmp.join("compare.svg").is_file());
 }

@@ -283,7 +283,9 @@ mod postgres {
     async fn a_marker_it_may_not_read_is_an_error_not_a_foreign_schema() {
         let url = common::server_url(PG);
         let s = store(&url, "ost_pg_perm").await;
-        s.prepare(&history(), &url, &indicatif::ProgressBar::hidden()).await.unwrap();
+        s.prepare(&history(), &url, &indicatif::ProgressBar::hidden())
+            .await
+            .unwrap();
         s.close().await;
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
         sqlx::raw_sql(

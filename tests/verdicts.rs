@@ -9,7 +9,8 @@ use predicates::prelude::*;
 
 fn outage_sim() -> Command {
     let mut c = Command::cargo_bin("outage-sim").unwrap();
-    c.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("OUTAGE_SIM_DATABASE_URL");
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("OUTAGE_SIM_DATABASE_URL");
     c
 }
 
@@ -29,7 +30,11 @@ fn a_run_whose_scenario_does_not_load_is_not_judged_and_one_without_it_is_judged
     let tmp = tempfile::tempdir().unwrap();
     let run = example_copy(tmp.path(), "run");
     let path = run.to_str().unwrap();
-    outage_sim().args(["plot", path]).assert().code(0).stdout(predicate::str::contains("verdict: fail"));
+    outage_sim()
+        .args(["plot", path])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("verdict: fail"));
     let judged: Summary = RunDir::open(&run).unwrap().read_json("summary.json").unwrap();
     assert_eq!(judged.rules.len(), 2, "summary.json carries the rules it judged");
 
@@ -50,13 +55,21 @@ fn a_run_whose_scenario_does_not_load_is_not_judged_and_one_without_it_is_judged
 
     // Without scenario.toml, the rules summary.json recorded judge it the same way.
     std::fs::remove_file(run.join("scenario.toml")).unwrap();
-    outage_sim().args(["plot", path]).assert().code(0).stdout(predicate::str::contains("verdict: fail"));
+    outage_sim()
+        .args(["plot", path])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("verdict: fail"));
     let again: Summary = RunDir::open(&run).unwrap().read_json("summary.json").unwrap();
     assert_eq!((again.verdict, again.rules), (Verdict::Fail, judged.rules));
 
     // With neither, nothing can judge it.
     std::fs::remove_file(run.join("summary.json")).unwrap();
-    outage_sim().args(["plot", path]).assert().code(2).stderr(predicate::str::contains("no rules"));
+    outage_sim()
+        .args(["plot", path])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no rules"));
 }
 
 const NO_ALERTS: &str = r#"
@@ -84,15 +97,26 @@ fn a_gate_with_no_alert_rules_refuses_to_run() {
     std::fs::write(&gated, format!("{NO_ALERTS}[gate]\nenabled = true\n")).unwrap();
     let out = tmp.path().join("results");
     let run = |args: &[&str]| {
-        let mut all = vec!["run", "--out", out.to_str().unwrap(), "--cache", tmp.path().to_str().unwrap()];
+        let mut all = vec![
+            "run",
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            tmp.path().to_str().unwrap(),
+        ];
         all.extend_from_slice(args);
         outage_sim().args(all).assert()
     };
     run(&[file.to_str().unwrap(), "--gate"])
         .code(2)
         .stderr(predicate::str::contains("no [[alerts]] rule"));
-    run(&[gated.to_str().unwrap()]).code(2).stderr(predicate::str::contains("no [[alerts]] rule"));
-    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(), "nothing ran");
+    run(&[gated.to_str().unwrap()])
+        .code(2)
+        .stderr(predicate::str::contains("no [[alerts]] rule"));
+    assert!(
+        !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(),
+        "nothing ran"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -106,7 +130,10 @@ async fn a_probe_that_completes_nothing_stops_the_run_and_names_its_errors() {
     std::fs::write(&scenario, format!("{text}[run]\nprobe_ms = 500\n")).unwrap();
     let db = tmp.path().join("broken.db");
     let url = format!("sqlite:{}", db.display());
-    outage_sim().args(["prepare", scenario.to_str().unwrap(), "--db", &url]).assert().code(0);
+    outage_sim()
+        .args(["prepare", scenario.to_str().unwrap(), "--db", &url])
+        .assert()
+        .code(0);
     // Every checkout now fails inside the database.
     {
         use sqlx::Connection;
@@ -115,7 +142,14 @@ async fn a_probe_that_completes_nothing_stops_the_run_and_names_its_errors() {
     }
     let out = tmp.path().join("results");
     outage_sim()
-        .args(["run", scenario.to_str().unwrap(), "--db", &url, "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--db",
+            &url,
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .assert()
         .code(1)
         .stderr(
@@ -137,15 +171,25 @@ fn compare_labels_each_run_by_backend_and_fault() {
     std::fs::write(&meta, text).unwrap();
     let out = tmp.path().join("cmp");
     outage_sim()
-        .args(["compare", blocking.to_str().unwrap(), online.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args([
+            "compare",
+            blocking.to_str().unwrap(),
+            online.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .assert()
         .code(0)
         .stdout(
-            predicate::str::contains("checkout-peak on sqlite, reporting-index (")
-                .and(predicate::str::contains("checkout-peak on postgres, reporting-index-online (")),
+            predicate::str::contains("checkout-peak on sqlite, reporting-index (").and(predicate::str::contains(
+                "checkout-peak on postgres, reporting-index-online (",
+            )),
         );
     let html = std::fs::read_to_string(out.join("compare.html")).unwrap();
-    assert!(html.contains("on postgres, reporting-index-online"), "the page labels runs the same way");
+    assert!(
+        html.contains("on postgres, reporting-index-online"),
+        "the page labels runs the same way"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -157,24 +201,37 @@ async fn a_gated_run_whose_fault_never_applied_is_an_error_not_a_pass() {
     std::fs::write(&scenario, format!("{NO_ALERTS}{rules}")).unwrap();
     let db = tmp.path().join("indexed.db");
     let url = format!("sqlite:{}", db.display());
-    outage_sim().args(["prepare", scenario.to_str().unwrap(), "--db", &url]).assert().code(0);
+    outage_sim()
+        .args(["prepare", scenario.to_str().unwrap(), "--db", &url])
+        .assert()
+        .code(0);
     // The index the fault creates is there already, so its CREATE INDEX fails.
     {
         use sqlx::Connection;
         let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql("CREATE INDEX orders_reporting ON orders (status)").execute(&mut c).await.unwrap();
+        sqlx::raw_sql("CREATE INDEX orders_reporting ON orders (status)")
+            .execute(&mut c)
+            .await
+            .unwrap();
     }
     let out = tmp.path().join("results");
     let run = |gate: bool| {
-        let mut args = vec!["run", scenario.to_str().unwrap(), "--db", &url, "--out", out.to_str().unwrap()];
+        let mut args = vec![
+            "run",
+            scenario.to_str().unwrap(),
+            "--db",
+            &url,
+            "--out",
+            out.to_str().unwrap(),
+        ];
         if gate {
             args.push("--gate");
         }
         outage_sim().args(args).assert()
     };
-    run(true)
-        .code(1)
-        .stderr(predicate::str::contains("reporting-index never applied").and(predicate::str::contains("already exists")));
+    run(true).code(1).stderr(
+        predicate::str::contains("reporting-index never applied").and(predicate::str::contains("already exists")),
+    );
     // Not gated: the run is reported as it happened, and its summary says what did not apply.
     run(false).code(0);
 }

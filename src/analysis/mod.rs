@@ -96,7 +96,9 @@ fn first_applied(events: &[EventRow]) -> Option<&EventRow> {
 pub fn not_applied(events: &[EventRow]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for sent in events.iter().filter(|e| e.kind == EventKind::FaultApplySent) {
-        let done = events.iter().any(|e| e.kind == EventKind::FaultApplyDone && e.name == sent.name);
+        let done = events
+            .iter()
+            .any(|e| e.kind == EventKind::FaultApplyDone && e.name == sent.name);
         if done || out.iter().any(|(n, _)| *n == sent.name) {
             continue;
         }

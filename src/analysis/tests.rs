@@ -141,7 +141,10 @@ fn a_run_without_rules_is_not_judged_and_fails_a_gate() {
 fn a_fault_that_failed_to_apply_starts_no_phase_and_detects_nothing() {
     // A migration with a syntax error at 12:02; an unrelated alert at 12:05.
     let w = series(&[5.0, 5.0, 5.0, 2000.0, 2000.0, 5.0]);
-    let events = vec![ev(2.0, 2, EventKind::FaultApplySent), ev(2.0, 2, EventKind::FaultFailed)];
+    let events = vec![
+        ev(2.0, 2, EventKind::FaultApplySent),
+        ev(2.0, 2, EventKind::FaultFailed),
+    ];
     let s = summarize(&w, &events, &[p99_rule(1.0)], false);
     assert_eq!(s.alerts.len(), 1);
     assert_eq!(s.time_to_detect_min, None);
@@ -160,7 +163,9 @@ fn a_fault_that_failed_to_apply_starts_no_phase_and_detects_nothing() {
 #[test]
 fn keep_firing_for_makes_a_value_hovering_at_the_threshold_one_alert() {
     // Success 0.43-0.49 against 0.5, with single windows just above it, as in the lock-queue run.
-    let ratios = [0.9, 0.45, 0.43, 0.51, 0.47, 0.49, 0.52, 0.44, 0.46, 0.9, 0.95, 0.97, 0.98, 0.99];
+    let ratios = [
+        0.9, 0.45, 0.43, 0.51, 0.47, 0.49, 0.52, 0.44, 0.46, 0.9, 0.95, 0.97, 0.98, 0.99,
+    ];
     let w: Vec<WindowRow> = ratios
         .iter()
         .enumerate()
@@ -175,7 +180,11 @@ fn keep_firing_for_makes_a_value_hovering_at_the_threshold_one_alert() {
         for_sim_secs: 60.0,
         keep_firing_for_sim_secs: 0.0,
     };
-    assert_eq!(AlertEvaluator::spans(&[rule.clone()], &w).len(), 3, "without hysteresis it flaps");
+    assert_eq!(
+        AlertEvaluator::spans(&[rule.clone()], &w).len(),
+        3,
+        "without hysteresis it flaps"
+    );
     rule.keep_firing_for_sim_secs = 180.0;
     let spans = AlertEvaluator::spans(&[rule], &w);
     assert_eq!(spans.len(), 1, "{spans:?}");

@@ -78,10 +78,16 @@ pub fn judge(offered_per_s: f64, intended: u64, window: &Window, slo: &Slo) -> S
     let secs = window.sim_secs;
     let sent: u64 = window.rows.iter().map(|r| r.offered).sum();
     let c = window.op(Op::Checkout);
-    let success = if c.offered > 0 { c.ok as f64 / c.offered as f64 } else { 0.0 };
+    let success = if c.offered > 0 {
+        c.ok as f64 / c.offered as f64
+    } else {
+        0.0
+    };
     let mut why = Vec::new();
     if (sent as f64) < 0.98 * intended as f64 {
-        why.push(format!("the generator sent {sent} of {intended} arrivals (invalid step)"));
+        why.push(format!(
+            "the generator sent {sent} of {intended} arrivals (invalid step)"
+        ));
     }
     if success < slo.success {
         why.push(format!("checkout success {success:.3} < {}", slo.success));
@@ -181,7 +187,10 @@ pub async fn search<S: Store>(
         };
     }
     match pass {
-        Some(knee) => Ok(Search { knee_per_s: knee, steps }),
+        Some(knee) => Ok(Search {
+            knee_per_s: knee,
+            steps,
+        }),
         None => anyhow::bail!(
             "calibration: even {:.0} arrivals/s broke the SLO ({}); nothing passed",
             plan.start_per_s,
@@ -198,7 +207,11 @@ pub fn median_and_spread(knees: &[f64]) -> (f64, f64) {
     if n == 0 {
         return (0.0, 1.0);
     }
-    let median = if n % 2 == 1 { k[n / 2] } else { (k[n / 2 - 1] + k[n / 2]) / 2.0 };
+    let median = if n % 2 == 1 {
+        k[n / 2]
+    } else {
+        (k[n / 2 - 1] + k[n / 2]) / 2.0
+    };
     (median, k[n - 1] / k[0].max(1e-9))
 }
 

@@ -42,8 +42,20 @@ fn plan(s: &Scenario) -> Plan {
 #[test]
 fn the_slo_comes_from_the_alert_rules_unless_given() {
     let s = scenario();
-    assert_eq!(Slo::of(&s, None, None), Slo { p99_ms: 500.0, success: 0.99 });
-    assert_eq!(Slo::of(&s, Some(250.0), Some(0.9)), Slo { p99_ms: 250.0, success: 0.9 });
+    assert_eq!(
+        Slo::of(&s, None, None),
+        Slo {
+            p99_ms: 500.0,
+            success: 0.99
+        }
+    );
+    assert_eq!(
+        Slo::of(&s, Some(250.0), Some(0.9)),
+        Slo {
+            p99_ms: 250.0,
+            success: 0.9
+        }
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -54,15 +66,26 @@ async fn the_search_doubles_then_bisects_to_the_knee_of_the_store() {
         ..Default::default()
     });
     let mut seen = Vec::new();
-    let found = search(&store, &s, &plan(&s), &mut |step| seen.push(step.offered_per_s)).await.unwrap();
+    let found = search(&store, &s, &plan(&s), &mut |step| seen.push(step.offered_per_s))
+        .await
+        .unwrap();
     // 100, 200, 400, 800 pass; 1,600 does not; then bisection between 800 and 1,600.
     assert_eq!(&seen[..5], &[100.0, 200.0, 400.0, 800.0, 1600.0]);
     assert_eq!(seen[5], 1200.0);
     assert!((800.0..1000.0).contains(&found.knee_per_s), "{found:#?}");
-    assert!(found.steps.iter().filter(|s| s.passed).all(|s| s.p99_ms.unwrap() < 500.0));
+    assert!(
+        found
+            .steps
+            .iter()
+            .filter(|s| s.passed)
+            .all(|s| s.p99_ms.unwrap() < 500.0)
+    );
     let last = found.steps.last().unwrap();
     let (lo, hi) = (found.knee_per_s, last.offered_per_s.max(found.knee_per_s));
-    assert!(hi / lo <= 1.0 + 0.05 + 1e-9 || found.steps.len() == 20, "bisected to 5%: {found:#?}");
+    assert!(
+        hi / lo <= 1.0 + 0.05 + 1e-9 || found.steps.len() == 20,
+        "bisected to 5%: {found:#?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -72,7 +95,10 @@ async fn a_store_that_fails_everything_has_no_knee() {
         service: Duration::from_secs(3),
         ..Default::default()
     });
-    let err = search(&store, &s, &plan(&s), &mut |_| {}).await.unwrap_err().to_string();
+    let err = search(&store, &s, &plan(&s), &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("even 100 arrivals/s broke the SLO"), "{err}");
 }
 

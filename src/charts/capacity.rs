@@ -25,9 +25,16 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, runs: &[
     let x1 = steps.clone().map(|s| s.offered_per_s).fold(1.0f64, f64::max) * 1.05;
     let ms = steps.flat_map(|s| [s.p50_ms, s.p99_ms]).flatten();
     let (lo, hi) = ms.fold((f64::MAX, 0.0f64), |(l, h), v| (l.min(v), h.max(v)));
-    let (lo, hi) = if hi > 0.0 { ((lo * 0.5).max(0.01), hi * 3.0) } else { (0.1, 10.0) };
+    let (lo, hi) = if hi > 0.0 {
+        ((lo * 0.5).max(0.01), hi * 3.0)
+    } else {
+        (0.1, 10.0)
+    };
     let mut chart = ChartBuilder::on(&body)
-        .caption("Checkout latency against the offered rate (each step's measured window)", ("sans-serif", 22))
+        .caption(
+            "Checkout latency against the offered rate (each step's measured window)",
+            ("sans-serif", 22),
+        )
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(80)
@@ -42,9 +49,19 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, runs: &[
     for (i, c) in runs.iter().enumerate() {
         let name = c.fault.as_deref().unwrap_or("no fault");
         let color = PALETTE[i % PALETTE.len()];
-        line(&mut chart, points(&c.steps, |s| s.p99_ms), &format!("p99, {name}"), color)?;
+        line(
+            &mut chart,
+            points(&c.steps, |s| s.p99_ms),
+            &format!("p99, {name}"),
+            color,
+        )?;
         let light = RGBColor(color.0 / 2 + 127, color.1 / 2 + 127, color.2 / 2 + 127);
-        line(&mut chart, points(&c.steps, |s| s.p50_ms), &format!("p50, {name}"), light)?;
+        line(
+            &mut chart,
+            points(&c.steps, |s| s.p50_ms),
+            &format!("p50, {name}"),
+            light,
+        )?;
         let knee = vec![(c.knee_per_s, lo), (c.knee_per_s, hi)];
         chart.draw_series(DashedLineSeries::new(knee, 8, 6, color.stroke_width(2)))?;
         let label = format!(" knee {:.0}/s ({name})", c.knee_per_s);
@@ -61,8 +78,12 @@ pub fn render_capacity(dir: &Path, title: &str, runs: &[Calibration]) -> Result<
     register_font();
     let png = dir.join("capacity.png");
     let svg = dir.join("capacity.svg");
-    draw(&BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(), title, runs)
-        .map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
+    draw(
+        &BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(),
+        title,
+        runs,
+    )
+    .map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
     draw(&SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(), title, runs)
         .map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
     Ok(())

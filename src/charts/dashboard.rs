@@ -339,7 +339,11 @@ mod tests {
         for (i, a) in labels.iter().enumerate() {
             for (j, b) in labels.iter().enumerate().skip(i + 1) {
                 if rows[i].is_some() && rows[i] == rows[j] {
-                    assert!(b.0 > a.0 + a.1 || a.0 > b.0 + b.1, "labels {i} and {j} overlap in row {:?}", rows[i]);
+                    assert!(
+                        b.0 > a.0 + a.1 || a.0 > b.0 + b.1,
+                        "labels {i} and {j} overlap in row {:?}",
+                        rows[i]
+                    );
                 }
             }
         }

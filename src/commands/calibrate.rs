@@ -27,11 +27,19 @@ pub async fn calibrate(args: CalibrateArgs) -> Result<ExitCode> {
         (None, None) => None,
     };
     if fault.as_ref().is_some_and(|f| f.holds_session) {
-        return Err(BadInput("--fault: calibrate measures a fault that stays in place (an index), not a held transaction".into()).into());
+        return Err(BadInput(
+            "--fault: calibrate measures a fault that stays in place (an index), not a held transaction".into(),
+        )
+        .into());
     }
     let dir = RunDir::create(&args.out, &format!("calibrate-{}", scenario.name), chrono::Utc::now())?;
     let copy = dir.file("calibrate.db");
-    let at = store::Where { db, schema: &args.db.schema, cache: &args.db.cache, copy: &copy };
+    let at = store::Where {
+        db,
+        schema: &args.db.schema,
+        cache: &args.db.cache,
+        copy: &copy,
+    };
     let (opened, target) = match store::open(at, &scenario).await {
         Ok(o) => o,
         Err(e) => {
@@ -61,7 +69,10 @@ async fn measure<S: Store>(
 ) -> Result<Capacity> {
     let result = async {
         if fault.is_some() && !store.is_prepared().await? {
-            return Err(BadInput("this database was not prepared by outage-sim, so no fault will be applied to it".into()).into());
+            return Err(BadInput(
+                "this database was not prepared by outage-sim, so no fault will be applied to it".into(),
+            )
+            .into());
         }
         faults::roll_back_leftovers(&*store).await?;
         let mut configs = vec![(None, Vec::new(), Vec::new())];
@@ -72,8 +83,18 @@ async fn measure<S: Store>(
         for search in 1..=args.repeat as usize {
             for (fault, knees, steps) in configs.iter_mut() {
                 let start = knees.last().map_or(50.0, |k: &f64| (k / 2.0).max(1.0));
-                let plan = Plan { slo, step: Duration::from_millis(args.step_ms), start_per_s: start, resolution: 0.05, max_steps: 24, search };
-                let found = with_fault(&store, fault.as_ref(), || one_search(&store, scenario, &plan, fault.as_ref())).await?;
+                let plan = Plan {
+                    slo,
+                    step: Duration::from_millis(args.step_ms),
+                    start_per_s: start,
+                    resolution: 0.05,
+                    max_steps: 24,
+                    search,
+                };
+                let found = with_fault(&store, fault.as_ref(), || {
+                    one_search(&store, scenario, &plan, fault.as_ref())
+                })
+                .await?;
                 knees.push(found.knee_per_s);
                 steps.extend(found.steps);
             }
@@ -94,17 +115,29 @@ async fn with_fault<S: Store, T>(
 ) -> Result<T> {
     let Some(f) = fault else { return search().await };
     store.record_applied(&f.name, Some(&f.down)).await?;
-    store.run_ddl(&f.up, None, &|_| {}).await.map_err(|e| BadInput(format!("applying {}: {}", f.name, store::error_text(&e, &f.up))))?;
+    store
+        .run_ddl(&f.up, None, &|_| {})
+        .await
+        .map_err(|e| BadInput(format!("applying {}: {}", f.name, store::error_text(&e, &f.up))))?;
     let result = search().await;
     store.run_ddl(&f.down, None, &|_| {}).await?;
     store.record_applied(&f.name, None).await?;
     result
 }
 
-async fn one_search<S: Store>(store: &Arc<S>, scenario: &Scenario, plan: &Plan, fault: Option<&Fault>) -> Result<calibrate::Search> {
+async fn one_search<S: Store>(
+    store: &Arc<S>,
+    scenario: &Scenario,
+    plan: &Plan,
+    fault: Option<&Fault>,
+) -> Result<calibrate::Search> {
     let name = fault.map_or("no fault".to_string(), |f| f.name.clone());
     let mut shown = |s: &calibrate::Step| {
-        let verdict = if s.passed { "pass".to_string() } else { format!("fail: {}", s.why) };
+        let verdict = if s.passed {
+            "pass".to_string()
+        } else {
+            format!("fail: {}", s.why)
+        };
         let p99 = s.p99_ms.map_or("-".into(), |p| format!("{p:.1}"));
         progress::line(&format!(
             "search {} ({name}): {:.0}/s offered, {:.0}/s sent, success {:.3}, p99 {p99} ms: {verdict}",
@@ -116,7 +149,14 @@ async fn one_search<S: Store>(store: &Arc<S>, scenario: &Scenario, plan: &Plan, 
 
 type Config = (Option<Fault>, Vec<f64>, Vec<calibrate::Step>);
 
-fn record<S: Store>(scenario: &Scenario, store: &S, target: Target, server_version: String, slo: Slo, configs: Vec<Config>) -> Capacity {
+fn record<S: Store>(
+    scenario: &Scenario,
+    store: &S,
+    target: Target,
+    server_version: String,
+    slo: Slo,
+    configs: Vec<Config>,
+) -> Capacity {
     Capacity {
         tool: "outage-sim".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -134,7 +174,13 @@ fn record<S: Store>(scenario: &Scenario, store: &S, target: Target, server_versi
             .into_iter()
             .map(|(fault, knees, steps)| {
                 let (knee_per_s, spread) = calibrate::median_and_spread(&knees);
-                Calibration { fault: fault.map(|f| f.name), knee_per_s, spread, knees, steps }
+                Calibration {
+                    fault: fault.map(|f| f.name),
+                    knee_per_s,
+                    spread,
+                    knees,
+                    steps,
+                }
             })
             .collect(),
     }
@@ -150,7 +196,11 @@ fn summary(c: &Capacity) -> String {
     for cal in &c.calibrations {
         let name = cal.fault.as_deref().unwrap_or("no fault");
         let knees: Vec<String> = cal.knees.iter().map(|k| format!("{k:.0}")).collect();
-        let ratio = if cal.fault.is_some() && base > 0.0 { format!(", {:.2} of no fault", cal.knee_per_s / base) } else { String::new() };
+        let ratio = if cal.fault.is_some() && base > 0.0 {
+            format!(", {:.2} of no fault", cal.knee_per_s / base)
+        } else {
+            String::new()
+        };
         out += &format!(
             "  {name}: capacity {:.0} arrivals/s (median of {} searches: {}; spread {:.2}){ratio}\n",
             cal.knee_per_s,

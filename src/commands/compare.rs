@@ -42,5 +42,9 @@ pub fn compare(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
 /// `label`, numbered when an earlier run already has it (the same run given twice).
 fn unique_label<T>(label: &str, earlier: &[(String, T)]) -> String {
     let same = earlier.iter().filter(|(l, _)| l.starts_with(label)).count();
-    if same == 0 { label.to_string() } else { format!("{label} #{}", same + 1) }
+    if same == 0 {
+        label.to_string()
+    } else {
+        format!("{label} #{}", same + 1)
+    }
 }

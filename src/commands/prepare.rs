@@ -25,9 +25,15 @@ pub async fn prepare(args: PrepareArgs) -> Result<ExitCode> {
         Some(DbUrl::Sqlite(file)) => {
             anyhow::ensure!(
                 !file.exists(),
-                super::BadInput(format!("{} exists; outage-sim prepares only a new file", file.display()))
+                super::BadInput(format!(
+                    "{} exists; outage-sim prepares only a new file",
+                    file.display()
+                ))
             );
-            sqlite::open_for_run(&history, RunFile::Own(&file), 1).await?.close().await;
+            sqlite::open_for_run(&history, RunFile::Own(&file), 1)
+                .await?
+                .close()
+                .await;
             println!("prepared {}", file.display());
         }
         Some(DbUrl::Postgres(url)) => prepare_on::<PostgresStore>(&args, &history, &url).await?,

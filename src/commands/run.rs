@@ -19,7 +19,10 @@ use crate::{analysis, report, with_store};
 
 /// `outage-sim validate`: `run` with the migration as the fault and the gate on.
 pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
-    let (migration, scenario) = (args.migration.display().to_string(), args.scenario.display().to_string());
+    let (migration, scenario) = (
+        args.migration.display().to_string(),
+        args.scenario.display().to_string(),
+    );
     let code = run(RunArgs {
         scenario: args.scenario,
         db: args.db,
@@ -59,7 +62,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         .and_then(|s| s.with_load_scale(args.load_scale))
         .map_err(BadInput)?;
     if args.capacity.is_some() && scenario.load.unit != LoadUnit::Capacity {
-        let msg = format!("--capacity: {} gives its load in arrivals per second, not in capacity fractions", args.scenario.display());
+        let msg = format!(
+            "--capacity: {} gives its load in arrivals per second, not in capacity fractions",
+            args.scenario.display()
+        );
         return Err(BadInput(msg).into());
     }
     let choice = match (&args.fault, &args.fault_dir) {
@@ -89,7 +95,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let run = RunDir::create(&args.out, &plan.scenario.name, chrono::Utc::now())?;
     let copy = run.file("run.db");
-    let at = store::Where { db, schema: &args.db.schema, cache: &args.db.cache, copy: &copy };
+    let at = store::Where {
+        db,
+        schema: &args.db.schema,
+        cache: &args.db.cache,
+        copy: &copy,
+    };
     let (opened, target) = match store::open(at, &plan.scenario).await {
         Ok(opened) => opened,
         Err(e) => {
@@ -142,7 +153,11 @@ async fn replay_and_report<S: Store>(
     std::fs::write(run.file(SCENARIO_TOML), scenario.to_toml_resolved(capacity))?;
     let target = (store.dialect(), target.url, target.schema);
     let mut meta = Meta::of_run(scenario, target, capacity, plan.fault_names.clone(), plan.gated);
-    let source = if plan.args.capacity.is_some() { "--capacity" } else { "probe" };
+    let source = if plan.args.capacity.is_some() {
+        "--capacity"
+    } else {
+        "probe"
+    };
     meta.capacity_source = capacity.map(|_| source.to_string());
     run.write_json(META_JSON, &meta)?;
 

@@ -257,7 +257,10 @@ fn first_statement(sql: &str) -> String {
 /// killed), and says so, before anything else runs.
 pub async fn roll_back_leftovers<S: Store>(store: &S) -> anyhow::Result<()> {
     use anyhow::Context;
-    let left = store.left_applied().await.context("reading the record of applied faults")?;
+    let left = store
+        .left_applied()
+        .await
+        .context("reading the record of applied faults")?;
     for (name, down) in left {
         eprintln!("an earlier run left fault {name} applied (it was killed before its rollback); rolling it back now");
         store
@@ -301,11 +304,22 @@ mod tests {
             holds_session: true,
         };
         let steps = vec![
-            TimelineStep::Apply { at: Duration::ZERO, fault, guard: None },
-            TimelineStep::Rollback { at: Duration::from_secs(1), name: "long-report".into() },
+            TimelineStep::Apply {
+                at: Duration::ZERO,
+                fault,
+                guard: None,
+            },
+            TimelineStep::Rollback {
+                at: Duration::from_secs(1),
+                name: "long-report".into(),
+            },
         ];
         injector.run_timeline(steps, start).await;
-        assert_eq!(store.open_sessions.load(Ordering::SeqCst), 0, "the held transaction was left open");
+        assert_eq!(
+            store.open_sessions.load(Ordering::SeqCst),
+            0,
+            "the held transaction was left open"
+        );
         assert!(injector.applied().is_empty());
         let mut kinds = Vec::new();
         while let Ok(e) = events.try_recv() {

@@ -329,7 +329,11 @@ impl<'a, S: Store> Running<'a, S> {
                 if !self.injector.applied().is_empty() {
                     eprintln!("stopping: rolling back the applied fault (Ctrl-C again stops the rollback)");
                 }
-                let why = if stopped == Stop::Interrupted { "interrupted" } else { "a results sink failed" };
+                let why = if stopped == Stop::Interrupted {
+                    "interrupted"
+                } else {
+                    "a results sink failed"
+                };
                 tokio::select! {
                     _ = wind_down => why.to_string(),
                     _ = shutdown_signal() => left_applied(&self.injector.applied()),

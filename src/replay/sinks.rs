@@ -8,7 +8,9 @@ use indicatif::ProgressBar;
 use super::{Sink, Window};
 use crate::analysis::{AlertEvaluator, AlertTransition};
 use crate::progress;
-use crate::results::{CsvLog, DB_CSV, DbSample, EVENTS_CSV, EventBus, EventKind, EventRow, RunDir, WINDOWS_CSV, WindowRow};
+use crate::results::{
+    CsvLog, DB_CSV, DbSample, EVENTS_CSV, EventBus, EventKind, EventRow, RunDir, WINDOWS_CSV, WindowRow,
+};
 use crate::scenario::{AlertRule, Op};
 
 /// `windows.csv`, `db.csv` and `events.csv`, appended and flushed as the run goes.
@@ -109,7 +111,13 @@ impl Sink for ProgressSink {
         let c = window.op(Op::Checkout);
         if self.plain {
             if window.index % self.every == 0 || window.index == window.of {
-                eprintln!("progress: {} window {}/{}: {}", c.clock, window.index, window.of, checkout_line(c));
+                eprintln!(
+                    "progress: {} window {}/{}: {}",
+                    c.clock,
+                    window.index,
+                    window.of,
+                    checkout_line(c)
+                );
             }
         } else {
             self.bar.set_prefix(c.clock.clone());
@@ -127,7 +135,11 @@ impl Sink for ProgressSink {
             _ => false,
         };
         if shown {
-            let detail = if e.detail.is_empty() { String::new() } else { format!(": {}", e.detail) };
+            let detail = if e.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", e.detail)
+            };
             progress::line(&format!("{} {} {}{detail}", e.clock, kind_words(e.kind), e.name));
         }
         Ok(())

@@ -97,9 +97,16 @@ async fn a_results_file_that_cannot_be_written_stops_the_run_after_the_rollback(
     let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
     assert_eq!(kinds.last(), Some(&EventKind::RunEnd), "{kinds:?}");
     assert_eq!(events.last().unwrap().detail, "a results sink failed");
-    assert!(events.last().unwrap().t_s < 1.0, "the run stopped at the failure, not at its end");
+    assert!(
+        events.last().unwrap().t_s < 1.0,
+        "the run stopped at the failure, not at its end"
+    );
     let written = run.read_events().unwrap();
-    assert_eq!(written.last().map(|e| e.kind), Some(EventKind::RunEnd), "the other files are still written");
+    assert_eq!(
+        written.last().map(|e| e.kind),
+        Some(EventKind::RunEnd),
+        "the other files are still written"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -126,6 +133,9 @@ async fn a_failing_sink_after_a_fault_rolls_it_back_first() {
         .unwrap_err();
     assert!(err.to_string().contains("test sink"));
     let kinds: Vec<EventKind> = seen.events.lock().unwrap().iter().map(|e| e.kind).collect();
-    let done = kinds.iter().position(|k| *k == EventKind::FaultRollbackDone).expect("rolled back");
+    let done = kinds
+        .iter()
+        .position(|k| *k == EventKind::FaultRollbackDone)
+        .expect("rolled back");
     assert!(done < kinds.iter().position(|k| *k == EventKind::RunEnd).unwrap());
 }

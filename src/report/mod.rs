@@ -71,7 +71,10 @@ pub fn terminal_summary(summary: &Summary, meta: &Meta, run_dir: &std::path::Pat
         );
     }
     for name in &summary.faults_not_applied {
-        let _ = writeln!(out, "fault {name} never applied (see events.csv): this run replayed the peak without it");
+        let _ = writeln!(
+            out,
+            "fault {name} never applied (see events.csv): this run replayed the peak without it"
+        );
     }
     for a in &summary.alerts {
         let _ = writeln!(

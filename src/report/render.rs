@@ -9,7 +9,6 @@ use crate::error::BadInput;
 use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML, SUMMARY_JSON};
 use crate::scenario::{AlertMetric, AlertRule, Scenario};
 
-
 /// The alert rules to judge a run by: its `scenario.toml`'s, or, when that file is gone, the
 /// rules its `summary.json` recorded. A run with neither cannot be judged: an error, never a
 /// pass.

@@ -269,7 +269,10 @@ impl<T: Serialize> CsvLog<T> {
     /// Appends rows and flushes them to the file; an error names the file.
     pub fn append(&self, rows: &[T]) -> Result<()> {
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let written = rows.iter().try_for_each(|row| w.serialize(row)).map_err(anyhow::Error::from);
+        let written = rows
+            .iter()
+            .try_for_each(|row| w.serialize(row))
+            .map_err(anyhow::Error::from);
         written
             .and_then(|()| Ok(w.flush()?))
             .with_context(|| format!("cannot write {}", self.path.display()))

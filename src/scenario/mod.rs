@@ -249,9 +249,9 @@ impl Scenario {
         let resolved = self.load.resolved(capacity_per_s);
         raw.set_load(&resolved);
         let header = match capacity_per_s {
-            Some(cap) => format!(
-                "# As run: load resolved from capacity fractions at a capacity of {cap:.1} arrivals/s.\n"
-            ),
+            Some(cap) => {
+                format!("# As run: load resolved from capacity fractions at a capacity of {cap:.1} arrivals/s.\n")
+            }
             None => "# As run.\n".to_string(),
         };
         header + &toml::to_string_pretty(&raw).unwrap_or_default()

@@ -173,7 +173,10 @@ pub(super) fn load_within_bounds(load: &LoadCurve) -> Result<(), (usize, String)
         LoadUnit::ArrivalsPerSecond => 1_000_000.0,
     };
     match load.points.iter().enumerate().find(|(_, p)| !(p.1 <= max)) {
-        Some((i, p)) => Err((i, format!("expected a value from 0 to {max} for this unit, got {}", p.1))),
+        Some((i, p)) => Err((
+            i,
+            format!("expected a value from 0 to {max} for this unit, got {}", p.1),
+        )),
         None => Ok(()),
     }
 }
@@ -359,7 +362,12 @@ impl RawScenario {
             let guard = match &f.lock_timeout_ms {
                 None => None,
                 Some(_) => Some(LockGuard {
-                    timeout: Duration::from_millis(ck.within(&f.lock_timeout_ms, &field("lock_timeout_ms"), 1, (1, HOUR_MS))?),
+                    timeout: Duration::from_millis(ck.within(
+                        &f.lock_timeout_ms,
+                        &field("lock_timeout_ms"),
+                        1,
+                        (1, HOUR_MS),
+                    )?),
                     retries: ck.within(&f.lock_retries, &field("lock_retries"), 30, (1, 10_000))?,
                     backoff: Duration::from_millis(ck.within(
                         &f.lock_retry_backoff_ms,
@@ -507,13 +515,19 @@ impl RawScenario {
                 }
             };
             if !threshold.is_finite() {
-                return ck.fail(a.metric.span(), &field("above"), format!("expected a finite threshold, got {threshold}"));
+                return ck.fail(
+                    a.metric.span(),
+                    &field("above"),
+                    format!("expected a finite threshold, got {threshold}"),
+                );
             }
             let for_sim_secs =
                 parse_sim_duration(a.for_.get_ref()).or_else(|e| ck.fail(a.for_.span(), &field("for"), e))?;
             let keep_firing_for_sim_secs = match &a.keep_firing_for {
                 None => 0.0,
-                Some(k) => parse_sim_duration(k.get_ref()).or_else(|e| ck.fail(k.span(), &field("keep_firing_for"), e))?,
+                Some(k) => {
+                    parse_sim_duration(k.get_ref()).or_else(|e| ck.fail(k.span(), &field("keep_firing_for"), e))?
+                }
             };
             rules.push(AlertRule {
                 name: a.name.clone(),

@@ -47,8 +47,8 @@ mod server;
 pub mod sqlite;
 mod url;
 
-pub use server::{Prepared, ServerStore, prepare_shown};
 pub use open::{Opened, Target, Where, open};
+pub use server::{Prepared, ServerStore, prepare_shown};
 pub use url::{DbUrl, redact};
 
 use std::future::Future;
@@ -168,7 +168,11 @@ pub trait Store: Send + Sync + 'static {
     /// The database engine's own version string.
     fn server_version(&self) -> impl Future<Output = Result<String, sqlx::Error>> + Send {
         async move {
-            let sql = if self.dialect() == "sqlite" { "SELECT sqlite_version()" } else { "SELECT version()" };
+            let sql = if self.dialect() == "sqlite" {
+                "SELECT sqlite_version()"
+            } else {
+                "SELECT version()"
+            };
             let rows = self.bookkeeping(sql, vec![]).await?;
             Ok(rows.into_iter().flatten().next().unwrap_or_default())
         }

@@ -73,7 +73,10 @@ impl MysqlStore {
 
     async fn schema_exists(&self) -> Result<bool> {
         let sql = "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?";
-        let n: i64 = sqlx::query_scalar(sql).bind(&self.schema).fetch_one(&self.monitor).await?;
+        let n: i64 = sqlx::query_scalar(sql)
+            .bind(&self.schema)
+            .fetch_one(&self.monitor)
+            .await?;
         Ok(n > 0)
     }
 

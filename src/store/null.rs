@@ -69,7 +69,11 @@ impl Store for NullStore {
         }
         // It was prepared by outage-sim, and has nothing left applied.
         let marker = sql.contains("prepared_by");
-        Ok(if marker { vec![vec!["outage-sim".into()]] } else { Vec::new() })
+        Ok(if marker {
+            vec![vec!["outage-sim".into()]]
+        } else {
+            Vec::new()
+        })
     }
 
     async fn sample(&self) -> Vec<(String, f64)> {

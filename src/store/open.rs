@@ -65,7 +65,10 @@ pub async fn open(at: Where<'_>, scenario: &Scenario) -> Result<(Opened, Target)
             };
             let file = match own {
                 Some(f) => RunFile::Own(f),
-                None => RunFile::CopyOfBase { cache: at.cache, copy: at.copy },
+                None => RunFile::CopyOfBase {
+                    cache: at.cache,
+                    copy: at.copy,
+                },
             };
             let store = sqlite::open_for_run(&history, file, limits.pool_size).await?;
             let url = DbUrl::Sqlite(own.unwrap_or(at.copy).to_path_buf()).to_string();

@@ -72,7 +72,10 @@ impl PostgresStore {
 
     async fn schema_exists(&self) -> Result<bool> {
         let sql = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)";
-        Ok(sqlx::query_scalar(sql).bind(&self.schema).fetch_one(&self.monitor).await?)
+        Ok(sqlx::query_scalar(sql)
+            .bind(&self.schema)
+            .fetch_one(&self.monitor)
+            .await?)
     }
 
     /// (Re)creates the schema and loads `history` through COPY; returns the rows written.

@@ -47,7 +47,9 @@ pub trait ServerStore: Store + Sized {
                 match self.bookkeeping(sql, vec![Param::Text(key.into())]).await {
                     Ok(rows) => Ok(rows.into_iter().flatten().next()),
                     Err(e) if is_missing_table(&e) => Ok(None),
-                    Err(e) => Err(anyhow::Error::from(e).context(format!("reading outage-sim's marker in {}", self.schema()))),
+                    Err(e) => {
+                        Err(anyhow::Error::from(e).context(format!("reading outage-sim's marker in {}", self.schema())))
+                    }
                 }
             };
             Ok(SchemaState::read(meta("prepared_by").await?, meta("history").await?))
@@ -74,7 +76,10 @@ pub trait ServerStore: Store + Sized {
                     Ok(Prepared::Reset { deleted, secs })
                 }
                 Plan::Seed => {
-                    let rows = self.seed(history, progress).await.context("seeding outage-sim's schema")?;
+                    let rows = self
+                        .seed(history, progress)
+                        .await
+                        .context("seeding outage-sim's schema")?;
                     let secs = started.elapsed().as_secs_f64();
                     Ok(Prepared::Seeded { rows, secs })
                 }

@@ -328,7 +328,8 @@ pub async fn open_for_run(history: &History, file: RunFile<'_>, read_pool_size: 
             let base = ensure_base(cache, history, &seeding)
                 .await
                 .context("seeding the SQLite base database")?;
-            std::fs::copy(&base, copy).with_context(|| format!("cannot copy {} into the run directory", base.display()))?;
+            std::fs::copy(&base, copy)
+                .with_context(|| format!("cannot copy {} into the run directory", base.display()))?;
             // Flush the copy now, so the kernel's write-back does not compete with the probe.
             std::fs::File::open(copy)?.sync_all()?;
             copy

@@ -31,7 +31,9 @@ pub struct Probe {
 
 /// The probe could not measure a capacity.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("the capacity probe completed {completed} requests in {secs:.1} s (at least {MIN_COMPLETIONS} are needed to measure a capacity); {errors}")]
+#[error(
+    "the capacity probe completed {completed} requests in {secs:.1} s (at least {MIN_COMPLETIONS} are needed to measure a capacity); {errors}"
+)]
 pub struct ProbeFailed {
     pub completed: u64,
     pub secs: f64,
@@ -83,7 +85,10 @@ fn first_line(s: &str) -> String {
 
 /// The capacity a scenario's load is a fraction of, from a probe of its mix on `store` (with a
 /// spinner); `None` when the load is a rate. A probe that measured nothing is an error.
-pub async fn capacity_for<S: Store>(store: &Arc<S>, scenario: &crate::scenario::Scenario) -> anyhow::Result<Option<f64>> {
+pub async fn capacity_for<S: Store>(
+    store: &Arc<S>,
+    scenario: &crate::scenario::Scenario,
+) -> anyhow::Result<Option<f64>> {
     if scenario.load.unit != crate::scenario::LoadUnit::Capacity {
         return Ok(None);
     }
@@ -91,9 +96,21 @@ pub async fn capacity_for<S: Store>(store: &Arc<S>, scenario: &crate::scenario::
     let spinner = crate::progress::spinner(format!("measuring capacity for {:.1} s", length.as_secs_f64()));
     let workers = (scenario.limits.pool_size as usize * 2).max(4);
     let requests = RequestFactory::new(scenario);
-    let probe = measure_capacity(store.clone(), &requests, &scenario.mix, workers, length, scenario.run.seed).await;
+    let probe = measure_capacity(
+        store.clone(),
+        &requests,
+        &scenario.mix,
+        workers,
+        length,
+        scenario.run.seed,
+    )
+    .await;
     spinner.finish_and_clear();
-    tracing::info!("capacity probe: {} completed, errors {:?}", probe.completed, probe.errors);
+    tracing::info!(
+        "capacity probe: {} completed, errors {:?}",
+        probe.completed,
+        probe.errors
+    );
     let capacity = probe.capacity(length)?;
     eprintln!("measured capacity: {capacity:.0} arrivals/s of the scenario's mix");
     Ok(Some(capacity))
@@ -126,7 +143,12 @@ pub async fn measure_capacity<S: Store>(
                     Ok(Ok(())) if Instant::now() >= count_from => seen.completed += 1,
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => *seen.errors.entry(kind(&e)).or_default() += 1,
-                    Err(_) => *seen.errors.entry("still running when the probe ended".into()).or_default() += 1,
+                    Err(_) => {
+                        *seen
+                            .errors
+                            .entry("still running when the probe ended".into())
+                            .or_default() += 1
+                    }
                 }
             }
         });
@@ -146,15 +168,29 @@ mod tests {
         let probe = Probe {
             per_s: 0.0,
             completed: 0,
-            errors: BTreeMap::from([("database error 42P01: relation \"orders\" does not exist".into(), 812), ("no pool connection in time".into(), 3)]),
+            errors: BTreeMap::from([
+                ("database error 42P01: relation \"orders\" does not exist".into(), 812),
+                ("no pool connection in time".into(), 3),
+            ]),
         };
         let e = probe.capacity(Duration::from_secs(3)).unwrap_err().to_string();
         assert!(e.contains("completed 0 requests"), "{e}");
         assert!(e.contains("812 × database error 42P01"), "{e}");
-        assert!(e.find("812").unwrap() < e.find("3 × no pool").unwrap(), "most frequent first: {e}");
-        let few = Probe { per_s: 4.0, completed: 12, errors: BTreeMap::new() };
+        assert!(
+            e.find("812").unwrap() < e.find("3 × no pool").unwrap(),
+            "most frequent first: {e}"
+        );
+        let few = Probe {
+            per_s: 4.0,
+            completed: 12,
+            errors: BTreeMap::new(),
+        };
         assert!(few.capacity(Duration::from_secs(3)).is_err());
-        let fine = Probe { per_s: 900.0, completed: 2400, errors: BTreeMap::new() };
+        let fine = Probe {
+            per_s: 900.0,
+            completed: 2400,
+            errors: BTreeMap::new(),
+        };
         assert_eq!(fine.capacity(Duration::from_secs(3)), Ok(900.0));
     }
 }
