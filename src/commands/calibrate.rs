@@ -115,12 +115,16 @@ async fn with_fault<S: Store, T>(
 ) -> Result<T> {
     let Some(f) = fault else { return search().await };
     store.record_applied(&f.name, Some(&f.down)).await?;
-    store
-        .run_ddl(&f.up, None, &|_| {})
-        .await
-        .map_err(|e| BadInput(format!("applying {}: {}", f.name, store::error_text(&e, &f.up))))?;
-    let result = search().await;
-    store.run_ddl(&f.down, None, &|_| {}).await?;
+    let applied = store.run_ddl(&f.up, None, &|_| {}).await;
+    // A single statement that failed changed nothing; a migration of several may have
+    // applied in part, so it is rolled back, as a run does.
+    let result = match &applied {
+        Ok(()) => search().await,
+        Err(e) => Err(BadInput(format!("applying {}: {}", f.name, store::error_text(e, &f.up))).into()),
+    };
+    if applied.is_ok() || store::split_statements(&f.up).len() > 1 {
+        store.run_ddl(&f.down, None, &|_| {}).await?;
+    }
     store.record_applied(&f.name, None).await?;
     result
 }
