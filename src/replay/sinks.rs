@@ -98,7 +98,7 @@ impl Drop for ProgressSink {
 }
 
 /// Checkout's figures of one window, for a progress line.
-pub fn checkout_line(c: &WindowRow) -> String {
+fn checkout_line(c: &WindowRow) -> String {
     let p99 = c.p99_ms.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
     format!(
         "checkout offered {} ok {} failed {} timed out {} dropped {} p99 {p99} ms",

@@ -59,13 +59,6 @@ pub enum EventKind {
     MitigationDetected,
 }
 
-impl EventKind {
-    /// Whether this event is a fault's DDL or session being sent (apply or rollback).
-    pub fn is_sent(self) -> bool {
-        matches!(self, EventKind::FaultApplySent | EventKind::FaultRollbackSent)
-    }
-}
-
 /// A run's verdict on its alert rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -353,10 +346,6 @@ impl EventBus {
         };
         // The receiver lives as long as the replay; after it, nothing is listening.
         let _ = self.tx.send(row);
-    }
-
-    pub fn time(&self) -> &Timebase {
-        &self.time
     }
 }
 
