@@ -70,11 +70,8 @@ enum Published {
 /// A replay about to start: its clock starts when it is made, so sinks can be given its
 /// [`EventBus`] before [`Replay::run`].
 pub struct Replay<'a, S: Store> {
-    scenario: &'a Scenario,
-    store: Arc<S>,
-    faults: Vec<Fault>,
-    capacity: Option<f64>,
-    time: Timebase,
+    running: Running<'a, S>,
+    schedule: ArrivalSchedule,
     bus: EventBus,
     events: mpsc::UnboundedReceiver<EventRow>,
 }
@@ -88,12 +85,10 @@ impl<'a, S: Store> Replay<'a, S> {
             clock: scenario.clock.clone(),
         };
         let (bus, events) = EventBus::new(time.clone());
+        let (running, schedule) = Running::start(scenario, store, faults, capacity, time, bus.clone());
         Replay {
-            scenario,
-            store,
-            faults,
-            capacity,
-            time,
+            running,
+            schedule,
             bus,
             events,
         }
@@ -108,27 +103,24 @@ impl<'a, S: Store> Replay<'a, S> {
     /// it applied, and publishes everything to `sinks`.
     pub async fn run(self, sinks: Vec<Box<dyn Sink + 'a>>) -> Result<Ending> {
         let Replay {
-            scenario,
-            store,
-            faults,
-            capacity,
-            time,
+            running: run,
+            schedule,
             bus,
             events,
         } = self;
+        let name = &run.scenario.name;
         let (tx, rx) = mpsc::unbounded_channel();
         let (failed_tx, mut failed) = tokio::sync::watch::channel(false);
         let hub = publish(sinks, events, rx, failed_tx);
         let body = async move {
-            bus.emit(EventKind::RunStart, &scenario.name, "");
-            let (run, schedule) = Running::start(scenario, store, faults, capacity, time, bus.clone());
+            bus.emit(EventKind::RunStart, name, "");
             let stopped = tokio::select! {
                 _ = run.until_end(schedule, &tx) => Stop::End,
                 _ = shutdown_signal() => Stop::Interrupted,
                 _ = failed.wait_for(|f| *f) => Stop::SinkFailed,
             };
             let detail = run.wind_down(stopped).await;
-            bus.emit(EventKind::RunEnd, &scenario.name, &detail);
+            bus.emit(EventKind::RunEnd, name, &detail);
             drop(tx);
             stopped
         };

@@ -5,6 +5,7 @@
 //! A probe that completed too little has measured nothing, and says why.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -128,35 +129,43 @@ pub async fn measure_capacity<S: Store>(
     let warmup = length / 5;
     let start = Instant::now();
     let (count_from, end) = (start + warmup, start + length);
-    let seen = Arc::new(Mutex::new(Probe::default()));
+    // Completions on an atomic (every request); errors, which are rare, under a lock.
+    let completed = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..workers {
-        let (store, requests, mix, seen) = (store.clone(), requests.clone(), mix.clone(), seen.clone());
+        let (store, requests, mix) = (store.clone(), requests.clone(), mix.clone());
+        let (completed, errors) = (completed.clone(), errors.clone());
         tasks.spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed ^ (w as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             while Instant::now() < end {
                 let op = mix.pick(rng.random());
                 let request = requests.build(op, Duration::ZERO, &mut rng);
-                let result = tokio::time::timeout_at(end, store.execute(&request, end)).await;
-                let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-                match result {
-                    Ok(Ok(())) if Instant::now() >= count_from => seen.completed += 1,
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => *seen.errors.entry(kind(&e)).or_default() += 1,
-                    Err(_) => {
-                        *seen
-                            .errors
-                            .entry("still running when the probe ended".into())
-                            .or_default() += 1
+                let error = match tokio::time::timeout_at(end, store.execute(&request, end)).await {
+                    Ok(Ok(())) => {
+                        if Instant::now() >= count_from {
+                            completed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        continue;
                     }
-                }
+                    Ok(Err(e)) => kind(&e),
+                    Err(_) => "still running when the probe ended".to_string(),
+                };
+                *errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(error)
+                    .or_default() += 1;
             }
         });
     }
     while tasks.join_next().await.is_some() {}
-    let mut probe = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    probe.per_s = probe.completed as f64 / (length - warmup).as_secs_f64();
-    probe
+    let completed = completed.load(Ordering::Relaxed);
+    Probe {
+        per_s: completed as f64 / (length - warmup).as_secs_f64(),
+        completed,
+        errors: std::mem::take(&mut *errors.lock().unwrap_or_else(|p| p.into_inner())),
+    }
 }
 
 #[cfg(test)]
