@@ -163,7 +163,7 @@ async fn replay_and_report<S: Store>(
 
     let replay = Replay::new(scenario, store.clone(), plan.faults.clone(), capacity);
     let sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(ResultsSink::create(run)?),
+        Box::new(ResultsSink::create(run, replay.started_at())?),
         Box::new(AlertSink::new(&scenario.alerts, replay.bus())),
         Box::new(ProgressSink::new(replay::windows_in(scenario), scenario.run.window)),
     ];

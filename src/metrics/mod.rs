@@ -62,8 +62,7 @@ impl Recorder {
     pub fn new() -> Self {
         let acc = || {
             Mutex::new(Accumulator {
-                // 1 µs to 1 hour at 3 significant digits.
-                latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
+                latency_us: latency_histogram(),
                 counts: OpWindow::default(),
             })
         };
@@ -115,22 +114,39 @@ impl Recorder {
 
     /// Closes the current window: returns its figures per operation and starts a new one.
     pub fn take_window(&self) -> [OpWindow; 3] {
+        self.take_window_and_latency().map(|(w, _)| w)
+    }
+
+    /// As [`Recorder::take_window`], with each operation's latency histogram (microseconds)
+    /// of the window, for the interval log and exact merges.
+    pub fn take_window_and_latency(&self) -> [(OpWindow, Histogram<u64>); 3] {
         Op::ALL.map(|op| {
             self.with(op, |a| {
                 let mut w = std::mem::take(&mut a.counts);
                 w.in_flight = self.in_flight[op.index()].load(Ordering::Relaxed);
-                let h = &a.latency_us;
-                if !h.is_empty() {
-                    let ms = |us: u64| us as f64 / 1000.0;
-                    w.p50_ms = Some(ms(h.value_at_quantile(0.50)));
-                    w.p95_ms = Some(ms(h.value_at_quantile(0.95)));
-                    w.p99_ms = Some(ms(h.value_at_quantile(0.99)));
-                    w.max_ms = Some(ms(h.max()));
-                }
-                a.latency_us.reset();
-                w
+                w.set_percentiles(&a.latency_us);
+                let fresh = Histogram::new_from(&a.latency_us);
+                (w, std::mem::replace(&mut a.latency_us, fresh))
             })
         })
+    }
+}
+
+/// A latency histogram in microseconds, 1 µs to 1 hour at 3 significant digits: the one every
+/// window records into, so windows (and shards) add exactly.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
+}
+
+impl OpWindow {
+    /// p50, p95, p99 and max in milliseconds from a histogram in microseconds; `None` when empty.
+    pub fn set_percentiles(&mut self, latency_us: &Histogram<u64>) {
+        let h = latency_us;
+        let ms = |us: u64| (!h.is_empty()).then(|| us as f64 / 1000.0);
+        self.p50_ms = ms(h.value_at_quantile(0.50));
+        self.p95_ms = ms(h.value_at_quantile(0.95));
+        self.p99_ms = ms(h.value_at_quantile(0.99));
+        self.max_ms = ms(h.max());
     }
 }
 

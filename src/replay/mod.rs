@@ -9,9 +9,10 @@ mod sinks;
 pub use sinks::{AlertSink, ProgressSink, ResultsSink};
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
+use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -32,6 +33,8 @@ pub struct Window {
     /// The window's length on the incident clock, in seconds.
     pub sim_secs: f64,
     pub rows: Vec<WindowRow>,
+    /// Each operation's latency histogram of the window in microseconds, in `rows`' order.
+    pub latency_us: Vec<Histogram<u64>>,
 }
 
 impl Window {
@@ -74,14 +77,16 @@ pub struct Replay<'a, S: Store> {
     schedule: ArrivalSchedule,
     bus: EventBus,
     events: mpsc::UnboundedReceiver<EventRow>,
+    started_at: SystemTime,
 }
 
 impl<'a, S: Store> Replay<'a, S> {
     /// `faults` stand one for one for the scenario's `[[faults]]` steps; `capacity` resolves a
     /// load given as fractions of capacity.
     pub fn new(scenario: &'a Scenario, store: Arc<S>, faults: Vec<Fault>, capacity: Option<f64>) -> Self {
+        let (started_at, start) = (SystemTime::now(), Instant::now());
         let time = Timebase {
-            start: Instant::now(),
+            start,
             clock: scenario.clock.clone(),
         };
         let (bus, events) = EventBus::new(time.clone());
@@ -91,7 +96,13 @@ impl<'a, S: Store> Replay<'a, S> {
             schedule,
             bus,
             events,
+            started_at,
         }
+    }
+
+    /// When the run's clock started, on the wall clock (the `StartTime` of its interval log).
+    pub fn started_at(&self) -> SystemTime {
+        self.started_at
     }
 
     /// Where events of this run are sent (for sinks that raise events, such as alerts).
@@ -107,6 +118,7 @@ impl<'a, S: Store> Replay<'a, S> {
             schedule,
             bus,
             events,
+            ..
         } = self;
         let name = &run.scenario.name;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -255,16 +267,17 @@ impl<'a, S: Store> Running<'a, S> {
             let tick = (self.time.start + window * index as u32).min(end);
             tokio::time::sleep_until(tick).await;
             let (t_s, clock) = self.time.at(tick);
-            let rows = Op::ALL
+            let (rows, latency_us) = Op::ALL
                 .into_iter()
-                .zip(self.recorder.take_window())
-                .map(|(op, w)| window_row(t_s, &clock, op, w))
-                .collect();
+                .zip(self.recorder.take_window_and_latency())
+                .map(|(op, (w, latency))| (window_row(t_s, &clock, op, w), latency))
+                .unzip();
             let _ = tx.send(Published::Window(Window {
                 index,
                 of,
                 sim_secs,
                 rows,
+                latency_us,
             }));
         }
     }

@@ -1,6 +1,7 @@
 //! The sinks every run has: the results files, the alert evaluator and the progress line.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use indicatif::ProgressBar;
@@ -8,31 +9,45 @@ use indicatif::ProgressBar;
 use super::{Sink, Window};
 use crate::analysis::{AlertEvaluator, AlertTransition};
 use crate::progress;
+use crate::results::hlog::{HlogWriter, LATENCY_HLOG};
 use crate::results::{
     CsvLog, DB_CSV, DbSample, EVENTS_CSV, EventBus, EventKind, EventRow, RunDir, WINDOWS_CSV, WindowRow,
 };
 use crate::scenario::{AlertRule, Op};
 
-/// `windows.csv`, `db.csv` and `events.csv`, appended and flushed as the run goes.
+/// `windows.csv`, `db.csv`, `events.csv` and `latency.hlog`, appended and flushed as the run
+/// goes.
 pub struct ResultsSink {
     windows: Arc<CsvLog<WindowRow>>,
     db: Arc<CsvLog<DbSample>>,
     events: Arc<CsvLog<EventRow>>,
+    latency: HlogWriter,
+    /// Where the last window ended, in real seconds since the start.
+    last_end_s: f64,
 }
 
 impl ResultsSink {
-    pub fn create(run: &RunDir) -> Result<Self> {
+    /// `started` is when the replay's clock started (see [`super::Replay::started_at`]).
+    pub fn create(run: &RunDir, started: SystemTime) -> Result<Self> {
         Ok(ResultsSink {
             windows: CsvLog::create(&run.file(WINDOWS_CSV))?,
             db: CsvLog::create(&run.file(DB_CSV))?,
             events: CsvLog::create(&run.file(EVENTS_CSV))?,
+            latency: HlogWriter::create(&run.file(LATENCY_HLOG), started)?,
+            last_end_s: 0.0,
         })
     }
 }
 
 impl Sink for ResultsSink {
     fn window(&mut self, window: &Window) -> Result<()> {
-        self.windows.append(&window.rows)
+        self.windows.append(&window.rows)?;
+        let end_s = window.rows.first().map_or(self.last_end_s, |r| r.t_s);
+        let start = Duration::from_secs_f64(self.last_end_s);
+        let length = Duration::from_secs_f64((end_s - self.last_end_s).max(0.0));
+        self.last_end_s = end_s;
+        let tagged = window.rows.iter().map(|r| r.op.as_str()).zip(&window.latency_us);
+        self.latency.append(start, length, tagged)
     }
     fn event(&mut self, event: &EventRow) -> Result<()> {
         self.events.append(std::slice::from_ref(event))

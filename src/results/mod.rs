@@ -3,6 +3,8 @@
 //! Everything after a run (analysis, charts, report) reads only these files, so an old run can
 //! be re-plotted without a database. CSV files are appended and flushed as the run goes.
 
+pub mod hlog;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
