@@ -109,6 +109,21 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Join the run directories of a sharded run (`run --shard K/N`) into one run directory.
+    ///
+    /// Example: outage-sim merge results/shards/0/* results/shards/1/* --out results/merged
+    ///
+    /// Adds the shards' latency histograms per window and operation (latency.hlog: exact
+    /// percentiles, not averages of percentiles), sums their counters, joins their events and
+    /// database samples, then analyses and draws the merged run as any other.
+    Merge {
+        /// Every shard's run directory, one per shard.
+        #[arg(required = true, num_args = 1..)]
+        run_dirs: Vec<PathBuf>,
+        /// The merged run directory to write (created; must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Redraw the charts, summary and timeline of a run directory from its files alone.
     ///
     /// Example: outage-sim plot results/checkout-peak-20260101T120000Z
@@ -230,6 +245,58 @@ pub struct RunArgs {
     /// copy of the cached base database plus what the run wrote).
     #[arg(long)]
     pub keep_db: bool,
+    /// Serve live OpenMetrics text on http://HOST:PORT/metrics while the run goes (for
+    /// Prometheus; see deploy/). Example: --metrics-addr 127.0.0.1:9464
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+    /// Seconds to keep serving /metrics after the run, so the last scrape sees the end.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = linger_secs)]
+    pub metrics_linger: f64,
+    /// Drive only shard K of N of the scenario's seeded arrivals (K from 0): N shards together
+    /// send exactly the arrivals of one generator. Faults run in shard 0 only. Join the run
+    /// directories with `outage-sim merge`. Example: --shard 0/2
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// Start the run's clock at this UTC time (RFC 3339), so shards' windows line up; at most
+    /// an hour ahead. Example: --start-at 2026-11-26T10:00:00Z
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Which part of a sharded run's arrivals one process drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.of)
+    }
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let expected = || format!("expected K/N with 0 <= K < N <= 1000, e.g. 0/2, got {s:?}");
+    let (k, n) = s.split_once('/').ok_or_else(expected)?;
+    let (index, of) = (k.trim().parse().map_err(|_| expected())?, n.trim().parse().map_err(|_| expected())?);
+    if index >= of || of > 1000 {
+        return Err(expected());
+    }
+    Ok(Shard { index, of })
+}
+
+fn parse_start_at(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("expected a UTC time as RFC 3339, e.g. 2026-11-26T10:00:00Z, got {s:?}: {e}"))
+}
+
+fn linger_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected seconds from 0 to 3600, got {s:?}")),
+    }
 }
 
 fn schema_name(s: &str) -> Result<String, String> {

@@ -10,6 +10,7 @@ pub mod charts;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod exporter;
 pub mod faults;
 pub mod metrics;
 pub mod progress;

@@ -15,7 +15,7 @@ use crate::replay::{self, AlertSink, Ending, ProgressSink, Replay, ResultsSink, 
 use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML};
 use crate::scenario::{LoadUnit, Scenario};
 use crate::store::{self, DbUrl, Store, sqlite};
-use crate::{analysis, report, with_store};
+use crate::{analysis, exporter, report, with_store};
 
 /// `outage-sim validate`: `run` with the migration as the fault and the gate on.
 pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
@@ -35,6 +35,10 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         out: args.out,
         gate: true,
         keep_db: false,
+        metrics_addr: None,
+        metrics_linger: 0.0,
+        shard: None,
+        start_at: None,
     })
     .await?;
     if code == ExitCode::SUCCESS {
@@ -73,7 +77,17 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         (None, Some(dir)) => Choice::MigrationDir(dir),
         (None, None) => Choice::Scenario,
     };
-    let faults = faults::for_steps(&scenario, dialect, choice).map_err(BadInput)?;
+    if let (Some(shard), None, LoadUnit::Capacity) = (args.shard, args.capacity, scenario.load.unit) {
+        let msg = format!(
+            "--shard {shard}: give --capacity too, so every shard resolves {}'s load in capacity fractions to the same rates",
+            args.scenario.display()
+        );
+        return Err(BadInput(msg).into());
+    }
+    let mut faults = faults::for_steps(&scenario, dialect, choice).map_err(BadInput)?;
+    if args.shard.is_some_and(|s| s.index > 0) {
+        faults.clear(); // the fault timeline runs in shard 0 only
+    }
     let gated = args.gate || scenario.gate;
     if gated && scenario.alerts.is_empty() {
         return Err(BadInput(format!(
@@ -142,7 +156,16 @@ async fn replay_and_report<S: Store>(
             None => crate::traffic::capacity_for(&store, scenario).await,
         }
     };
-    let capacity = match ready.await {
+    let ready = async {
+        let capacity = ready.await?;
+        let exporter = match &plan.args.metrics_addr {
+            Some(addr) => Some(exporter::serve(addr, metric_labels(run, scenario)).await?),
+            None => None,
+        };
+        wait_for_start(plan.args.start_at).await?;
+        anyhow::Ok((capacity, exporter))
+    };
+    let (capacity, exporter) = match ready.await {
         Ok(c) => c,
         Err(e) => {
             store.close().await;
@@ -159,21 +182,67 @@ async fn replay_and_report<S: Store>(
         "probe"
     };
     meta.capacity_source = capacity.map(|_| source.to_string());
+    meta.shard = plan.args.shard;
     run.write_json(META_JSON, &meta)?;
 
-    let replay = Replay::new(scenario, store.clone(), plan.faults.clone(), capacity);
-    let sinks: Vec<Box<dyn Sink>> = vec![
+    let mut replay = Replay::new(scenario, store.clone(), plan.faults.clone(), capacity);
+    if let Some(shard) = plan.args.shard {
+        replay = replay.only_shard(shard);
+    }
+    let mut sinks: Vec<Box<dyn Sink>> = vec![
         Box::new(ResultsSink::create(run, replay.started_at())?),
         Box::new(AlertSink::new(&scenario.alerts, replay.bus())),
         Box::new(ProgressSink::new(replay::windows_in(scenario), scenario.run.window)),
     ];
+    if let Some((sink, server)) = &exporter {
+        eprintln!("metrics: http://{}/metrics", server.addr);
+        sinks.push(Box::new(sink.clone()));
+    }
     let ending = replay.run(sinks).await;
+    if let Some((_, server)) = exporter {
+        linger(server, plan.args.metrics_linger).await;
+    }
     // Bounded: after a second Ctrl-C, requests may still wait behind the DDL that was left.
     let _ = tokio::time::timeout(Duration::from_secs(10), store.close()).await;
     let ending = ending?;
     let (summary, meta) = report::render_run(run)?;
     print!("{}", report::terminal_summary(&summary, &meta, &run.path));
     judge(plan, run, ending, summary.gate_failed())
+}
+
+/// The labels on every live metric: the run directory's name and the scenario.
+fn metric_labels(run: &RunDir, scenario: &Scenario) -> Vec<(String, String)> {
+    let name = run.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    vec![("run".into(), name), ("scenario".into(), scenario.name.clone())]
+}
+
+/// Waits for `--start-at` (Ctrl-C stops the wait); a time already past cannot line windows up.
+async fn wait_for_start(at: Option<chrono::DateTime<chrono::Utc>>) -> Result<()> {
+    let Some(at) = at else { return Ok(()) };
+    let ahead = (at - chrono::Utc::now()).to_std();
+    let wait = match ahead {
+        Ok(d) if d <= Duration::from_secs(3600) => d,
+        Ok(_) => return Err(BadInput(format!("--start-at {at}: more than an hour ahead")).into()),
+        Err(_) if chrono::Utc::now() - at <= chrono::TimeDelta::seconds(1) => Duration::ZERO,
+        Err(_) => return Err(BadInput(format!("--start-at {at}: that time has passed")).into()),
+    };
+    eprintln!("waiting {:.1} s for --start-at {at}", wait.as_secs_f64());
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => Ok(()),
+        _ = replay::shutdown_signal() => anyhow::bail!("interrupted before --start-at"),
+    }
+}
+
+/// Serves the final metrics a little longer, so a scrape after the last window sees them.
+async fn linger(server: exporter::Server, secs: f64) {
+    if secs > 0.0 {
+        eprintln!("metrics: serving the final values for {secs} s more (--metrics-linger)");
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs_f64(secs)) => {}
+            _ = replay::shutdown_signal() => {}
+        }
+    }
+    drop(server);
 }
 
 /// The exit code: a migration that failed to apply is bad input, a gated run whose fault never

@@ -100,6 +100,12 @@ impl<'a, S: Store> Replay<'a, S> {
         }
     }
 
+    /// Drives only `shard`'s part of the arrivals (`run --shard K/N`).
+    pub fn only_shard(mut self, shard: crate::cli::Shard) -> Self {
+        self.schedule = self.schedule.only_shard(shard.index, shard.of);
+        self
+    }
+
     /// When the run's clock started, on the wall clock (the `StartTime` of its interval log).
     pub fn started_at(&self) -> SystemTime {
         self.started_at

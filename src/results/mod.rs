@@ -4,6 +4,7 @@
 //! be re-plotted without a database. CSV files are appended and flushed as the run goes.
 
 pub mod hlog;
+pub mod merge;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -139,6 +140,12 @@ pub struct Meta {
     /// Whether a breached alert rule failed the run (`--gate`, `validate`, `[gate]`).
     #[serde(default)]
     pub gated: bool,
+    /// The part of a sharded run's arrivals this run drove (`--shard K/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::cli::Shard>,
+    /// For a merged run: the shard run directories it joins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 impl Meta {
@@ -168,6 +175,8 @@ impl Meta {
             orders_seeded: scenario.data.orders,
             faults,
             gated,
+            shard: None,
+            merged_from: Vec::new(),
         }
     }
 

@@ -29,6 +29,9 @@ pub struct ArrivalSchedule {
     peak_rate: f64,
     now_s: f64,
     end_s: f64,
+    /// Arrivals generated so far, kept or not: the k-th goes to shard k mod `shard.1`.
+    generated: u64,
+    shard: (u64, u64),
 }
 
 impl ArrivalSchedule {
@@ -47,7 +50,17 @@ impl ArrivalSchedule {
             clock,
             mix: mix.clone(),
             now_s: 0.0,
+            generated: 0,
+            shard: (0, 1),
         }
+    }
+
+    /// Only shard `index` of `of`: every `of`-th arrival, so `of` shards together are exactly
+    /// this schedule (same times, operations and seeds), with no arrival twice.
+    pub fn only_shard(mut self, index: u32, of: u32) -> Self {
+        assert!(index < of, "shard {index} of {of}");
+        self.shard = (u64::from(index), u64::from(of));
+        self
     }
 
     fn rate_at(&self, real_s: f64) -> f64 {
@@ -60,6 +73,19 @@ impl Iterator for ArrivalSchedule {
     type Item = Arrival;
 
     fn next(&mut self) -> Option<Arrival> {
+        loop {
+            let arrival = self.next_of_all()?;
+            self.generated += 1;
+            if (self.generated - 1) % self.shard.1 == self.shard.0 {
+                return Some(arrival);
+            }
+        }
+    }
+}
+
+impl ArrivalSchedule {
+    /// The next arrival of the whole schedule, before sharding.
+    fn next_of_all(&mut self) -> Option<Arrival> {
         if self.peak_rate <= 0.0 {
             return None;
         }
@@ -118,6 +144,19 @@ mod tests {
         assert!(a.len() > 10_000);
         assert_eq!(a, b);
         assert_ne!(a, other);
+    }
+
+    #[test]
+    fn shards_partition_the_schedule_exactly() {
+        let c = curve(&[("12:00", 200.0), ("13:00", 800.0)]);
+        let all: Vec<Arrival> = ArrivalSchedule::new(c.clone(), clock(), &mix(), 7).collect();
+        let mut joined: Vec<Arrival> = (0..3)
+            .flat_map(|k| ArrivalSchedule::new(c.clone(), clock(), &mix(), 7).only_shard(k, 3))
+            .collect();
+        joined.sort_by(|a, b| a.offset.cmp(&b.offset).then(a.seed.cmp(&b.seed)));
+        assert_eq!(joined, all);
+        let first = ArrivalSchedule::new(c, clock(), &mix(), 7).only_shard(0, 3).count();
+        assert!(first.abs_diff(all.len() / 3) <= 1, "{first} of {}", all.len());
     }
 
     #[test]
