@@ -7,6 +7,7 @@
 mod clock;
 mod load;
 mod raw;
+mod recorded;
 
 pub use clock::{ClockTime, IncidentClock};
 pub use load::{LoadCurve, LoadUnit};

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::*;
+use super::recorded;
 
 pub(super) fn unspanned<T>(value: T) -> Spanned<T> {
     Spanned::new(0..0, value)
@@ -60,7 +61,17 @@ fn default_date() -> String {
 #[serde(deny_unknown_fields)]
 struct RawLoad {
     unit: LoadUnit,
-    points: Spanned<Vec<RawPoint>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    points: Option<Spanned<Vec<RawPoint>>>,
+    /// Production's rate over time: a `time,rate` CSV, relative to the scenario file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    curve: Option<Spanned<String>>,
+    /// Production's requests: one timestamp a line, relative to the scenario file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    requests: Option<Spanned<String>>,
+    /// The value a recorded curve's highest rate becomes (required with `unit = "capacity"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    peak: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -218,11 +229,20 @@ impl Checker<'_> {
 }
 
 impl RawScenario {
+    /// The load as explicit points (a recorded curve becomes the points it was read as), so a
+    /// run directory's scenario.toml stands on its own.
     pub(super) fn set_load(&mut self, curve: &LoadCurve) {
-        self.load.unit = curve.unit;
-        for (raw, (_, value)) in self.load.points.get_mut().iter_mut().zip(&curve.points) {
-            raw.value = unspanned((value * 10_000.0).round() / 10_000.0);
-        }
+        let points = curve.points.iter().map(|&(at, value)| RawPoint {
+            at: unspanned(at.to_string()),
+            value: unspanned((value * 10_000.0).round() / 10_000.0),
+        });
+        self.load = RawLoad {
+            unit: curve.unit,
+            points: Some(unspanned(points.collect())),
+            curve: None,
+            requests: None,
+            peak: None,
+        };
     }
 
     pub(super) fn validate(self, text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
@@ -259,7 +279,6 @@ impl RawScenario {
         };
         let within = |t: ClockTime| t >= start && t <= end;
 
-        let load = self.load_curve(&ck)?;
         let mix = self.mix(&ck)?;
 
         let co = &self.checkout;
@@ -322,9 +341,13 @@ impl RawScenario {
         if let Err(e) = speed_within_bounds(&clock, run.window) {
             return ck.fail(c.speed.span(), "clock.speed", e);
         }
+        let load = self.load_curve(&ck, &clock, run.window)?;
         if let Err((i, expected)) = load_within_bounds(&load) {
-            let span = self.load.points.get_ref()[i].value.span();
-            return ck.fail(span, &format!("load.points[{i}].value"), expected);
+            return match (&self.load.points, &self.load.peak) {
+                (Some(pts), _) => ck.fail(pts.get_ref()[i].value.span(), &format!("load.points[{i}].value"), expected),
+                (None, Some(peak)) => ck.fail(peak.span(), "load.peak", expected),
+                (None, None) => ck.fail(0..0, "load", format!("the recorded curve's rates: {expected}; set load.peak")),
+            };
         }
 
         let mut faults = Vec::new();
@@ -408,8 +431,66 @@ impl RawScenario {
         })
     }
 
-    fn load_curve(&self, ck: &Checker) -> Result<LoadCurve, ScenarioError> {
-        let pts = &self.load.points;
+    /// The load curve from whichever of `points`, `curve` or `requests` the file gives.
+    fn load_curve(&self, ck: &Checker, clock: &IncidentClock, window: Duration) -> Result<LoadCurve, ScenarioError> {
+        let l = &self.load;
+        let points = match (&l.points, &l.curve, &l.requests) {
+            (Some(pts), None, None) => {
+                if let Some(peak) = &l.peak {
+                    return ck.fail(peak.span(), "load.peak", "expected load.peak only with load.curve or load.requests");
+                }
+                self.load_points(ck, pts)?
+            }
+            (None, Some(file), None) => self.recorded(ck, clock, file, "load.curve", |path| recorded::read_curve(path))?,
+            (None, None, Some(file)) => {
+                let bins = (clock.real_duration().as_secs_f64() / window.as_secs_f64()).ceil().max(2.0) as usize;
+                self.recorded(ck, clock, file, "load.requests", |path| {
+                    recorded::read_requests(path).map(|times| recorded::binned(&times, bins))
+                })?
+            }
+            _ => {
+                let span = [l.curve.as_ref(), l.requests.as_ref()].into_iter().flatten().next().map_or(0..0, |s| s.span());
+                return ck.fail(span, "load", "expected exactly one of load.points, load.curve or load.requests");
+            }
+        };
+        Ok(LoadCurve {
+            unit: self.load.unit,
+            points,
+        })
+    }
+
+    /// A recorded curve read by `read`, stretched onto the clock and scaled to `load.peak`.
+    fn recorded(
+        &self,
+        ck: &Checker,
+        clock: &IncidentClock,
+        file: &Spanned<String>,
+        field: &str,
+        read: impl FnOnce(&Path) -> Result<Vec<(f64, f64)>, recorded::FileError>,
+    ) -> Result<Vec<(ClockTime, f64)>, ScenarioError> {
+        let peak = match &self.load.peak {
+            Some(p) if !(*p.get_ref() > 0.0 && p.get_ref().is_finite()) => {
+                return ck.fail(p.span(), "load.peak", format!("expected a value > 0, got {}", p.get_ref()));
+            }
+            Some(p) => Some(*p.get_ref()),
+            None if self.load.unit == LoadUnit::Capacity => {
+                let expected = "expected load.peak with unit = \"capacity\": the fraction of capacity the recorded peak becomes, e.g. 0.9";
+                return ck.fail(file.span(), "load.peak", expected);
+            }
+            None => None,
+        };
+        let path = ck.path.parent().unwrap_or(Path::new(".")).join(file.get_ref());
+        let samples = read(&path).map_err(|e| ScenarioError {
+            file: path.display().to_string(),
+            line: e.line,
+            column: 1,
+            field: format!("{field} {}", e.field),
+            message: e.message,
+        })?;
+        Ok(recorded::onto_clock(&samples, clock.start, clock.end, peak))
+    }
+
+    fn load_points(&self, ck: &Checker, pts: &Spanned<Vec<RawPoint>>) -> Result<Vec<(ClockTime, f64)>, ScenarioError> {
         if pts.get_ref().is_empty() {
             return ck.fail(
                 pts.span(),
@@ -446,10 +527,7 @@ impl RawScenario {
                 "expected at least one point with a value > 0",
             );
         }
-        Ok(LoadCurve {
-            unit: self.load.unit,
-            points,
-        })
+        Ok(points)
     }
 
     fn mix(&self, ck: &Checker) -> Result<Mix, ScenarioError> {
