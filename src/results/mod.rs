@@ -406,8 +406,30 @@ impl RunDir {
         serde_json::from_str(&text).with_context(|| format!("{} is not valid", self.file(name).display()))
     }
 
+    /// `windows.csv`, with the percentiles taken from `latency.hlog` (the whole distribution)
+    /// when the run has one for every row; an older run, or a log cut short, keeps the CSV's.
     pub fn read_windows(&self) -> Result<Vec<WindowRow>> {
-        read_csv(&self.file(WINDOWS_CSV))
+        let mut rows: Vec<WindowRow> = read_csv(&self.file(WINDOWS_CSV))?;
+        let log = self.file(hlog::LATENCY_HLOG);
+        if log.exists() {
+            match hlog::read(&log) {
+                Ok(intervals) if intervals.len() == rows.len() => {
+                    for (row, interval) in rows.iter_mut().zip(&intervals) {
+                        let mut w = crate::metrics::OpWindow::default();
+                        w.set_percentiles(&interval.histogram);
+                        (row.p50_ms, row.p95_ms, row.p99_ms, row.max_ms) = (w.p50_ms, w.p95_ms, w.p99_ms, w.max_ms);
+                    }
+                }
+                Ok(intervals) => tracing::warn!(
+                    "{}: {} histograms for {} rows; percentiles from {WINDOWS_CSV}",
+                    log.display(),
+                    intervals.len(),
+                    rows.len()
+                ),
+                Err(e) => tracing::warn!("{e:#}; percentiles from {WINDOWS_CSV}"),
+            }
+        }
+        Ok(rows)
     }
 
     pub fn read_events(&self) -> Result<Vec<EventRow>> {
