@@ -108,6 +108,17 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         gated,
     };
     let run = RunDir::create(&args.out, &plan.scenario.name, chrono::Utc::now())?;
+    // Before the database is touched: a port that cannot be served is found at once.
+    let exporter = match &args.metrics_addr {
+        Some(addr) => match exporter::serve(addr, metric_labels(&run, &plan.scenario)).await {
+            Ok(serving) => Some(serving),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&run.path); // nothing ran: leave no empty run behind
+                return Err(BadInput(format!("{e:#}")).into());
+            }
+        },
+        None => None,
+    };
     let copy = run.file("run.db");
     let at = store::Where {
         db,
@@ -123,19 +134,21 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         }
     };
     eprintln!("run directory: {}", run.path.display());
-    let result = with_store!(opened, store => replay_and_report(&plan, store, &run, target).await);
+    let result = with_store!(opened, store => replay_and_report(&plan, store, &run, target, exporter).await);
     if !args.keep_db {
         sqlite::remove_files(&copy); // the copy of the SQLite base, if there is one
     }
     result
 }
 
-/// Probes, replays, closes the store, then analyses and draws the run directory.
+/// Probes, replays (publishing to the metrics server too, when there is one), closes the
+/// store, then analyses and draws the run directory.
 async fn replay_and_report<S: Store>(
     plan: &Plan<'_>,
     store: Arc<S>,
     run: &RunDir,
     target: store::Target,
+    exporter: Option<(exporter::MetricsSink, exporter::Server)>,
 ) -> Result<ExitCode> {
     let scenario = &plan.scenario;
     let ready = async {
@@ -158,14 +171,10 @@ async fn replay_and_report<S: Store>(
     };
     let ready = async {
         let capacity = ready.await?;
-        let exporter = match &plan.args.metrics_addr {
-            Some(addr) => Some(exporter::serve(addr, metric_labels(run, scenario)).await?),
-            None => None,
-        };
         wait_for_start(plan.args.start_at).await?;
-        anyhow::Ok((capacity, exporter))
+        anyhow::Ok(capacity)
     };
-    let (capacity, exporter) = match ready.await {
+    let capacity = match ready.await {
         Ok(c) => c,
         Err(e) => {
             store.close().await;

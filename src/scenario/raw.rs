@@ -480,13 +480,20 @@ impl RawScenario {
             None => None,
         };
         let path = ck.path.parent().unwrap_or(Path::new(".")).join(file.get_ref());
-        let samples = read(&path).map_err(|e| ScenarioError {
-            file: path.display().to_string(),
-            line: e.line,
-            column: 1,
-            field: format!("{field} {}", e.field),
-            message: e.message,
-        })?;
+        // A row's error names the row in the recorded file; the file as a whole, the key here.
+        let samples = match read(&path) {
+            Ok(samples) => samples,
+            Err(e) if e.line == 0 => return ck.fail(file.span(), field, format!("{}: {}", path.display(), e.message)),
+            Err(e) => {
+                return Err(ScenarioError {
+                    file: path.display().to_string(),
+                    line: e.line,
+                    column: 1,
+                    field: format!("{field} {}", e.field),
+                    message: e.message,
+                });
+            }
+        };
         Ok(recorded::onto_clock(&samples, clock.start, clock.end, peak))
     }
 

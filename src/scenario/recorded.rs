@@ -85,7 +85,7 @@ fn spans_time(times: &[f64]) -> Result<(), FileError> {
 }
 
 /// Requests per second of the file's time in `bins` equal bins from the first to the last
-/// timestamp, each at its bin's middle.
+/// timestamp, each at its bin's middle (and the end bins' also at the file's first and last).
 pub fn binned(times: &[f64], bins: usize) -> Vec<(f64, f64)> {
     let (first, last) = (times[0], times[times.len() - 1]);
     let width = (last - first) / bins as f64;
@@ -94,10 +94,13 @@ pub fn binned(times: &[f64], bins: usize) -> Vec<(f64, f64)> {
         let i = (((t - first) / width) as usize).min(bins - 1);
         counts[i] += 1;
     }
-    counts
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| (first + (i as f64 + 0.5) * width, n as f64 / width))
+    let rates: Vec<f64> = counts.iter().map(|&n| n as f64 / width).collect();
+    // Each bin's rate at its middle, and the first and last held to the file's own ends, so
+    // the file's span maps exactly onto the clock's.
+    let middles = rates.iter().enumerate().map(|(i, &r)| (first + (i as f64 + 0.5) * width, r));
+    std::iter::once((first, rates[0]))
+        .chain(middles)
+        .chain(std::iter::once((last, rates[bins - 1])))
         .collect()
 }
 
@@ -147,9 +150,10 @@ mod tests {
     fn requests_are_counted_per_bin_as_rates() {
         let times: Vec<f64> = (0..100).map(|i| f64::from(i) * 0.1).chain((0..50).map(|i| 10.0 + f64::from(i) * 0.2)).collect();
         let rates = binned(&times, 2);
-        assert_eq!(rates.len(), 2);
-        assert!((rates[0].1 - 10.0).abs() < 0.3, "{rates:?}");
-        assert!((rates[1].1 - 5.0).abs() < 0.3, "{rates:?}");
+        assert_eq!(rates.len(), 4);
+        assert!((rates[1].1 - 10.0).abs() < 0.3, "{rates:?}");
+        assert!((rates[2].1 - 5.0).abs() < 0.3, "{rates:?}");
+        assert_eq!((rates[0], rates[3].0), ((0.0, rates[1].1), 19.8));
     }
 
     #[test]
