@@ -20,26 +20,35 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::replay::{Sink, Window};
-use crate::results::{DbSample, EventKind, EventRow, clock_secs};
+use crate::results::{DbSample, EventKind, EventRow, WindowRow, clock_secs};
 
 /// Latency bucket bounds in seconds (Prometheus' defaults, with the 250 ms alert line).
 const BUCKETS_S: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// One operation's totals since the run started.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct OpTotals {
-    op: String,
-    offered: u64,
-    ok: u64,
-    failed: u64,
-    timed_out: u64,
-    dropped: u64,
-    retries: u64,
-    in_flight: i64,
+    /// The counters summed over every window, `in_flight` as of the last.
+    counts: WindowRow,
     /// Per bucket of `BUCKETS_S`, then +Inf; not cumulative.
     buckets: [u64; BUCKETS_S.len() + 1],
     latency_sum_s: f64,
     latency_count: u64,
+}
+
+impl OpTotals {
+    /// Zero totals for `row`'s operation.
+    fn new(row: &WindowRow) -> Self {
+        let mut counts = row.clone();
+        (counts.offered, counts.ok, counts.failed, counts.timed_out, counts.dropped, counts.retries) = (0, 0, 0, 0, 0, 0);
+        counts.in_flight = 0;
+        OpTotals {
+            counts,
+            buckets: Default::default(),
+            latency_sum_s: 0.0,
+            latency_count: 0,
+        }
+    }
 }
 
 /// Everything a scrape shows.
@@ -117,16 +126,11 @@ impl Sink for MetricsSink {
     fn window(&mut self, window: &Window) -> Result<()> {
         let mut live = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if live.ops.is_empty() {
-            live.ops = window.rows.iter().map(|r| OpTotals { op: r.op.clone(), ..Default::default() }).collect();
+            live.ops = window.rows.iter().map(OpTotals::new).collect();
         }
         for ((row, latency), totals) in window.rows.iter().zip(&window.latency_us).zip(&mut live.ops) {
-            totals.offered += row.offered;
-            totals.ok += row.ok;
-            totals.failed += row.failed;
-            totals.timed_out += row.timed_out;
-            totals.dropped += row.dropped;
-            totals.retries += row.retries;
-            totals.in_flight = row.in_flight;
+            totals.counts.add_counts(row);
+            totals.counts.in_flight = row.in_flight;
             for v in latency.iter_recorded() {
                 let s = v.value_iterated_to() as f64 / 1e6;
                 let n = v.count_at_value();
@@ -163,7 +167,7 @@ impl Sink for MetricsSink {
 }
 
 /// One family of per-operation counters.
-type OpCounter = (&'static str, &'static str, fn(&OpTotals) -> u64);
+type OpCounter = (&'static str, &'static str, fn(&WindowRow) -> u64);
 
 const OP_COUNTERS: [OpCounter; 6] = [
     ("outage_sim_offered", "Attempts that arrived, retries and drops included.", |t| t.offered),
@@ -180,13 +184,13 @@ impl Collector for Exposition {
         for (name, help, value) in OP_COUNTERS {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             for t in &live.ops {
-                ConstCounter::new(value(t)).encode(family.encode_family(&[("op", t.op.as_str())])?)?;
+                ConstCounter::new(value(&t.counts)).encode(family.encode_family(&[("op", t.counts.op.as_str())])?)?;
             }
         }
         let help = "Requests in flight at the end of the last window.";
         let mut family = encoder.encode_descriptor("outage_sim_in_flight", help, None, MetricType::Gauge)?;
         for t in &live.ops {
-            ConstGauge::new(t.in_flight).encode(family.encode_family(&[("op", t.op.as_str())])?)?;
+            ConstGauge::new(t.counts.in_flight).encode(family.encode_family(&[("op", t.counts.op.as_str())])?)?;
         }
         let help = "Latency of finished attempts from their intended start, in seconds.";
         let mut family = encoder.encode_descriptor("outage_sim_latency_seconds", help, None, MetricType::Histogram)?;
@@ -194,7 +198,7 @@ impl Collector for Exposition {
             let bounds = BUCKETS_S.iter().copied().chain([f64::INFINITY]);
             let buckets: Vec<(f64, u64)> = bounds.zip(t.buckets).collect();
             family
-                .encode_family(&[("op", t.op.as_str())])?
+                .encode_family(&[("op", t.counts.op.as_str())])?
                 .encode_histogram::<NoLabelSet>(t.latency_sum_s, t.latency_count, &buckets, None)?;
         }
         let help = "The database monitor's last sample.";
@@ -232,7 +236,6 @@ fn encode_gauges<'v, N: EncodeGaugeValue>(
 mod tests {
     use super::*;
     use crate::metrics::latency_histogram;
-    use crate::results::WindowRow;
 
     fn row(op: &str, offered: u64, ok: u64) -> WindowRow {
         WindowRow {

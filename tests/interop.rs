@@ -159,15 +159,34 @@ fn two_shards_merged_send_one_generators_arrivals_with_exact_percentiles() {
     let tmp = tempfile::tempdir().unwrap();
     let scenario = common::small_scenario(tmp.path(), "shards", 20_000, "reporting-index");
     let db = prepared(tmp.path(), &scenario);
+    merged_shards_are_one_generator(tmp.path(), &scenario, &["--db", &db]);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
+fn two_shards_on_postgres_merged_send_one_generators_arrivals() {
+    let url = common::server_url("OUTAGE_SIM_TEST_POSTGRES_URL");
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = common::small_scenario(tmp.path(), "pgshards", 20_000, "reporting-index");
+    let db = ["--db", url.as_str(), "--schema", "ost_shards"];
+    let o = bin().arg("prepare").arg(&scenario).args(db).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    merged_shards_are_one_generator(tmp.path(), &scenario, &db);
+}
+
+/// Runs `scenario` as two shards started together and once whole, on the database `db` names,
+/// then merges the shards and checks the merge against the whole run and the shards' logs.
+fn merged_shards_are_one_generator(tmp: &Path, scenario: &Path, db: &[&str]) {
     let start = (chrono::Utc::now() + chrono::TimeDelta::seconds(4)).to_rfc3339();
-    let shard_out = |k: usize| tmp.path().join(format!("shard-{k}"));
+    let shard_out = |k: usize| tmp.join(format!("shard-{k}"));
     let shards: Vec<_> = (0..2)
         .map(|k| {
             let shard = format!("{k}/2");
             bin()
                 .arg("run")
-                .arg(&scenario)
-                .args(["--db", &db, "--shard", &shard, "--start-at", &start, "--out"])
+                .arg(scenario)
+                .args(db)
+                .args(["--shard", &shard, "--start-at", &start, "--out"])
                 .arg(shard_out(k))
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -180,10 +199,12 @@ fn two_shards_merged_send_one_generators_arrivals_with_exact_percentiles() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let dirs: Vec<PathBuf> = (0..2).map(|k| common::run_dir(&shard_out(k)).unwrap()).collect();
-    let single = run(&scenario, &db, &tmp.path().join("single"), &[]);
+    let o = bin().arg("run").arg(scenario).args(db).arg("--out").arg(tmp.join("single")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let single = common::run_dir(&tmp.join("single")).unwrap();
 
     // One shard alone is refused, naming what is missing.
-    let merged = tmp.path().join("merged");
+    let merged = tmp.join("merged");
     let o = bin().arg("merge").arg(&dirs[1]).arg("--out").arg(&merged).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expected shards 0/2 to 1/2"));

@@ -39,6 +39,7 @@ pub async fn calibrate(args: CalibrateArgs) -> Result<ExitCode> {
         schema: &args.db.schema,
         cache: &args.db.cache,
         copy: &copy,
+        prepare: true,
     };
     let (opened, target) = match store::open(at, &scenario).await {
         Ok(o) => o,

@@ -84,6 +84,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         );
         return Err(BadInput(msg).into());
     }
+    if let (Some(shard), None) = (args.shard, &db) {
+        let msg = format!(
+            "--shard {shard}: give --db too, so the shards share one database (sqlite:FILE, prepared once, or a server)"
+        );
+        return Err(BadInput(msg).into());
+    }
     let mut faults = faults::for_steps(&scenario, dialect, choice).map_err(BadInput)?;
     if args.shard.is_some_and(|s| s.index > 0) {
         faults.clear(); // the fault timeline runs in shard 0 only
@@ -125,6 +131,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         schema: &args.db.schema,
         cache: &args.db.cache,
         copy: &copy,
+        prepare: args.shard.is_none_or(|s| s.index == 0),
     };
     let (opened, target) = match store::open(at, &plan.scenario).await {
         Ok(opened) => opened,

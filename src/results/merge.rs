@@ -125,14 +125,7 @@ fn merged_row(shards: &[ShardRun], i: usize) -> (super::WindowRow, hdrhistogram:
     let mut row = shards[0].windows[i].clone();
     let mut histogram = shards[0].latency[i].histogram.clone();
     for s in &shards[1..] {
-        let r = &s.windows[i];
-        row.offered += r.offered;
-        row.ok += r.ok;
-        row.failed += r.failed;
-        row.timed_out += r.timed_out;
-        row.dropped += r.dropped;
-        row.retries += r.retries;
-        row.in_flight += r.in_flight;
+        row.add_counts(&s.windows[i]);
         histogram.add(&s.latency[i].histogram).expect("same bounds in every shard");
     }
     let mut w = OpWindow::default();

@@ -42,6 +42,20 @@ pub struct WindowRow {
     pub max_ms: Option<f64>,
 }
 
+impl WindowRow {
+    /// Adds `other`'s counters (offered, ok, failed, timed out, dropped, retries, in flight)
+    /// to this row's; percentiles are left alone (they add only as histograms).
+    pub fn add_counts(&mut self, other: &WindowRow) {
+        self.offered += other.offered;
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.timed_out += other.timed_out;
+        self.dropped += other.dropped;
+        self.retries += other.retries;
+        self.in_flight += other.in_flight;
+    }
+}
+
 /// What happened, as written to `events.csv` (`kind`, snake_case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -11,6 +11,7 @@ use super::postgres::PostgresStore;
 use super::seed::History;
 use super::sqlite::{self, RunFile, SqliteStore};
 use super::{DbUrl, ServerStore, prepare_shown, redact};
+use crate::error::BadInput;
 use crate::scenario::Scenario;
 
 /// An open store of one of the backends; [`with_store!`](crate::with_store) runs generic code
@@ -50,6 +51,10 @@ pub struct Where<'a> {
     pub cache: &'a Path,
     /// Where the copy of the SQLite base goes (without `--db sqlite:FILE`).
     pub copy: &'a Path,
+    /// Seed or reset the data first. False for the shards after the first of a sharded run:
+    /// they share the database as shard 0 (or `prepare`) left it, and must not reset it under
+    /// each other.
+    pub prepare: bool,
 }
 
 /// Opens the store `at` names, seeded with the scenario's history (or reset to it), with the
@@ -64,6 +69,10 @@ pub async fn open(at: Where<'_>, scenario: &Scenario) -> Result<(Opened, Target)
                 _ => None,
             };
             let file = match own {
+                Some(f) if !at.prepare && !f.exists() => {
+                    let msg = format!("{} does not exist: prepare it once before the shards start (outage-sim prepare SCENARIO --db sqlite:{})", f.display(), f.display());
+                    return Err(BadInput(msg).into());
+                }
                 Some(f) => RunFile::Own(f),
                 None => RunFile::CopyOfBase {
                     cache: at.cache,
@@ -75,11 +84,11 @@ pub async fn open(at: Where<'_>, scenario: &Scenario) -> Result<(Opened, Target)
             Ok((Opened::Sqlite(Arc::new(store)), Target { url, schema: None }))
         }
         Some(DbUrl::Postgres(url)) => {
-            let store = on_server::<PostgresStore>(&url, at.schema, scenario, &history).await?;
+            let store = on_server::<PostgresStore>(&url, at.schema, scenario, (&history, at.prepare)).await?;
             Ok((Opened::Postgres(store), server_target(&url, at.schema)))
         }
         Some(DbUrl::Mysql(url)) => {
-            let store = on_server::<MysqlStore>(&url, at.schema, scenario, &history).await?;
+            let store = on_server::<MysqlStore>(&url, at.schema, scenario, (&history, at.prepare)).await?;
             Ok((Opened::Mysql(store), server_target(&url, at.schema)))
         }
     }
@@ -92,11 +101,29 @@ fn server_target(url: &str, schema: &str) -> Target {
     }
 }
 
-/// Connects, then seeds or resets outage-sim's schema (closing the store if that fails).
-async fn on_server<S: ServerStore>(url: &str, schema: &str, scenario: &Scenario, history: &History) -> Result<Arc<S>> {
+/// Connects, then seeds or resets outage-sim's schema, or (`prepare` false) checks that it was
+/// prepared; closes the store if that fails.
+async fn on_server<S: ServerStore>(
+    url: &str,
+    schema: &str,
+    scenario: &Scenario,
+    (history, prepare): (&History, bool),
+) -> Result<Arc<S>> {
     let limits = &scenario.limits;
     let store = S::connect(url, schema, limits.pool_size, limits.pool_wait).await?;
-    if let Err(e) = prepare_shown(&store, url, history).await {
+    let ready = if prepare {
+        prepare_shown(&store, url, history).await.map(drop)
+    } else {
+        match store.is_prepared().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(BadInput(format!(
+                "schema {schema} is not prepared: shard 0 or `outage-sim prepare` prepares it before the other shards start"
+            ))
+            .into()),
+            Err(e) => Err(anyhow::Error::from(e)),
+        }
+    };
+    if let Err(e) = ready {
         store.close().await;
         return Err(e);
     }
