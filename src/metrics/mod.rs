@@ -50,6 +50,18 @@ struct Accumulator {
 pub struct Recorder {
     ops: [Mutex<Accumulator>; 3],
     in_flight: [AtomicI64; 3],
+    /// How late each user started against its intended start, over the whole run (µs).
+    schedule_lag_us: Mutex<Histogram<u64>>,
+}
+
+/// The generator's schedule lag (a user's actual start − its intended start), milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ScheduleLag {
+    pub users: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
 }
 
 impl Default for Recorder {
@@ -69,6 +81,7 @@ impl Recorder {
         Recorder {
             ops: [acc(), acc(), acc()],
             in_flight: Default::default(),
+            schedule_lag_us: Mutex::new(latency_histogram()),
         }
     }
 
@@ -105,6 +118,25 @@ impl Recorder {
                 Outcome::TimedOut => a.counts.timed_out += 1,
             }
         });
+    }
+
+    /// A user started `lag` after its intended start.
+    pub fn schedule_lag(&self, lag: Duration) {
+        let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.schedule_lag_us.lock().unwrap_or_else(|p| p.into_inner()).saturating_record(us);
+    }
+
+    /// The schedule lag of every user so far.
+    pub fn schedule_lag_so_far(&self) -> ScheduleLag {
+        let h = self.schedule_lag_us.lock().unwrap_or_else(|p| p.into_inner());
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        ScheduleLag {
+            users: h.len(),
+            p50_ms: ms(0.5),
+            p99_ms: ms(0.99),
+            p999_ms: ms(0.999),
+            max_ms: h.max() as f64 / 1000.0,
+        }
     }
 
     /// Requests of every operation in flight now.

@@ -100,6 +100,11 @@ impl<'a, S: Store> Replay<'a, S> {
         }
     }
 
+    /// The run's recorder: its schedule lag tells whether the generator kept up.
+    pub fn recorder(&self) -> Arc<Recorder> {
+        self.running.recorder.clone()
+    }
+
     /// Drives only `shard`'s part of the arrivals (`run --shard K/N`).
     pub fn only_shard(mut self, shard: crate::cli::Shard) -> Self {
         self.schedule = self.schedule.only_shard(shard.index, shard.of);

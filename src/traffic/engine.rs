@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use rand::rngs::StdRng;
+use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
@@ -15,6 +15,9 @@ use super::{Arrival, RequestFactory};
 use crate::metrics::{Outcome, Recorder};
 use crate::scenario::Op;
 use crate::store::Store;
+
+/// Half of tokio's timer resolution.
+const HALF_TICK: Duration = Duration::from_micros(500);
 
 /// How shoppers retry a checkout that failed, timed out or was dropped.
 #[derive(Debug, Clone, Copy)]
@@ -61,18 +64,30 @@ impl<S: Store> Engine<S> {
     /// Sends every arrival of `schedule` at `start + arrival.offset`; returns when the schedule
     /// is exhausted or [`Engine::stop`] was called. Requests still in flight go on.
     pub async fn drive(self: &Arc<Self>, schedule: impl Iterator<Item = Arrival>, start: Instant) {
+        let mut now = Instant::now();
         for arrival in schedule {
             if self.stopping.load(Ordering::Relaxed) {
                 break;
             }
             let intended = start + arrival.offset;
-            tokio::time::sleep_until(intended).await;
+            // tokio's timers tick in whole milliseconds and round a deadline up to the next
+            // tick, so a sleep to the intended time wakes 0–1 ms late. Aiming half a tick early
+            // centres that error: a user starts within about ±0.5 ms of its intended time.
+            let wake = intended.checked_sub(HALF_TICK).unwrap_or(intended);
+            if wake > now {
+                now = Instant::now(); // read the clock only when the last reading is too early
+                if wake > now {
+                    tokio::time::sleep_until(wake).await;
+                    now = Instant::now();
+                }
+            }
             let this = Arc::clone(self);
             self.users.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(async move {
+            // Boxed: the task then moves a pointer, not the whole user's state, as it is spawned.
+            tokio::spawn(Box::pin(async move {
                 this.user(arrival, intended).await;
                 this.users.fetch_sub(1, Ordering::Relaxed);
-            });
+            }));
         }
     }
 
@@ -93,7 +108,12 @@ impl<S: Store> Engine<S> {
 
     /// One user: an attempt, and for a checkout, retries after a backoff while it fails.
     async fn user(&self, arrival: Arrival, first_intended: Instant) {
-        let mut rng = StdRng::seed_from_u64(arrival.seed);
+        let started = Instant::now();
+        self.recorder.schedule_lag(started.saturating_duration_since(first_intended));
+        // Latency counts from the intended start, or from the start when a tick woke this user
+        // early: never shorter than the request really took.
+        let first_intended = first_intended.max(started);
+        let mut rng = SmallRng::seed_from_u64(arrival.seed);
         let request = self.requests.build(arrival.op, arrival.offset, &mut rng);
         let attempts = if arrival.op == Op::Checkout {
             1 + self.retry.retries
