@@ -82,30 +82,68 @@ pub struct Interval {
     pub histogram: Histogram<u64>,
 }
 
-/// Reads every interval histogram of a log; an error names the file and the interval.
-pub fn read(path: &Path) -> Result<Vec<Interval>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut deserializer = Deserializer::new();
-    let mut intervals = Vec::new();
-    for (n, entry) in IntervalLogIterator::new(&bytes).enumerate() {
-        let entry = entry.map_err(|e| anyhow!("{}: entry {}: not an interval log line ({e:?})", path.display(), n + 1))?;
-        let LogEntry::Interval(h) = entry else { continue };
-        let encoded = base64_decode(h.encoded_histogram())
-            .with_context(|| format!("{}: interval {}: bad base64", path.display(), intervals.len() + 1))?;
-        let histogram: Histogram<u64> = deserializer
+/// An interval log read as text: each interval is decoded only when asked for, so reading a
+/// long run holds its compressed lines (about 100 bytes a window and operation), never every
+/// histogram at once (about 190 kB each).
+pub struct Log {
+    path: PathBuf,
+    /// The interval lines, in order (headers, comments and the legend left out).
+    lines: Vec<String>,
+}
+
+impl Log {
+    pub fn open(path: &Path) -> Result<Log> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('"'))
+            .map(str::to_string)
+            .collect();
+        if lines.is_empty() {
+            bail!("{}: no interval histograms", path.display());
+        }
+        Ok(Log {
+            path: path.to_path_buf(),
+            lines,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Interval `i` (from 0), decoded; an error names the file and the interval.
+    pub fn get(&self, i: usize) -> Result<Interval> {
+        let where_ = || format!("{}: interval {}", self.path.display(), i + 1);
+        let line = format!("{}\n", self.lines[i]);
+        let entry = IntervalLogIterator::new(line.as_bytes())
+            .next()
+            .ok_or_else(|| anyhow!("{}: not an interval line", where_()))?
+            .map_err(|e| anyhow!("{}: not an interval line ({e:?})", where_()))?;
+        let LogEntry::Interval(h) = entry else {
+            bail!("{}: not an interval line", where_());
+        };
+        let encoded = base64_decode(h.encoded_histogram()).with_context(|| format!("{}: bad base64", where_()))?;
+        let histogram: Histogram<u64> = Deserializer::new()
             .deserialize(&mut encoded.as_slice())
-            .map_err(|e| anyhow!("{}: interval {}: {e:?}", path.display(), intervals.len() + 1))?;
-        intervals.push(Interval {
+            .map_err(|e| anyhow!("{}: {e:?}", where_()))?;
+        Ok(Interval {
             start_s: h.start_timestamp().as_secs_f64(),
             length_s: h.duration().as_secs_f64(),
             tag: h.tag().map(|t| t.as_str().to_string()),
             histogram,
-        });
+        })
     }
-    if intervals.is_empty() {
-        bail!("{}: no interval histograms", path.display());
-    }
-    Ok(intervals)
+}
+
+/// Every interval histogram of a log, decoded (for short logs and tests; see [`Log`]).
+pub fn read(path: &Path) -> Result<Vec<Interval>> {
+    let log = Log::open(path)?;
+    (0..log.len()).map(|i| log.get(i)).collect()
 }
 
 fn base64_decode(text: &str) -> Result<Vec<u8>> {

@@ -19,7 +19,7 @@ struct ShardRun {
     dir: PathBuf,
     meta: Meta,
     windows: Vec<super::WindowRow>,
-    latency: Vec<hlog::Interval>,
+    latency: hlog::Log,
 }
 
 /// Merges `dirs` (one per shard, any order) into the new run directory `out`; returns it for
@@ -49,8 +49,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunDir> {
     let sim_secs = meta.window_ms as f64 / 1000.0 * meta.speed;
     let mut judged = Vec::new();
     for (i, row) in first.windows.iter().enumerate() {
-        let (merged, histogram) = merged_row(&shards, i);
-        let interval = &first.latency[i];
+        let (merged, histogram) = merged_row(&shards, i)?;
+        let interval = first.latency.get(i)?;
         let (start, length) = (Duration::from_secs_f64(interval.start_s), Duration::from_secs_f64(interval.length_s));
         latency.append(start, length, [(row.op.as_str(), &histogram)])?;
         for t in alerts.observe(&merged, sim_secs) {
@@ -72,7 +72,7 @@ fn read_shard(dir: &Path) -> Result<ShardRun> {
         bail!("{}: not a shard (its meta.json has no shard; run with --shard K/N)", dir.display());
     }
     let windows = run.read_windows()?;
-    let latency = hlog::read(&run.file(LATENCY_HLOG))?;
+    let latency = hlog::Log::open(&run.file(LATENCY_HLOG))?;
     if latency.len() != windows.len() {
         bail!(
             "{}: {} histograms in {LATENCY_HLOG} but {} rows in {WINDOWS_CSV}",
@@ -121,17 +121,17 @@ fn check_complete(shards: &[ShardRun]) -> Result<()> {
 }
 
 /// Row `i` of every shard added: counters summed, histograms added, percentiles taken anew.
-fn merged_row(shards: &[ShardRun], i: usize) -> (super::WindowRow, hdrhistogram::Histogram<u64>) {
+fn merged_row(shards: &[ShardRun], i: usize) -> Result<(super::WindowRow, hdrhistogram::Histogram<u64>)> {
     let mut row = shards[0].windows[i].clone();
-    let mut histogram = shards[0].latency[i].histogram.clone();
+    let mut histogram = shards[0].latency.get(i)?.histogram;
     for s in &shards[1..] {
         row.add_counts(&s.windows[i]);
-        histogram.add(&s.latency[i].histogram).expect("same bounds in every shard");
+        histogram.add(&s.latency.get(i)?.histogram)?;
     }
     let mut w = OpWindow::default();
     w.set_percentiles(&histogram);
     (row.p50_ms, row.p95_ms, row.p99_ms, row.max_ms) = (w.p50_ms, w.p95_ms, w.p99_ms, w.max_ms);
-    (row, histogram)
+    Ok((row, histogram))
 }
 
 fn alert_event(row: &super::WindowRow, t: AlertTransition) -> EventRow {

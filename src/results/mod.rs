@@ -426,20 +426,8 @@ impl RunDir {
         let mut rows: Vec<WindowRow> = read_csv(&self.file(WINDOWS_CSV))?;
         let log = self.file(hlog::LATENCY_HLOG);
         if log.exists() {
-            match hlog::read(&log) {
-                Ok(intervals) if intervals.len() == rows.len() => {
-                    for (row, interval) in rows.iter_mut().zip(&intervals) {
-                        let mut w = crate::metrics::OpWindow::default();
-                        w.set_percentiles(&interval.histogram);
-                        (row.p50_ms, row.p95_ms, row.p99_ms, row.max_ms) = (w.p50_ms, w.p95_ms, w.p99_ms, w.max_ms);
-                    }
-                }
-                Ok(intervals) => tracing::warn!(
-                    "{}: {} histograms for {} rows; percentiles from {WINDOWS_CSV}",
-                    log.display(),
-                    intervals.len(),
-                    rows.len()
-                ),
+            match hlog::Log::open(&log).and_then(|l| percentiles_from(&l, &mut rows)) {
+                Ok(()) => {}
                 Err(e) => tracing::warn!("{e:#}; percentiles from {WINDOWS_CSV}"),
             }
         }
@@ -458,6 +446,22 @@ impl RunDir {
 
 /// Reads every row; a row cut short by a crash (the last one) is skipped, any other bad row is
 /// an error naming the file and line.
+/// Each row's percentiles from its interval of `log`, one histogram decoded at a time; the rows
+/// are left as they are unless the log has exactly one interval a row.
+fn percentiles_from(log: &hlog::Log, rows: &mut [WindowRow]) -> Result<()> {
+    anyhow::ensure!(log.len() == rows.len(), "{} histograms for {} rows", log.len(), rows.len());
+    let mut taken = Vec::with_capacity(rows.len());
+    for i in 0..rows.len() {
+        let mut w = crate::metrics::OpWindow::default();
+        w.set_percentiles(&log.get(i)?.histogram);
+        taken.push(w);
+    }
+    for (row, w) in rows.iter_mut().zip(taken) {
+        (row.p50_ms, row.p95_ms, row.p99_ms, row.max_ms) = (w.p50_ms, w.p95_ms, w.p99_ms, w.max_ms);
+    }
+    Ok(())
+}
+
 fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut rows = Vec::new();
