@@ -191,15 +191,7 @@ async fn replay_and_report<S: Store>(
     };
     std::fs::write(run.file(SCENARIO_TOML), scenario.to_toml_resolved(capacity))?;
     let target = (store.dialect(), target.url, target.schema);
-    let mut meta = Meta::of_run(scenario, target, capacity, plan.fault_names.clone(), plan.gated);
-    let source = if plan.args.capacity.is_some() {
-        "--capacity"
-    } else {
-        "probe"
-    };
-    meta.capacity_source = capacity.map(|_| source.to_string());
-    meta.shard = plan.args.shard;
-    run.write_json(META_JSON, &meta)?;
+    run.write_json(META_JSON, &meta_of(plan, target, capacity))?;
 
     let mut replay = Replay::new(scenario, store.clone(), plan.faults.clone(), capacity);
     if let Some(shard) = plan.args.shard {
@@ -224,6 +216,15 @@ async fn replay_and_report<S: Store>(
     let (summary, meta) = report::render_run(run)?;
     print!("{}", report::terminal_summary(&summary, &meta, &run.path));
     judge(plan, run, ending, summary.gate_failed())
+}
+
+/// `meta.json` of the run about to start.
+fn meta_of(plan: &Plan, target: (&str, String, Option<String>), capacity: Option<f64>) -> Meta {
+    let mut meta = Meta::of_run(&plan.scenario, target, capacity, plan.fault_names.clone(), plan.gated);
+    let source = if plan.args.capacity.is_some() { "--capacity" } else { "probe" };
+    meta.capacity_source = capacity.map(|_| source.to_string());
+    meta.shard = plan.args.shard;
+    meta
 }
 
 /// The labels on every live metric: the run directory's name and the scenario.
