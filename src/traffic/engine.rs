@@ -110,9 +110,9 @@ impl<S: Store> Engine<S> {
     async fn user(&self, arrival: Arrival, first_intended: Instant) {
         let started = Instant::now();
         self.recorder.schedule_lag(started.saturating_duration_since(first_intended));
-        // Latency counts from the intended start, or from the start when a tick woke this user
-        // early: never shorter than the request really took.
-        let first_intended = first_intended.max(started);
+        // Latency counts from the intended start (so a late start counts, as queueing), or from
+        // the real start when a tick woke this user early: never shorter than the request took.
+        let first_intended = first_intended.min(started);
         let mut rng = SmallRng::seed_from_u64(arrival.seed);
         let request = self.requests.build(arrival.op, arrival.offset, &mut rng);
         let attempts = if arrival.op == Op::Checkout {
@@ -266,6 +266,21 @@ mod tests {
         assert_eq!((w.offered, w.ok), (10, 10));
         assert!((w.max_ms.unwrap() - 100.0).abs() < 2.0, "max {:?}", w.max_ms);
         assert!((w.p50_ms.unwrap() - 50.0).abs() < 11.0, "p50 {:?}", w.p50_ms);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_user_started_late_counts_the_lateness_and_one_started_early_its_whole_request() {
+        // Served in 10 ms. Started 100 ms after its intended time: latency 110 ms, lag 100 ms.
+        let (e, rec) = engine(10, 10_000, 100, 0);
+        let arrival = arrivals(1, Duration::ZERO, Op::Browse)[0];
+        e.user(arrival, Instant::now() - Duration::from_millis(100)).await;
+        let w = &rec.take_window()[Op::Browse.index()];
+        assert!((w.max_ms.unwrap() - 110.0).abs() < 1.0, "late: max {:?}", w.max_ms);
+        assert!((rec.schedule_lag_so_far().p99_ms - 100.0).abs() < 1.0);
+        // Started 0.4 ms before its intended time: latency is the whole 10 ms, not 9.6.
+        e.user(arrival, Instant::now() + Duration::from_micros(400)).await;
+        let w = &rec.take_window()[Op::Browse.index()];
+        assert!((w.max_ms.unwrap() - 10.0).abs() < 0.05, "early: max {:?}", w.max_ms);
     }
 
     #[tokio::test(start_paused = true)]
