@@ -20,7 +20,9 @@ use outage_sim::with_store;
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 /// checkout-peak's data (so the seeded schema is shared), checkout only, 3 items, `clients`
@@ -29,7 +31,10 @@ fn scenario(clients: u32, secs: u32, rate: f64) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/checkout-peak.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let mix = "[mix]\nbrowse = 0.28\ncheckout = 0.70      # a checkout rush: the single writer is the bottleneck\nreport = 0.02";
-    assert!(text.contains(mix), "checkout-peak's [mix] changed: update benches/driver.rs");
+    assert!(
+        text.contains(mix),
+        "checkout-peak's [mix] changed: update benches/driver.rs"
+    );
     let load_start = text.find("[load]").unwrap();
     let load_end = text.find("[mix]").unwrap();
     let text = format!(
@@ -85,7 +90,13 @@ async fn measure() -> anyhow::Result<()> {
     with_store!(opened, store => bench(store, &scenario, clients, rate, dir.path()).await)
 }
 
-async fn bench<S: Store>(store: Arc<S>, scenario: &Scenario, clients: u32, rate: Option<f64>, dir: &Path) -> anyhow::Result<()> {
+async fn bench<S: Store>(
+    store: Arc<S>,
+    scenario: &Scenario,
+    clients: u32,
+    rate: Option<f64>,
+    dir: &Path,
+) -> anyhow::Result<()> {
     let before = cpu_secs();
     let wall = std::time::Instant::now();
     let (done, latency) = match rate {
@@ -117,7 +128,10 @@ async fn bench<S: Store>(store: Arc<S>, scenario: &Scenario, clients: u32, rate:
     println!("bench driver_cpu_s_per_1000 {:.4}", cpu / done * 1000.0);
     if let Some(h) = latency {
         println!("bench driver_latency_mean_ms {:.3}", h.mean() / 1000.0);
-        println!("bench driver_latency_p99_ms {:.3}", h.value_at_quantile(0.99) as f64 / 1000.0);
+        println!(
+            "bench driver_latency_p99_ms {:.3}",
+            h.value_at_quantile(0.99) as f64 / 1000.0
+        );
     }
     Ok(())
 }

@@ -50,7 +50,10 @@ struct Measured {
 
 /// One replay at `rate` for `secs` on a current-thread runtime.
 fn replay(rate: f64, secs: u32) -> Measured {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let scenario = scenario(rate, secs);
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::create(dir.path(), "bench", chrono::Utc::now()).unwrap();
@@ -85,9 +88,16 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let secs = if quick { 2 } else { 4 };
     // `--at RATE`: one replay at that rate only (for a profiler).
-    if let Some(rate) = args.iter().position(|a| a == "--at").and_then(|i| args.get(i + 1)?.parse::<f64>().ok()) {
+    if let Some(rate) = args
+        .iter()
+        .position(|a| a == "--at")
+        .and_then(|i| args.get(i + 1)?.parse::<f64>().ok())
+    {
         let m = replay(rate, secs);
-        println!("generator: {rate:.0}/s: sent {} of {}, lag p50 {:.3} p99 {:.3} ms", m.sent_in_clock, m.scheduled, m.lag.p50_ms, m.lag.p99_ms);
+        println!(
+            "generator: {rate:.0}/s: sent {} of {}, lag p50 {:.3} p99 {:.3} ms",
+            m.sent_in_clock, m.scheduled, m.lag.p50_ms, m.lag.p99_ms
+        );
         return;
     }
     // The highest sustained rate: doubling, then the first that falls behind bounds it.

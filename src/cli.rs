@@ -279,7 +279,10 @@ impl std::fmt::Display for Shard {
 fn parse_shard(s: &str) -> Result<Shard, String> {
     let expected = || format!("expected K/N with 0 <= K < N <= 1000, e.g. 0/2, got {s:?}");
     let (k, n) = s.split_once('/').ok_or_else(expected)?;
-    let (index, of) = (k.trim().parse().map_err(|_| expected())?, n.trim().parse().map_err(|_| expected())?);
+    let (index, of) = (
+        k.trim().parse().map_err(|_| expected())?,
+        n.trim().parse().map_err(|_| expected())?,
+    );
     if index >= of || of > 1000 {
         return Err(expected());
     }

@@ -23,7 +23,9 @@ use crate::replay::{Sink, Window};
 use crate::results::{DbSample, EventKind, EventRow, WindowRow, clock_secs};
 
 /// Latency bucket bounds in seconds (Prometheus' defaults, with the 250 ms alert line).
-const BUCKETS_S: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS_S: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// One operation's totals since the run started.
 #[derive(Debug, Clone)]
@@ -40,7 +42,14 @@ impl OpTotals {
     /// Zero totals for `row`'s operation.
     fn new(row: &WindowRow) -> Self {
         let mut counts = row.clone();
-        (counts.offered, counts.ok, counts.failed, counts.timed_out, counts.dropped, counts.retries) = (0, 0, 0, 0, 0, 0);
+        (
+            counts.offered,
+            counts.ok,
+            counts.failed,
+            counts.timed_out,
+            counts.dropped,
+            counts.retries,
+        ) = (0, 0, 0, 0, 0, 0);
         counts.in_flight = 0;
         OpTotals {
             counts,
@@ -99,7 +108,9 @@ pub async fn serve(addr: &str, labels: Vec<(String, String)>) -> Result<(Metrics
             let service = hyper::service::service_fn(move |req| respond(req, registry.clone()));
             tokio::spawn(async move {
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
             });
         }
     });
@@ -115,7 +126,10 @@ async fn respond(req: Request<Incoming>, registry: Arc<Registry>) -> Result<Resp
     let mut text = String::new();
     match prometheus_client::encoding::text::encode(&mut text, &registry) {
         Ok(()) => Ok(response
-            .header("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .header(
+                "content-type",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )
             .body(Full::new(Bytes::from(text)))
             .expect("valid header")),
         Err(_) => Ok(response.status(500).body(Full::default()).expect("static response")),
@@ -170,11 +184,27 @@ impl Sink for MetricsSink {
 type OpCounter = (&'static str, &'static str, fn(&WindowRow) -> u64);
 
 const OP_COUNTERS: [OpCounter; 6] = [
-    ("outage_sim_offered", "Attempts that arrived, retries and drops included.", |t| t.offered),
+    (
+        "outage_sim_offered",
+        "Attempts that arrived, retries and drops included.",
+        |t| t.offered,
+    ),
     ("outage_sim_ok", "Attempts that succeeded.", |t| t.ok),
-    ("outage_sim_failed", "Attempts that failed with a database error.", |t| t.failed),
-    ("outage_sim_timed_out", "Attempts cancelled by the request timeout.", |t| t.timed_out),
-    ("outage_sim_dropped", "Arrivals refused at once: max_in_flight was reached.", |t| t.dropped),
+    (
+        "outage_sim_failed",
+        "Attempts that failed with a database error.",
+        |t| t.failed,
+    ),
+    (
+        "outage_sim_timed_out",
+        "Attempts cancelled by the request timeout.",
+        |t| t.timed_out,
+    ),
+    (
+        "outage_sim_dropped",
+        "Arrivals refused at once: max_in_flight was reached.",
+        |t| t.dropped,
+    ),
     ("outage_sim_retries", "Attempts that were retries.", |t| t.retries),
 ];
 
@@ -202,10 +232,26 @@ impl Collector for Exposition {
                 .encode_histogram::<NoLabelSet>(t.latency_sum_s, t.latency_count, &buckets, None)?;
         }
         let help = "The database monitor's last sample.";
-        encode_gauges(&mut encoder, "outage_sim_db", help, "metric", live.db.iter().map(|(k, v)| (k, *v)))?;
+        encode_gauges(
+            &mut encoder,
+            "outage_sim_db",
+            help,
+            "metric",
+            live.db.iter().map(|(k, v)| (k, *v)),
+        )?;
         let states = [
-            ("outage_sim_fault_applied", "1 while the fault is in place.", "fault", &live.faults),
-            ("outage_sim_alert_firing", "1 while the alert rule fires.", "alert", &live.alerts),
+            (
+                "outage_sim_fault_applied",
+                "1 while the fault is in place.",
+                "fault",
+                &live.faults,
+            ),
+            (
+                "outage_sim_alert_firing",
+                "1 while the alert rule fires.",
+                "alert",
+                &live.alerts,
+            ),
         ];
         for (name, help, label, values) in states {
             encode_gauges(&mut encoder, name, help, label, values.iter().map(|(k, v)| (k, *v)))?;
@@ -213,7 +259,12 @@ impl Collector for Exposition {
         let help = "The incident clock at the end of the last window, seconds since midnight.";
         let family = encoder.encode_descriptor("outage_sim_incident_clock_seconds", help, None, MetricType::Gauge)?;
         ConstGauge::new(live.clock_s).encode(family)?;
-        let family = encoder.encode_descriptor("outage_sim_windows", "Windows closed so far.", None, MetricType::Counter)?;
+        let family = encoder.encode_descriptor(
+            "outage_sim_windows",
+            "Windows closed so far.",
+            None,
+            MetricType::Counter,
+        )?;
         ConstCounter::new(live.window).encode(family)
     }
 }
@@ -280,7 +331,8 @@ mod tests {
             name: name.into(),
             detail: String::new(),
         };
-        sink.event(&event(EventKind::FaultApplyDone, "reporting-index")).unwrap();
+        sink.event(&event(EventKind::FaultApplyDone, "reporting-index"))
+            .unwrap();
         sink.event(&event(EventKind::AlertFired, "p99")).unwrap();
         sink.event(&event(EventKind::AlertResolved, "p99")).unwrap();
         let text = scrape(server.addr).await;

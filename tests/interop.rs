@@ -12,20 +12,33 @@ use outage_sim::results::{RunDir, WindowRow};
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_outage-sim"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("OUTAGE_SIM_DATABASE_URL");
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("OUTAGE_SIM_DATABASE_URL");
     cmd
 }
 
 /// Prepares a small SQLite database for `scenario` in `dir`; returns its `--db` URL.
 fn prepared(dir: &Path, scenario: &Path) -> String {
     let db = format!("sqlite:{}", dir.join("db.sqlite").display());
-    let out = bin().args(["prepare"]).arg(scenario).args(["--db", &db]).output().unwrap();
+    let out = bin()
+        .args(["prepare"])
+        .arg(scenario)
+        .args(["--db", &db])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     db
 }
 
 fn run(scenario: &Path, db: &str, out: &Path, extra: &[&str]) -> PathBuf {
-    let o = bin().arg("run").arg(scenario).args(["--db", db, "--out"]).arg(out).args(extra).output().unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(scenario)
+        .args(["--db", db, "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     common::run_dir(out).unwrap()
 }
@@ -33,14 +46,20 @@ fn run(scenario: &Path, db: &str, out: &Path, extra: &[&str]) -> PathBuf {
 fn python() -> String {
     match std::env::var("OUTAGE_SIM_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => p,
-        _ => panic!("OUTAGE_SIM_TEST_PYTHON is not set: this test needs a Python with tests/py/requirements.txt (.ci/run sets it)"),
+        _ => panic!(
+            "OUTAGE_SIM_TEST_PYTHON is not set: this test needs a Python with tests/py/requirements.txt (.ci/run sets it)"
+        ),
     }
 }
 
 fn python_check(script: &str, args: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(script);
     let out = Command::new(python()).arg(&script).args(args).output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{}: {said}", script.display());
     eprintln!("{said}");
 }
@@ -61,7 +80,11 @@ fn live_metrics_are_scraped_during_a_run_and_agree_with_windows_csv_at_the_end()
     let tmp = tempfile::tempdir().unwrap();
     let scenario = common::small_scenario(tmp.path(), "metrics", 20_000, "reporting-index");
     let db = prepared(tmp.path(), &scenario);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let out = tmp.path().join("out");
     let mut child = bin()
@@ -73,7 +96,10 @@ fn live_metrics_are_scraped_during_a_run_and_agree_with_windows_csv_at_the_end()
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    python_check("scrape_metrics.py", &[&format!("http://{addr}/metrics"), out.to_str().unwrap()]);
+    python_check(
+        "scrape_metrics.py",
+        &[&format!("http://{addr}/metrics"), out.to_str().unwrap()],
+    );
     assert!(child.wait().unwrap().success());
 }
 
@@ -89,7 +115,11 @@ fn kubernetes_manifests_pass_offline_validation() {
         .args(&files)
         .output()
         .unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{said}");
     assert!(said.matches(" passed for resource").count() >= files.len(), "{said}");
 }
@@ -147,7 +177,10 @@ fn a_recorded_curve_sets_the_offered_rate_of_every_window() {
 
 fn correlation(pairs: &[(f64, f64)]) -> f64 {
     let n = pairs.len() as f64;
-    let (mx, my) = (pairs.iter().map(|p| p.0).sum::<f64>() / n, pairs.iter().map(|p| p.1).sum::<f64>() / n);
+    let (mx, my) = (
+        pairs.iter().map(|p| p.0).sum::<f64>() / n,
+        pairs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
     let cov: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     let vx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
     let vy: f64 = pairs.iter().map(|p| (p.1 - my).powi(2)).sum();
@@ -199,17 +232,36 @@ fn merged_shards_are_one_generator(tmp: &Path, scenario: &Path, db: &[&str]) {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let dirs: Vec<PathBuf> = (0..2).map(|k| common::run_dir(&shard_out(k)).unwrap()).collect();
-    let o = bin().arg("run").arg(scenario).args(db).arg("--out").arg(tmp.join("single")).output().unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(scenario)
+        .args(db)
+        .arg("--out")
+        .arg(tmp.join("single"))
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let single = common::run_dir(&tmp.join("single")).unwrap();
 
     // One shard alone is refused, naming what is missing.
     let merged = tmp.join("merged");
-    let o = bin().arg("merge").arg(&dirs[1]).arg("--out").arg(&merged).output().unwrap();
+    let o = bin()
+        .arg("merge")
+        .arg(&dirs[1])
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expected shards 0/2 to 1/2"));
 
-    let o = bin().arg("merge").args(&dirs).arg("--out").arg(&merged).output().unwrap();
+    let o = bin()
+        .arg("merge")
+        .args(&dirs)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     // The merged arrivals are exactly one generator's for the same seed.
@@ -223,12 +275,19 @@ fn merged_shards_are_one_generator(tmp: &Path, scenario: &Path, db: &[&str]) {
         rows.iter().filter(|r| r.op == op).map(|r| r.offered - r.retries).sum()
     };
     for op in ["browse", "checkout", "report"] {
-        assert_eq!(first_attempts(&merged_rows, op), first_attempts(&single_rows, op), "{op}");
+        assert_eq!(
+            first_attempts(&merged_rows, op),
+            first_attempts(&single_rows, op),
+            "{op}"
+        );
         assert!(first_attempts(&merged_rows, op) > 0);
     }
 
     // Each merged p99 is the p99 of the shards' histograms added, not an average of p99s.
-    let logs: Vec<_> = dirs.iter().map(|d| hlog::read(&d.join("latency.hlog")).unwrap()).collect();
+    let logs: Vec<_> = dirs
+        .iter()
+        .map(|d| hlog::read(&d.join("latency.hlog")).unwrap())
+        .collect();
     let merged_log = hlog::read(&merged.join("latency.hlog")).unwrap();
     assert_eq!(merged_log.len(), merged_rows.len());
     for (i, row) in merged_rows.iter().enumerate() {
@@ -243,7 +302,12 @@ fn merged_shards_are_one_generator(tmp: &Path, scenario: &Path, db: &[&str]) {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(merged.join("summary.json")).unwrap()).unwrap();
     assert!(summary["verdict"].is_string(), "{summary}");
-    let phases: Vec<&str> = summary["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    let phases: Vec<&str> = summary["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
     assert!(phases.contains(&"fault_active"), "{phases:?}");
     for file in ["report.html", "dashboard.png", "timeline.md", "events.csv", "db.csv"] {
         assert!(merged.join(file).is_file(), "no {file}");

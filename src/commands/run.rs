@@ -221,7 +221,11 @@ async fn replay_and_report<S: Store>(
 /// `meta.json` of the run about to start.
 fn meta_of(plan: &Plan, target: (&str, String, Option<String>), capacity: Option<f64>) -> Meta {
     let mut meta = Meta::of_run(&plan.scenario, target, capacity, plan.fault_names.clone(), plan.gated);
-    let source = if plan.args.capacity.is_some() { "--capacity" } else { "probe" };
+    let source = if plan.args.capacity.is_some() {
+        "--capacity"
+    } else {
+        "probe"
+    };
     meta.capacity_source = capacity.map(|_| source.to_string());
     meta.shard = plan.args.shard;
     meta
@@ -229,7 +233,11 @@ fn meta_of(plan: &Plan, target: (&str, String, Option<String>), capacity: Option
 
 /// The labels on every live metric: the run directory's name and the scenario.
 fn metric_labels(run: &RunDir, scenario: &Scenario) -> Vec<(String, String)> {
-    let name = run.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = run
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     vec![("run".into(), name), ("scenario".into(), scenario.name.clone())]
 }
 

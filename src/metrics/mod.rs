@@ -123,7 +123,10 @@ impl Recorder {
     /// A user started `lag` after its intended start.
     pub fn schedule_lag(&self, lag: Duration) {
         let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX).max(1);
-        self.schedule_lag_us.lock().unwrap_or_else(|p| p.into_inner()).saturating_record(us);
+        self.schedule_lag_us
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .saturating_record(us);
     }
 
     /// The schedule lag of every user so far.

@@ -90,7 +90,10 @@ async fn a_results_file_that_cannot_be_written_stops_the_run_after_the_rollback(
     let fault = crate::faults::find("sqlite", "reporting-index").unwrap();
     let replay = Replay::new(&scenario, Arc::new(NullStore::default()), vec![fault], None);
     let seen = Collect::default();
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(ResultsSink::create(&run, replay.started_at()).unwrap()), Box::new(seen.clone())];
+    let sinks: Vec<Box<dyn Sink>> = vec![
+        Box::new(ResultsSink::create(&run, replay.started_at()).unwrap()),
+        Box::new(seen.clone()),
+    ];
     let err = replay.run(sinks).await.unwrap_err();
     assert!(format!("{err:#}").contains("windows.csv"), "{err:#}");
     let events = seen.events.lock().unwrap();

@@ -167,7 +167,8 @@ mod tests {
         }
         let empty = latency_histogram();
         let w = Duration::from_millis(250);
-        log.append(Duration::ZERO, w, [("checkout", &checkout), ("browse", &empty)]).unwrap();
+        log.append(Duration::ZERO, w, [("checkout", &checkout), ("browse", &empty)])
+            .unwrap();
         log.append(w, w, [("checkout", &empty), ("browse", &checkout)]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("#[StartTime: 1700000000.000"), "{text}");

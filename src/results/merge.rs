@@ -32,7 +32,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunDir> {
         bail!("--out {}: exists already; give a new directory", out.display());
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let run = RunDir { path: out.to_path_buf() };
+    let run = RunDir {
+        path: out.to_path_buf(),
+    };
     let first = &shards[0];
     std::fs::copy(first.dir.join(SCENARIO_TOML), run.file(SCENARIO_TOML))
         .with_context(|| format!("cannot copy {}", first.dir.join(SCENARIO_TOML).display()))?;
@@ -51,7 +53,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunDir> {
     for (i, row) in first.windows.iter().enumerate() {
         let (merged, histogram) = merged_row(&shards, i)?;
         let interval = first.latency.get(i)?;
-        let (start, length) = (Duration::from_secs_f64(interval.start_s), Duration::from_secs_f64(interval.length_s));
+        let (start, length) = (
+            Duration::from_secs_f64(interval.start_s),
+            Duration::from_secs_f64(interval.length_s),
+        );
         latency.append(start, length, [(row.op.as_str(), &histogram)])?;
         for t in alerts.observe(&merged, sim_secs) {
             judged.push(alert_event(&merged, t));
@@ -60,7 +65,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunDir> {
     }
     let events = merged_events(&shards, judged)?;
     CsvLog::create(&run.file(EVENTS_CSV))?.append(&events)?;
-    let db = RunDir { path: first.dir.clone() }.read_db_samples()?;
+    let db = RunDir {
+        path: first.dir.clone(),
+    }
+    .read_db_samples()?;
     CsvLog::create(&run.file(DB_CSV))?.append(&db)?;
     Ok(run)
 }
@@ -69,7 +77,10 @@ fn read_shard(dir: &Path) -> Result<ShardRun> {
     let run = RunDir::open(dir)?;
     let meta: Meta = run.read_json(META_JSON)?;
     if meta.shard.is_none() {
-        bail!("{}: not a shard (its meta.json has no shard; run with --shard K/N)", dir.display());
+        bail!(
+            "{}: not a shard (its meta.json has no shard; run with --shard K/N)",
+            dir.display()
+        );
     }
     let windows = run.read_windows()?;
     let latency = hlog::Log::open(&run.file(LATENCY_HLOG))?;
@@ -95,10 +106,26 @@ fn check_complete(shards: &[ShardRun]) -> Result<()> {
     let of = first.meta.shard.map_or(0, |s| s.of);
     let indices: Vec<u32> = shards.iter().filter_map(|s| s.meta.shard.map(|k| k.index)).collect();
     if indices != (0..of).collect::<Vec<_>>() || shards.iter().any(|s| s.meta.shard.map(|k| k.of) != Some(of)) {
-        let have: Vec<String> = shards.iter().filter_map(|s| s.meta.shard.map(|k| k.to_string())).collect();
-        bail!("expected shards 0/{of} to {}/{of} once each, got {}", of.saturating_sub(1), have.join(", "));
+        let have: Vec<String> = shards
+            .iter()
+            .filter_map(|s| s.meta.shard.map(|k| k.to_string()))
+            .collect();
+        bail!(
+            "expected shards 0/{of} to {}/{of} once each, got {}",
+            of.saturating_sub(1),
+            have.join(", ")
+        );
     }
-    let key = |m: &Meta| (m.scenario.clone(), m.seed, m.window_ms, m.speed.to_bits(), m.clock_start.clone(), m.capacity_per_s.map(f64::to_bits));
+    let key = |m: &Meta| {
+        (
+            m.scenario.clone(),
+            m.seed,
+            m.window_ms,
+            m.speed.to_bits(),
+            m.clock_start.clone(),
+            m.capacity_per_s.map(f64::to_bits),
+        )
+    };
     for s in &shards[1..] {
         if key(&s.meta) != key(&first.meta) {
             bail!(

@@ -449,7 +449,12 @@ impl RunDir {
 /// Each row's percentiles from its interval of `log`, one histogram decoded at a time; the rows
 /// are left as they are unless the log has exactly one interval a row.
 fn percentiles_from(log: &hlog::Log, rows: &mut [WindowRow]) -> Result<()> {
-    anyhow::ensure!(log.len() == rows.len(), "{} histograms for {} rows", log.len(), rows.len());
+    anyhow::ensure!(
+        log.len() == rows.len(),
+        "{} histograms for {} rows",
+        log.len(),
+        rows.len()
+    );
     let mut taken = Vec::with_capacity(rows.len());
     for i in 0..rows.len() {
         let mut w = crate::metrics::OpWindow::default();

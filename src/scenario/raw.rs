@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::*;
 use super::recorded;
+use super::*;
 
 pub(super) fn unspanned<T>(value: T) -> Spanned<T> {
     Spanned::new(0..0, value)
@@ -344,9 +344,17 @@ impl RawScenario {
         let load = self.load_curve(&ck, &clock, run.window)?;
         if let Err((i, expected)) = load_within_bounds(&load) {
             return match (&self.load.points, &self.load.peak) {
-                (Some(pts), _) => ck.fail(pts.get_ref()[i].value.span(), &format!("load.points[{i}].value"), expected),
+                (Some(pts), _) => ck.fail(
+                    pts.get_ref()[i].value.span(),
+                    &format!("load.points[{i}].value"),
+                    expected,
+                ),
                 (None, Some(peak)) => ck.fail(peak.span(), "load.peak", expected),
-                (None, None) => ck.fail(0..0, "load", format!("the recorded curve's rates: {expected}; set load.peak")),
+                (None, None) => ck.fail(
+                    0..0,
+                    "load",
+                    format!("the recorded curve's rates: {expected}; set load.peak"),
+                ),
             };
         }
 
@@ -437,20 +445,36 @@ impl RawScenario {
         let points = match (&l.points, &l.curve, &l.requests) {
             (Some(pts), None, None) => {
                 if let Some(peak) = &l.peak {
-                    return ck.fail(peak.span(), "load.peak", "expected load.peak only with load.curve or load.requests");
+                    return ck.fail(
+                        peak.span(),
+                        "load.peak",
+                        "expected load.peak only with load.curve or load.requests",
+                    );
                 }
                 self.load_points(ck, pts)?
             }
-            (None, Some(file), None) => self.recorded(ck, clock, file, "load.curve", |path| recorded::read_curve(path))?,
+            (None, Some(file), None) => {
+                self.recorded(ck, clock, file, "load.curve", |path| recorded::read_curve(path))?
+            }
             (None, None, Some(file)) => {
-                let bins = (clock.real_duration().as_secs_f64() / window.as_secs_f64()).ceil().max(2.0) as usize;
+                let bins = (clock.real_duration().as_secs_f64() / window.as_secs_f64())
+                    .ceil()
+                    .max(2.0) as usize;
                 self.recorded(ck, clock, file, "load.requests", |path| {
                     recorded::read_requests(path).map(|times| recorded::binned(&times, bins))
                 })?
             }
             _ => {
-                let span = [l.curve.as_ref(), l.requests.as_ref()].into_iter().flatten().next().map_or(0..0, |s| s.span());
-                return ck.fail(span, "load", "expected exactly one of load.points, load.curve or load.requests");
+                let span = [l.curve.as_ref(), l.requests.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .next()
+                    .map_or(0..0, |s| s.span());
+                return ck.fail(
+                    span,
+                    "load",
+                    "expected exactly one of load.points, load.curve or load.requests",
+                );
             }
         };
         Ok(LoadCurve {
@@ -470,7 +494,11 @@ impl RawScenario {
     ) -> Result<Vec<(ClockTime, f64)>, ScenarioError> {
         let peak = match &self.load.peak {
             Some(p) if !(*p.get_ref() > 0.0 && p.get_ref().is_finite()) => {
-                return ck.fail(p.span(), "load.peak", format!("expected a value > 0, got {}", p.get_ref()));
+                return ck.fail(
+                    p.span(),
+                    "load.peak",
+                    format!("expected a value > 0, got {}", p.get_ref()),
+                );
             }
             Some(p) => Some(*p.get_ref()),
             None if self.load.unit == LoadUnit::Capacity => {

@@ -34,21 +34,38 @@ pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>, FileError> {
     let headers = reader.headers().map_err(|e| at(1, "(header)", e.to_string()))?.clone();
     let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (Some(time), Some(rate)) = (column("time"), column("rate")) else {
-        return Err(at(1, "(header)", format!("expected a header naming columns time and rate, got {:?}", headers.iter().collect::<Vec<_>>())));
+        return Err(at(
+            1,
+            "(header)",
+            format!(
+                "expected a header naming columns time and rate, got {:?}",
+                headers.iter().collect::<Vec<_>>()
+            ),
+        ));
     };
     let mut samples: Vec<(f64, f64)> = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| at(e.position().map_or(0, |p| p.line() as usize), "(row)", e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line() as usize);
         let t_text = record.get(time).unwrap_or("");
-        let t = parse_time(t_text).ok_or_else(|| at(line, "time", format!("expected seconds, HH:MM[:SS] or an RFC 3339 time, got {t_text:?}")))?;
+        let t = parse_time(t_text).ok_or_else(|| {
+            at(
+                line,
+                "time",
+                format!("expected seconds, HH:MM[:SS] or an RFC 3339 time, got {t_text:?}"),
+            )
+        })?;
         let r_text = record.get(rate).unwrap_or("");
         let r = r_text.parse::<f64>().ok().filter(|r| *r >= 0.0 && r.is_finite());
         let r = r.ok_or_else(|| at(line, "rate", format!("expected a rate >= 0, got {r_text:?}")))?;
         if let Some(&(prev, _)) = samples.last()
             && t < prev
         {
-            return Err(at(line, "time", format!("expected rows in time order, {t_text} comes before the row above")));
+            return Err(at(
+                line,
+                "time",
+                format!("expected rows in time order, {t_text} comes before the row above"),
+            ));
         }
         samples.push((t, r));
     }
@@ -68,8 +85,13 @@ pub fn read_requests(path: &Path) -> Result<Vec<f64>, FileError> {
         if line_text.is_empty() || line_text.starts_with('#') {
             continue;
         }
-        let t = parse_time(line_text)
-            .ok_or_else(|| at(i + 1, "time", format!("expected seconds, HH:MM[:SS] or an RFC 3339 time, got {line_text:?}")))?;
+        let t = parse_time(line_text).ok_or_else(|| {
+            at(
+                i + 1,
+                "time",
+                format!("expected seconds, HH:MM[:SS] or an RFC 3339 time, got {line_text:?}"),
+            )
+        })?;
         times.push(t);
     }
     times.sort_by(f64::total_cmp);
@@ -97,7 +119,10 @@ pub fn binned(times: &[f64], bins: usize) -> Vec<(f64, f64)> {
     let rates: Vec<f64> = counts.iter().map(|&n| n as f64 / width).collect();
     // Each bin's rate at its middle, and the first and last held to the file's own ends, so
     // the file's span maps exactly onto the clock's.
-    let middles = rates.iter().enumerate().map(|(i, &r)| (first + (i as f64 + 0.5) * width, r));
+    let middles = rates
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| (first + (i as f64 + 0.5) * width, r));
     std::iter::once((first, rates[0]))
         .chain(middles)
         .chain(std::iter::once((last, rates[bins - 1])))
@@ -106,7 +131,12 @@ pub fn binned(times: &[f64], bins: usize) -> Vec<(f64, f64)> {
 
 /// The samples stretched from the file's first to its last time onto `start..=end`, with the
 /// highest value made `peak` when given.
-pub fn onto_clock(samples: &[(f64, f64)], start: ClockTime, end: ClockTime, peak: Option<f64>) -> Vec<(ClockTime, f64)> {
+pub fn onto_clock(
+    samples: &[(f64, f64)],
+    start: ClockTime,
+    end: ClockTime,
+    peak: Option<f64>,
+) -> Vec<(ClockTime, f64)> {
     let (first, last) = (samples[0].0, samples[samples.len() - 1].0);
     let span = f64::from(end.secs() - start.secs());
     let max = samples.iter().map(|s| s.1).fold(0.0, f64::max);
@@ -141,14 +171,21 @@ mod tests {
 
     #[test]
     fn a_curve_is_stretched_onto_the_clock_and_scaled_to_its_peak() {
-        let samples = [(1_700_000_000.0, 100.0), (1_700_000_600.0, 400.0), (1_700_001_200.0, 200.0)];
+        let samples = [
+            (1_700_000_000.0, 100.0),
+            (1_700_000_600.0, 400.0),
+            (1_700_001_200.0, 200.0),
+        ];
         let points = onto_clock(&samples, t("12:00"), t("14:00"), Some(0.8));
         assert_eq!(points, vec![(t("12:00"), 0.2), (t("13:00"), 0.8), (t("14:00"), 0.4)]);
     }
 
     #[test]
     fn requests_are_counted_per_bin_as_rates() {
-        let times: Vec<f64> = (0..100).map(|i| f64::from(i) * 0.1).chain((0..50).map(|i| 10.0 + f64::from(i) * 0.2)).collect();
+        let times: Vec<f64> = (0..100)
+            .map(|i| f64::from(i) * 0.1)
+            .chain((0..50).map(|i| 10.0 + f64::from(i) * 0.2))
+            .collect();
         let rates = binned(&times, 2);
         assert_eq!(rates.len(), 4);
         assert!((rates[1].1 - 10.0).abs() < 0.3, "{rates:?}");

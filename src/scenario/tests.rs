@@ -181,12 +181,18 @@ fn with_recorded(load: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, Resu
 fn recorded_requests_become_one_rate_per_window_on_the_clock() {
     // 60 real seconds of 1 s windows; requests over 10 minutes of the file's time, twice as
     // dense in its second half.
-    let times: String = (0..600).chain(300..600).map(|s| format!("{}\n", 1_700_000_000 + s)).collect();
+    let times: String = (0..600)
+        .chain(300..600)
+        .map(|s| format!("{}\n", 1_700_000_000 + s))
+        .collect();
     let (_dir, s) = with_recorded("requests = \"r.txt\"\npeak = 300", &[("r.txt", &times)]);
     let s = s.unwrap();
     assert_eq!(s.load.points.len(), 62, "60 windows, and both ends");
     let (first, last) = (s.load.points[0], s.load.points[61]);
-    assert!((last.1 - 300.0).abs() < 1e-9 && (first.1 - 150.0).abs() < 1e-9, "{first:?} {last:?}");
+    assert!(
+        (last.1 - 300.0).abs() < 1e-9 && (first.1 - 150.0).abs() < 1e-9,
+        "{first:?} {last:?}"
+    );
     assert_eq!(first.0.to_string(), "12:00:00");
     assert_eq!(last.0.to_string(), "13:00:00");
     assert_eq!(s.load.points[1].0.to_string(), "12:00:30");
@@ -196,11 +202,19 @@ fn recorded_requests_become_one_rate_per_window_on_the_clock() {
 fn a_recorded_curve_in_capacity_needs_a_peak_and_a_bad_row_names_its_file_and_line() {
     let curve = ("c.csv", "time,rate\n12:00,10\n12:30,20\n");
     let (_dir, e) = with_recorded("curve = \"c.csv\"", &[curve]);
-    assert_eq!(e.unwrap().load.max_value(), 20.0, "arrivals per second: the rates as they are");
+    assert_eq!(
+        e.unwrap().load.max_value(),
+        20.0,
+        "arrivals per second: the rates as they are"
+    );
     let capacity = "curve = \"c.csv\"";
     let text = GOOD
         .replacen("unit = \"arrivals_per_second\"", "unit = \"capacity\"", 1)
-        .replacen("points = [ { at = \"12:00\", value = 10 }, { at = \"13:00\", value = 20 } ]", capacity, 1);
+        .replacen(
+            "points = [ { at = \"12:00\", value = 10 }, { at = \"13:00\", value = 20 } ]",
+            capacity,
+            1,
+        );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("c.csv"), curve.1).unwrap();
     let path = dir.path().join("s.toml");
@@ -209,7 +223,10 @@ fn a_recorded_curve_in_capacity_needs_a_peak_and_a_bad_row_names_its_file_and_li
     assert_eq!(e.field, "load.peak", "{e}");
     let (_dir, e) = with_recorded("curve = \"c.csv\"", &[("c.csv", "time,rate\n12:00,10\n12:30,x\n")]);
     let e = e.unwrap_err();
-    assert!(e.file.ends_with("c.csv") && e.line == 3 && e.field == "load.curve rate", "{e}");
+    assert!(
+        e.file.ends_with("c.csv") && e.line == 3 && e.field == "load.curve rate",
+        "{e}"
+    );
     let (_dir, e) = with_recorded("curve = \"gone.csv\"\npoints = []", &[]);
     assert_eq!(e.unwrap_err().field, "load", "two sources at once");
 }

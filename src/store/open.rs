@@ -70,7 +70,11 @@ pub async fn open(at: Where<'_>, scenario: &Scenario) -> Result<(Opened, Target)
             };
             let file = match own {
                 Some(f) if !at.prepare && !f.exists() => {
-                    let msg = format!("{} does not exist: prepare it once before the shards start (outage-sim prepare SCENARIO --db sqlite:{})", f.display(), f.display());
+                    let msg = format!(
+                        "{} does not exist: prepare it once before the shards start (outage-sim prepare SCENARIO --db sqlite:{})",
+                        f.display(),
+                        f.display()
+                    );
                     return Err(BadInput(msg).into());
                 }
                 Some(f) => RunFile::Own(f),

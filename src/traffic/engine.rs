@@ -109,7 +109,8 @@ impl<S: Store> Engine<S> {
     /// One user: an attempt, and for a checkout, retries after a backoff while it fails.
     async fn user(&self, arrival: Arrival, first_intended: Instant) {
         let started = Instant::now();
-        self.recorder.schedule_lag(started.saturating_duration_since(first_intended));
+        self.recorder
+            .schedule_lag(started.saturating_duration_since(first_intended));
         // Latency counts from the intended start (so a late start counts, as queueing), or from
         // the real start when a tick woke this user early: never shorter than the request took.
         let first_intended = first_intended.min(started);
