@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::results::Shard;
+
 /// Replay a production database outage end to end on a real database.
 ///
 /// outage-sim drives peak-hour checkout traffic against a real orders schema, injects a
@@ -261,19 +263,6 @@ pub struct RunArgs {
     /// an hour ahead. Example: --start-at 2026-11-26T10:00:00Z
     #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// Which part of a sharded run's arrivals one process drives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Shard {
-    pub index: u32,
-    pub of: u32,
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.of)
-    }
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {

@@ -41,16 +41,10 @@ struct OpTotals {
 impl OpTotals {
     /// Zero totals for `row`'s operation.
     fn new(row: &WindowRow) -> Self {
-        let mut counts = row.clone();
-        (
-            counts.offered,
-            counts.ok,
-            counts.failed,
-            counts.timed_out,
-            counts.dropped,
-            counts.retries,
-        ) = (0, 0, 0, 0, 0, 0);
-        counts.in_flight = 0;
+        let counts = WindowRow {
+            op: row.op.clone(),
+            ..Default::default()
+        };
         OpTotals {
             counts,
             buckets: Default::default(),

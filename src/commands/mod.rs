@@ -30,7 +30,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// The runtime every command runs on. One thread: the tool shares the machine's cores with the
-/// database it measures, and one core drives a million arrivals a second (benches/generator),
+/// database it measures, and one core sends 500,000 to 1,000,000 arrivals a second on time
+/// (benches/generator),
 /// while worker threads only add cross-thread wake-ups (benches/driver on PostgreSQL, two
 /// alternated pairs of 8 s: with two workers 7% fewer checkouts a second and 9–17% more CPU
 /// per checkout). `OUTAGE_SIM_WORKER_THREADS=N` runs N workers instead.

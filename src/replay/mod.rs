@@ -106,7 +106,7 @@ impl<'a, S: Store> Replay<'a, S> {
     }
 
     /// Drives only `shard`'s part of the arrivals (`run --shard K/N`).
-    pub fn only_shard(mut self, shard: crate::cli::Shard) -> Self {
+    pub fn only_shard(mut self, shard: crate::results::Shard) -> Self {
         self.schedule = self.schedule.only_shard(shard.index, shard.of);
         self
     }

@@ -51,12 +51,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunDir> {
     let sim_secs = meta.window_ms as f64 / 1000.0 * meta.speed;
     let mut judged = Vec::new();
     for (i, row) in first.windows.iter().enumerate() {
-        let (merged, histogram) = merged_row(&shards, i)?;
         let interval = first.latency.get(i)?;
         let (start, length) = (
             Duration::from_secs_f64(interval.start_s),
             Duration::from_secs_f64(interval.length_s),
         );
+        let (merged, histogram) = merged_row(&shards, i, interval.histogram)?;
         latency.append(start, length, [(row.op.as_str(), &histogram)])?;
         for t in alerts.observe(&merged, sim_secs) {
             judged.push(alert_event(&merged, t));
@@ -148,9 +148,14 @@ fn check_complete(shards: &[ShardRun]) -> Result<()> {
 }
 
 /// Row `i` of every shard added: counters summed, histograms added, percentiles taken anew.
-fn merged_row(shards: &[ShardRun], i: usize) -> Result<(super::WindowRow, hdrhistogram::Histogram<u64>)> {
+/// `first` is shard 0's histogram of the row, already decoded.
+fn merged_row(
+    shards: &[ShardRun],
+    i: usize,
+    first: hdrhistogram::Histogram<u64>,
+) -> Result<(super::WindowRow, hdrhistogram::Histogram<u64>)> {
     let mut row = shards[0].windows[i].clone();
-    let mut histogram = shards[0].latency.get(i)?.histogram;
+    let mut histogram = first;
     for s in &shards[1..] {
         row.add_counts(&s.windows[i]);
         histogram.add(&s.latency.get(i)?.histogram)?;

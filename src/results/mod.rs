@@ -22,7 +22,7 @@ pub const SCENARIO_TOML: &str = "scenario.toml";
 pub const CAPACITY_JSON: &str = "capacity.json";
 
 /// One row of `windows.csv`: one window and one operation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowRow {
     /// Real seconds since the run started, at the window's end.
     pub t_s: f64,
@@ -156,7 +156,7 @@ pub struct Meta {
     pub gated: bool,
     /// The part of a sharded run's arrivals this run drove (`--shard K/N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<crate::cli::Shard>,
+    pub shard: Option<Shard>,
     /// For a merged run: the shard run directories it joins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
@@ -207,6 +207,19 @@ impl Meta {
             self.backend,
             self.started_at.get(..16).unwrap_or(&self.started_at)
         )
+    }
+}
+
+/// Which part of a sharded run's arrivals one process drove (`run --shard K/N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.of)
     }
 }
 
