@@ -54,6 +54,16 @@ pub enum Command {
     /// Writes capacity.json and capacity.png/.svg (p50 and p99 against the offered rate).
     /// Give the knee to `run --capacity`.
     Calibrate(CalibrateArgs),
+    /// The headroom: the largest load scale at which the scenario's peak still passes its alert
+    /// rules, without its faults and with them, found by bisection over compressed replays.
+    ///
+    /// Example: outage-sim capacity workloads/checkout-peak.toml
+    ///
+    /// Each replay is `run --load-scale X --gate` at --compress times the scenario's speed, on
+    /// the calibrated capacity (calibrating first if there is none). The scale grows or shrinks
+    /// by half until the verdict flips, then is bisected; at most --max-replays per
+    /// configuration. Every replay's run directory is kept under the study's directory.
+    Capacity(HeadroomArgs),
     /// Create and seed the database a scenario runs on, without running it.
     ///
     /// Example: outage-sim prepare --db postgres://postgres@127.0.0.1:5432/test
@@ -78,14 +88,19 @@ pub enum Command {
         db: Option<String>,
     },
     /// Validate a schema change under peak load: replay a scenario with your migration applied
-    /// mid-peak and rolled back, and pass or fail it on the scenario's alert rules.
+    /// mid-peak, and pass or fail it on checkout's lock stalls and the scenario's alert rules.
     ///
     /// Example: outage-sim validate --migration migrations/ --db postgres://localhost/test
+    /// Example: outage-sim validate --migration migrations/ --peak 0.8
     ///
-    /// The migration stands in for the scenario's fault, at its times (checkout-peak: applied at
-    /// 12:40 under the lunch peak, rolled back at 15:00). Exit code 0 when no alert rule fired, 3
-    /// when one did, 2 when the migration is malformed or fails to apply (what part of it ran is
-    /// rolled back), 1 on other errors. The run directory is written as for `run`.
+    /// The migration is first tried on an empty copy of the schema and rolled back, so one that
+    /// cannot apply is found before any load. Then it stands in for the scenario's fault, at its
+    /// times (validate-peak, the default: applied at 12:40 with the lunch peak held at 0.7 of
+    /// calibrated capacity, and kept). FAIL names its kind: blocked (checkouts timed out
+    /// waiting for the migration's lock while it ran) or degraded (no lock stall, but an alert
+    /// rule fired). Exit code 0 on PASS, 3 on FAIL, 2 when the migration is malformed or fails
+    /// to apply (what part of it ran is rolled back), 1 on other errors. The run directory is
+    /// written as for `run`.
     Validate(ValidateArgs),
     /// List the faults a backend offers, with what each does, why it hurts and the safer way.
     ///
@@ -194,13 +209,41 @@ pub struct CalibrateArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ValidateArgs {
-    /// The scenario whose peak and alert rules judge the migration.
+pub struct HeadroomArgs {
+    /// The scenario whose peak is scaled and whose alert rules judge each replay.
     #[arg(default_value = "workloads/checkout-peak.toml")]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Replays run at this many times the scenario's speed.
+    #[arg(long, default_value_t = 4.0, value_parser = positive_f64)]
+    pub compress: f64,
+    /// At most this many replays per configuration (without and with the faults).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=20))]
+    pub max_replays: u32,
+    /// The capacity the load is a fraction of, instead of the latest calibration.
+    #[arg(long, value_name = "PER_S", value_parser = positive_f64)]
+    pub capacity: Option<f64>,
+    /// Where the study's directory is created.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The scenario whose peak and alert rules judge the migration. The default holds the lunch
+    /// peak at 0.7 of calibrated capacity, a production headroom.
+    #[arg(default_value = "workloads/validate-peak.toml")]
     pub scenario: PathBuf,
     /// A directory of `<VERSION>_<DESCRIPTION>.up.sql` / `.down.sql` files.
     #[arg(long, value_name = "DIR")]
     pub migration: PathBuf,
+    /// Hold the scenario's peak at this fraction of capacity instead, e.g. 0.8.
+    #[arg(long, value_name = "F", value_parser = positive_f64)]
+    pub peak: Option<f64>,
+    /// The capacity the peak is a fraction of, instead of the latest calibration.
+    #[arg(long, value_name = "PER_S", value_parser = positive_f64)]
+    pub capacity: Option<f64>,
     #[command(flatten)]
     pub db: DbArgs,
     /// Where run directories are created.
@@ -208,7 +251,7 @@ pub struct ValidateArgs {
     pub out: PathBuf,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// The scenario file (TOML), e.g. workloads/checkout-peak.toml.
     pub scenario: PathBuf,
@@ -229,10 +272,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// The capacity (arrivals per second of the scenario's mix) that a load given in capacity
-    /// fractions is taken of, instead of measuring it with the probe: the same number makes
-    /// runs the same experiment. Example: --capacity 2400
-    #[arg(long, value_name = "PER_S", value_parser = positive_f64)]
+    /// fractions is taken of. Default: the latest `calibrate` of this scenario on this database
+    /// and data (capacity.json under --out); without one, the run calibrates first (one search)
+    /// and keeps it for the next runs. Example: --capacity 2400
+    #[arg(long, value_name = "PER_S", value_parser = positive_f64, conflicts_with = "probe")]
     pub capacity: Option<f64>,
+    /// Measure the capacity with the old short closed-loop probe instead (its figure spreads
+    /// ±15–20% from run to run; docs/capacity.md).
+    #[arg(long)]
+    pub probe: bool,
     /// Multiply the load curve, e.g. 1.5 to replay the peak at 1.5x (capacity planning).
     #[arg(long, value_name = "X", value_parser = positive_f64)]
     pub load_scale: Option<f64>,
@@ -243,6 +291,9 @@ pub struct RunArgs {
     /// `[gate] enabled = true` in the scenario.
     #[arg(long)]
     pub gate: bool,
+    /// Replay the baseline: the scenario's load without any of its faults.
+    #[arg(long, conflicts_with_all = ["fault", "fault_dir"])]
+    pub no_faults: bool,
     /// Keep the run's SQLite file in the run directory (it is deleted by default; it is a
     /// copy of the cached base database plus what the run wrote).
     #[arg(long)]

@@ -87,3 +87,61 @@ async fn calibrate_finds_a_knee_with_and_without_the_fault_and_rolls_the_fault_b
         .unwrap();
     assert_eq!(n, 0);
 }
+
+/// A run with its load in capacity fractions and no calibration yet calibrates first (one
+/// search), keeps capacity.json under --out, and takes its knee; the next run reuses it.
+#[test]
+fn a_first_run_calibrates_and_the_next_reuses_the_calibration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("small.toml");
+    std::fs::write(&scenario, SMALL).unwrap();
+    let url = format!("sqlite:{}", tmp.path().join("small.db").display());
+    let out = tmp.path().join("results");
+    let run = || {
+        let o = Command::cargo_bin("outage-sim")
+            .unwrap()
+            .args([
+                "run",
+                scenario.to_str().unwrap(),
+                "--db",
+                &url,
+                "--speed",
+                "120",
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let first = run();
+    assert!(first.contains("calibrating first, one search"), "{first}");
+    let calibrations: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("capacity.json").is_file())
+        .collect();
+    assert_eq!(calibrations.len(), 1, "{calibrations:?}");
+    let c: Capacity =
+        serde_json::from_str(&std::fs::read_to_string(calibrations[0].join("capacity.json")).unwrap()).unwrap();
+    let knee = c.calibrations[0].knee_per_s;
+    let second = run();
+    assert!(!second.contains("calibrating first"), "{second}");
+    assert!(
+        second.contains(&format!("capacity: {knee:.0} arrivals/s (median of 1 searches")),
+        "{second}"
+    );
+    // Both runs took the knee, and say where it came from.
+    let metas: Vec<serde_json::Value> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("meta.json"))
+        .filter(|m| m.is_file())
+        .map(|m| serde_json::from_str(&std::fs::read_to_string(m).unwrap()).unwrap())
+        .collect();
+    assert_eq!(metas.len(), 2);
+    for m in metas {
+        assert_eq!(m["capacity_per_s"].as_f64(), Some(knee));
+        assert!(m["capacity_source"].as_str().unwrap().starts_with("calibrate:"), "{m}");
+    }
+}

@@ -196,6 +196,7 @@ fn a_bad_url_or_an_unreachable_server_never_prints_the_password() {
             .args([
                 "run",
                 &workload("smoke.toml"),
+                "--probe",
                 "--db",
                 url,
                 "--out",

@@ -34,6 +34,7 @@ async fn ctrl_c_during_an_applied_fault_rolls_it_back_and_keeps_the_results() {
         .args([
             "run",
             "workloads/smoke.toml",
+            "--probe",
             "--keep-db",
             "--out",
             out.to_str().unwrap(),
@@ -110,7 +111,7 @@ async fn faults_are_refused_on_a_database_the_tool_did_not_prepare() {
     let out = tmp.path().join("results");
     let status = Command::new(env!("CARGO_BIN_EXE_outage-sim"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "workloads/smoke.toml", "--out", out.to_str().unwrap()])
+        .args(["run", "workloads/smoke.toml", "--probe", "--out", out.to_str().unwrap()])
         .arg(format!("--db=sqlite:{}", file.display()))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -31,7 +31,14 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
     Command::cargo_bin("outage-sim")
         .unwrap()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "workloads/smoke.toml", "--gate", "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            "workloads/smoke.toml",
+            "--probe",
+            "--gate",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .timeout(std::time::Duration::from_secs(180))
         .assert()
         .code(3); // the outage breaches the alert rules, and --gate says so

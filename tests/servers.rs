@@ -251,6 +251,7 @@ mod postgres {
         let o = common::outage_sim(&[
             "run",
             "workloads/smoke.toml",
+            "--probe",
             "--db",
             &secret_url,
             "--schema",
@@ -303,6 +304,7 @@ mod postgres {
         let o = common::outage_sim(&[
             "run",
             "workloads/smoke.toml",
+            "--probe",
             "--db",
             &no_permission,
             "--schema",
@@ -321,6 +323,7 @@ mod postgres {
         let o = common::outage_sim(&[
             "run",
             "workloads/smoke.toml",
+            "--probe",
             "--db",
             "postgres://u:hunter2@127.0.0.1:9/test",
         ]);
@@ -435,6 +438,7 @@ mod mysql {
         let o = common::outage_sim(&[
             "run",
             "workloads/smoke.toml",
+            "--probe",
             "--db",
             &url,
             "--schema",

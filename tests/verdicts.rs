@@ -145,6 +145,7 @@ async fn a_probe_that_completes_nothing_stops_the_run_and_names_its_errors() {
         .args([
             "run",
             scenario.to_str().unwrap(),
+            "--probe",
             "--db",
             &url,
             "--out",

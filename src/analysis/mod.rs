@@ -2,8 +2,10 @@
 //! time to detect / mitigate / recover, and the verdict. Reads only `results` rows.
 
 mod alerts;
+mod blocked;
 
 pub use alerts::{AlertEvaluator, AlertSpan, AlertTransition};
+pub use blocked::{Blocked, LOCK_WAIT_METRICS, blocked};
 
 use serde::{Deserialize, Serialize};
 

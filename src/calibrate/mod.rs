@@ -5,6 +5,9 @@
 //! store and recorder — with a warm-up window, then a measured one. The search is repeated, and
 //! the knee is the median of the searches, with their spread.
 
+pub mod cached;
+pub mod headroom;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -158,19 +161,19 @@ pub async fn step<S: Store>(store: &Arc<S>, scenario: &Scenario, rate: f64, plan
     Ok(judge(rate, intended, measured, &plan.slo))
 }
 
-/// One search: doubling from `start_per_s` until a step fails, then bisecting. `shown` is
-/// told of each step as it ends.
-pub async fn search<S: Store>(
-    store: &Arc<S>,
-    scenario: &Scenario,
+/// One search: doubling from `start_per_s` until a step fails, then bisecting. `run_step`
+/// runs and judges the step at a rate (on a store that the caller restores first, so no step
+/// inherits what an earlier one did to the data); `shown` is told of each step as it ends.
+pub async fn search(
     plan: &Plan,
+    mut run_step: impl AsyncFnMut(f64) -> Result<Step>,
     shown: &mut dyn FnMut(&Step),
 ) -> Result<Search> {
     let mut steps = Vec::new();
     let (mut pass, mut fail): (Option<f64>, Option<f64>) = (None, None);
     let mut rate = plan.start_per_s;
     while steps.len() < plan.max_steps {
-        let mut s = step(store, scenario, rate, plan).await?;
+        let mut s = run_step(rate).await?;
         s.search = plan.search;
         shown(&s);
         if s.passed {

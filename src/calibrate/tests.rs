@@ -66,9 +66,12 @@ async fn the_search_doubles_then_bisects_to_the_knee_of_the_store() {
         ..Default::default()
     });
     let mut seen = Vec::new();
-    let found = search(&store, &s, &plan(&s), &mut |step| seen.push(step.offered_per_s))
-        .await
-        .unwrap();
+    let p = plan(&s);
+    let found = search(&p, async |rate| step(&store, &s, rate, &p).await, &mut |step| {
+        seen.push(step.offered_per_s)
+    })
+    .await
+    .unwrap();
     // 100, 200, 400, 800 pass; 1,600 does not; then bisection between 800 and 1,600.
     assert_eq!(&seen[..5], &[100.0, 200.0, 400.0, 800.0, 1600.0]);
     assert_eq!(seen[5], 1200.0);
@@ -95,7 +98,8 @@ async fn a_store_that_fails_everything_has_no_knee() {
         service: Duration::from_secs(3),
         ..Default::default()
     });
-    let err = search(&store, &s, &plan(&s), &mut |_| {})
+    let p = plan(&s);
+    let err = search(&p, async |rate| step(&store, &s, rate, &p).await, &mut |_| {})
         .await
         .unwrap_err()
         .to_string();

@@ -3,6 +3,7 @@
 mod calibrate;
 mod check;
 mod compare;
+mod headroom;
 mod merge;
 mod plot;
 mod prepare;
@@ -24,6 +25,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare { run_dirs, out } => compare::compare(&run_dirs, out.as_deref()),
         Command::Run(args) => runtime()?.block_on(run::run(args)),
         Command::Calibrate(args) => runtime()?.block_on(calibrate::calibrate(args)),
+        Command::Capacity(args) => runtime()?.block_on(headroom::capacity(args)),
         Command::Prepare(args) => runtime()?.block_on(prepare::prepare(args)),
         Command::Validate(args) => runtime()?.block_on(run::validate(args)),
     }

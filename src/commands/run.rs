@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::{BadInput, EXIT_GATE_FAILED};
-use crate::cli::{RunArgs, ValidateArgs};
+use crate::calibrate::cached::{self, Source};
+use crate::cli::{CalibrateArgs, RunArgs, ValidateArgs};
 use crate::faults::{self, Choice, Fault};
 use crate::replay::{self, AlertSink, Ending, ProgressSink, Replay, ResultsSink, Sink};
 use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML};
@@ -17,23 +18,31 @@ use crate::scenario::{LoadUnit, Scenario};
 use crate::store::{self, DbUrl, Store, sqlite};
 use crate::{analysis, exporter, report, with_store};
 
-/// `outage-sim validate`: `run` with the migration as the fault and the gate on.
+/// `outage-sim validate`: `run` with the migration as the fault and the gate on, at the
+/// validate peak (a stated headroom, `--peak` to change it); the migration is tried on an empty
+/// copy of the schema first.
 pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     let (migration, scenario) = (
         args.migration.display().to_string(),
         args.scenario.display().to_string(),
     );
-    let code = run(RunArgs {
+    let load_scale = match args.peak {
+        Some(peak) => Some(peak_scale(&args.scenario, peak)?),
+        None => None,
+    };
+    let (code, failure) = run_judged(RunArgs {
         scenario: args.scenario,
         db: args.db,
         fault: None,
         fault_dir: Some(args.migration),
         speed: None,
         seed: None,
-        capacity: None,
-        load_scale: None,
+        capacity: args.capacity,
+        probe: false,
+        load_scale,
         out: args.out,
         gate: true,
+        no_faults: false,
         keep_db: false,
         metrics_addr: None,
         metrics_linger: 0.0,
@@ -41,12 +50,40 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         start_at: None,
     })
     .await?;
-    if code == ExitCode::SUCCESS {
-        println!("validate: PASS: {migration} under the peak of {scenario}: no alert rule fired");
-    } else if code == ExitCode::from(EXIT_GATE_FAILED) {
-        println!("validate: FAIL: {migration} under the peak of {scenario}: alert rules fired (see above)");
+    match failure {
+        None if code == ExitCode::SUCCESS => {
+            println!("validate: PASS: {migration} under the peak of {scenario}: no lock stall, no alert rule fired")
+        }
+        Some(Failure::Blocked(b)) => println!("validate: FAIL ({b}) under the peak of {scenario}"),
+        Some(Failure::Degraded) => println!(
+            "validate: FAIL (degraded: alert rules fired, see above; checkout was not blocked on its lock): {migration} under the peak of {scenario}"
+        ),
+        None => {}
     }
     Ok(code)
+}
+
+/// The load scale that holds a scenario's peak (its highest load point) at `peak` of capacity.
+fn peak_scale(file: &std::path::Path, peak: f64) -> Result<f64> {
+    let scenario = Scenario::load(file)?;
+    let highest = scenario.load.points.iter().map(|p| p.1).fold(0.0, f64::max);
+    if scenario.load.unit != LoadUnit::Capacity || highest <= 0.0 {
+        let msg = format!(
+            "--peak: {} does not give its load in capacity fractions",
+            file.display()
+        );
+        return Err(BadInput(msg).into());
+    }
+    Ok(peak / highest)
+}
+
+/// How a gated run failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// Checkout stalled behind the migration's lock.
+    Blocked(analysis::Blocked),
+    /// No lock stall, but an alert rule fired.
+    Degraded,
 }
 
 /// What one run is: the scenario, what stands in for its faults, and how it is judged.
@@ -56,9 +93,15 @@ struct Plan<'a> {
     faults: Vec<Fault>,
     fault_names: Vec<String>,
     gated: bool,
+    capacity: Source,
 }
 
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
+    run_judged(args).await.map(|(code, _)| code)
+}
+
+/// `run`, and how its gate failed, if it did.
+pub async fn run_judged(args: RunArgs) -> Result<(ExitCode, Option<Failure>)> {
     let db = super::parse_db(args.db.db.as_deref())?;
     let dialect = db.as_ref().map_or("sqlite", DbUrl::dialect);
     let scenario = Scenario::load(&args.scenario)?
@@ -91,8 +134,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         return Err(BadInput(msg).into());
     }
     let mut faults = faults::for_steps(&scenario, dialect, choice).map_err(BadInput)?;
-    if args.shard.is_some_and(|s| s.index > 0) {
-        faults.clear(); // the fault timeline runs in shard 0 only
+    if args.no_faults || args.shard.is_some_and(|s| s.index > 0) {
+        faults.clear(); // the baseline; or a shard after the first: faults run in shard 0 only
     }
     let gated = args.gate || scenario.gate;
     if gated && scenario.alerts.is_empty() {
@@ -106,12 +149,17 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         Some(label) => vec![label],
         None => faults.iter().map(|f| f.name.clone()).collect(),
     };
+    if let (Some(dir), Some(migration)) = (&args.fault_dir, faults.first()) {
+        faults::precheck::on_empty_copy(dir, migration, &scenario, db.as_ref(), &args.db.schema).await?;
+    }
+    let capacity = capacity_source(&args, &scenario, db.as_ref()).await?;
     let plan = Plan {
         args: &args,
         scenario,
         faults,
         fault_names,
         gated,
+        capacity,
     };
     let run = RunDir::create(&args.out, &plan.scenario.name, chrono::Utc::now())?;
     // Before the database is touched: a port that cannot be served is found at once.
@@ -156,7 +204,7 @@ async fn replay_and_report<S: Store>(
     run: &RunDir,
     target: store::Target,
     exporter: Option<(exporter::MetricsSink, exporter::Server)>,
-) -> Result<ExitCode> {
+) -> Result<(ExitCode, Option<Failure>)> {
     let scenario = &plan.scenario;
     let ready = async {
         if !plan.faults.is_empty() && !store.is_prepared().await? {
@@ -168,12 +216,13 @@ async fn replay_and_report<S: Store>(
             .into());
         }
         faults::roll_back_leftovers(&*store).await?;
-        match plan.args.capacity {
-            Some(given) => {
-                eprintln!("capacity: {given:.0} arrivals/s from --capacity (no probe)");
-                Ok(Some(given))
-            }
-            None => crate::traffic::capacity_for(&store, scenario).await,
+        if let Some(said) = plan.capacity.describe() {
+            eprintln!("{said}");
+        }
+        match plan.capacity {
+            Source::NotNeeded => Ok(None),
+            Source::Given(per_s) | Source::Calibrated { per_s, .. } => Ok(Some(per_s)),
+            Source::Probe => crate::traffic::capacity_for(&store, scenario).await,
         }
     };
     let ready = async {
@@ -218,15 +267,49 @@ async fn replay_and_report<S: Store>(
     judge(plan, run, ending, summary.gate_failed())
 }
 
+/// Where the run's capacity comes from: `--capacity`, `--probe`, the latest calibration of the
+/// scenario's workload on this database and data, or one made now (a single search) and kept for the next
+/// runs, since a first run must be as trustworthy as any.
+pub(crate) async fn capacity_source(args: &RunArgs, scenario: &Scenario, db: Option<&DbUrl>) -> Result<Source> {
+    if scenario.load.unit != LoadUnit::Capacity {
+        return Ok(Source::NotNeeded);
+    }
+    if let Some(per_s) = args.capacity {
+        return Ok(Source::Given(per_s));
+    }
+    if args.probe {
+        return Ok(Source::Probe);
+    }
+    let slo = crate::calibrate::Slo::of(scenario, None, None);
+    let key = super::calibrate::key_for(scenario, &slo, db, &args.db);
+    if let Some(source) = cached::latest(&args.out, &key).and_then(|(file, c)| Source::calibrated(file, &c)) {
+        return Ok(source);
+    }
+    eprintln!(
+        "capacity: {} has not been calibrated on this database and data (no capacity.json under {}): \
+         calibrating first, one search (`outage-sim calibrate` makes three); later runs reuse it",
+        scenario.name,
+        args.out.display()
+    );
+    let (file, c) = super::calibrate::calibrate_and_write(&CalibrateArgs {
+        scenario: args.scenario.clone(),
+        db: args.db.clone(),
+        fault: None,
+        fault_dir: None,
+        repeat: 1,
+        step_ms: 3000,
+        slo_p99_ms: None,
+        slo_success: None,
+        out: args.out.clone(),
+    })
+    .await?;
+    Source::calibrated(file, &c).ok_or_else(|| anyhow::anyhow!("the calibration found no capacity without a fault"))
+}
+
 /// `meta.json` of the run about to start.
 fn meta_of(plan: &Plan, target: (&str, String, Option<String>), capacity: Option<f64>) -> Meta {
     let mut meta = Meta::of_run(&plan.scenario, target, capacity, plan.fault_names.clone(), plan.gated);
-    let source = if plan.args.capacity.is_some() {
-        "--capacity"
-    } else {
-        "probe"
-    };
-    meta.capacity_source = capacity.map(|_| source.to_string());
+    meta.capacity_source = capacity.and(plan.capacity.label());
     meta.shard = plan.args.shard;
     meta
 }
@@ -272,7 +355,7 @@ async fn linger(server: exporter::Server, secs: f64) {
 
 /// The exit code: a migration that failed to apply is bad input, a gated run whose fault never
 /// applied judged nothing (an error, not a pass), then Ctrl-C, then the gate.
-fn judge(plan: &Plan, run: &RunDir, ending: Ending, gate_failed: bool) -> Result<ExitCode> {
+fn judge(plan: &Plan, run: &RunDir, ending: Ending, gate_failed: bool) -> Result<(ExitCode, Option<Failure>)> {
     let not_applied = analysis::not_applied(&run.read_events()?);
     if let (Some(dir), Some((_, detail))) = (&plan.args.fault_dir, not_applied.first()) {
         return Err(BadInput(faults::migration_dir::failed(dir, detail)).into());
@@ -282,11 +365,27 @@ fn judge(plan: &Plan, run: &RunDir, ending: Ending, gate_failed: bool) -> Result
     }
     if ending == Ending::Interrupted {
         eprintln!("interrupted: partial results kept in {}", run.path.display());
-        return Ok(ExitCode::from(130));
+        return Ok((ExitCode::from(130), None));
     }
-    if gate_failed {
-        eprintln!("gate: alert rules breached; exit code {EXIT_GATE_FAILED}");
-        return Ok(ExitCode::from(EXIT_GATE_FAILED));
+    // A migration under a gate also fails when it stalled checkout on its lock.
+    let blocked = match (plan.gated, &plan.args.fault_dir) {
+        (true, Some(_)) => analysis::blocked(
+            &run.read_events()?,
+            &run.read_windows()?,
+            &run.read_db_samples()?,
+            plan.scenario.run.window.as_secs_f64(),
+        ),
+        _ => None,
+    };
+    let failure = match blocked {
+        Some(b) => Some(Failure::Blocked(b)),
+        None if gate_failed => Some(Failure::Degraded),
+        None => None,
+    };
+    match &failure {
+        Some(Failure::Blocked(b)) => eprintln!("gate: {b}; exit code {EXIT_GATE_FAILED}"),
+        Some(Failure::Degraded) => eprintln!("gate: alert rules breached; exit code {EXIT_GATE_FAILED}"),
+        None => return Ok((ExitCode::SUCCESS, None)),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((ExitCode::from(EXIT_GATE_FAILED), failure))
 }

@@ -3,6 +3,7 @@
 mod catalog;
 mod injector;
 pub mod migration_dir;
+pub mod precheck;
 
 pub use catalog::{Fault, find, list};
 pub use injector::{Injector, TimelineStep, roll_back_leftovers};

@@ -139,7 +139,7 @@ pub struct Meta {
     /// Sustainable throughput of the scenario's mix, arrivals per second, that a load in
     /// capacity fractions was taken of.
     pub capacity_per_s: Option<f64>,
-    /// Where `capacity_per_s` came from: `probe` or `--capacity`.
+    /// Where `capacity_per_s` came from: `calibrate:FILE` (a capacity.json), `--capacity` or `probe`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_source: Option<String>,
     /// Simulated seconds per real second.
@@ -229,6 +229,10 @@ pub struct Capacity {
     pub tool: String,
     pub version: String,
     pub scenario: String,
+    /// The mix, cart shape, limits and SLO measured (`calibrate::cached::workload_fingerprint`):
+    /// a run of another scenario with the same ones takes this capacity too.
+    #[serde(default)]
+    pub workload_fingerprint: String,
     pub backend: String,
     /// The database URL with any password replaced by `***`.
     pub db_url: String,

@@ -1,0 +1,126 @@
+//! The headroom of a scenario's peak: the largest load scale at which a replay still passes its
+//! alert rules. The scale grows (or shrinks) by half until the verdict flips, then the bracket
+//! is bisected, within a bounded number of replays.
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+/// One replay of the study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replay {
+    pub scale: f64,
+    pub passed: bool,
+    /// The first alert rule that fired, if one did.
+    pub fired: Option<String>,
+    /// Its run directory.
+    pub run_dir: String,
+}
+
+/// What a study found for one configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Headroom {
+    /// The highest scale that passed (`None`: even the lowest tried failed).
+    pub passes_up_to: Option<f64>,
+    /// The lowest scale that failed (`None`: even the highest tried passed).
+    pub fails_from: Option<f64>,
+    pub replays: Vec<Replay>,
+}
+
+/// Bisects the scale between the last pass and the first failure, starting at 1.0, until the
+/// bracket is within `resolution` (a ratio, e.g. 1.1) or `max_replays` have run.
+pub async fn search(
+    max_replays: usize,
+    resolution: f64,
+    mut replay: impl AsyncFnMut(f64) -> Result<Replay>,
+) -> Result<Headroom> {
+    let (mut pass, mut fail): (Option<f64>, Option<f64>) = (None, None);
+    let mut replays = Vec::new();
+    let mut scale: f64 = 1.0;
+    while replays.len() < max_replays {
+        let r = replay(scale).await?;
+        if r.passed {
+            pass = Some(pass.map_or(scale, |p| p.max(scale)));
+        } else {
+            fail = Some(fail.map_or(scale, |f| f.min(scale)));
+        }
+        replays.push(r);
+        scale = match (pass, fail) {
+            (Some(p), None) => p * 1.5,
+            (None, Some(f)) => f / 1.5,
+            (Some(p), Some(f)) if f / p <= resolution => break,
+            (Some(p), Some(f)) => (p + f) / 2.0,
+            (None, None) => unreachable!("a replay either passes or fails"),
+        };
+    }
+    Ok(Headroom {
+        passes_up_to: pass,
+        fails_from: fail,
+        replays,
+    })
+}
+
+impl Headroom {
+    /// E.g. "holds up to 1.31× (fails at 1.41×: checkout p99 above 250 ms)".
+    pub fn describe(&self) -> String {
+        let fired = |scale: f64| {
+            self.replays
+                .iter()
+                .find(|r| r.scale == scale)
+                .and_then(|r| r.fired.clone())
+                .map_or(String::new(), |rule| format!(": {rule}"))
+        };
+        match (self.passes_up_to, self.fails_from) {
+            (Some(p), Some(f)) => format!("holds up to {p:.2}× (fails at {f:.2}×{})", fired(f)),
+            (Some(p), None) => format!("holds up to {p:.2}× at least (no replay failed)"),
+            (None, Some(f)) => format!("fails even at {f:.2}×{}", fired(f)),
+            (None, None) => "no replay ran".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at_limit(limit: f64) -> impl AsyncFnMut(f64) -> Result<Replay> {
+        move |scale: f64| {
+            let passed = scale <= limit;
+            async move {
+                Ok(Replay {
+                    scale,
+                    passed,
+                    fired: (!passed).then(|| "slow".to_string()),
+                    run_dir: String::new(),
+                })
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_search_brackets_the_limit_within_eight_replays() {
+        for limit in [0.3, 0.95, 1.0, 1.35, 2.9] {
+            let h = search(8, 1.1, at_limit(limit)).await.unwrap();
+            let (p, f) = (h.passes_up_to.unwrap(), h.fails_from.unwrap());
+            assert!(p <= limit && limit < f, "{limit}: {h:?}");
+            assert!(f / p <= 1.1 || h.replays.len() == 8, "{limit}: {h:?}");
+            assert!(h.replays.len() <= 8);
+        }
+        let h = search(8, 1.1, at_limit(1.35)).await.unwrap();
+        assert!(
+            h.describe().starts_with("holds up to 1.25× (fails at 1.38×"),
+            "{}",
+            h.describe()
+        );
+        assert!(h.describe().ends_with(": slow)"), "{}", h.describe());
+    }
+
+    #[tokio::test]
+    async fn a_scenario_that_never_fails_or_always_fails_says_so() {
+        let h = search(3, 1.1, at_limit(100.0)).await.unwrap();
+        assert_eq!((h.fails_from, h.replays.len()), (None, 3));
+        assert!(h.describe().contains("at least"));
+        let h = search(3, 1.1, at_limit(0.0)).await.unwrap();
+        assert_eq!(h.passes_up_to, None);
+        assert!(h.describe().starts_with("fails even at"));
+    }
+}

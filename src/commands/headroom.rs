@@ -1,0 +1,142 @@
+//! `outage-sim capacity`: the headroom of a scenario's peak, without its faults and with them,
+//! by bisection over compressed, gated replays (each a `run`), on one calibrated capacity.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::EXIT_GATE_FAILED;
+use super::run::{Failure, run_judged};
+use crate::calibrate::cached::Source;
+use crate::calibrate::headroom::{self, Replay};
+use crate::cli::{HeadroomArgs, RunArgs};
+use crate::results::RunDir;
+use crate::scenario::Scenario;
+
+pub async fn capacity(args: HeadroomArgs) -> Result<ExitCode> {
+    let scenario = Scenario::load(&args.scenario)?;
+    let speed = scenario.clock.speed * args.compress;
+    // One capacity for every replay: the same experiment at each scale.
+    let mut base = replay_args(&args, speed);
+    let capacity =
+        match super::run::capacity_source(&base, &scenario, super::parse_db(args.db.db.as_deref())?.as_ref()).await? {
+            Source::Given(n) | Source::Calibrated { per_s: n, .. } => n,
+            _ => {
+                return Err(super::BadInput(format!(
+                    "{}: its load is not in capacity fractions",
+                    args.scenario.display()
+                ))
+                .into());
+            }
+        };
+    base.capacity = Some(capacity);
+    let study = RunDir::create(&args.out, &format!("capacity-{}", scenario.name), chrono::Utc::now())?;
+    eprintln!(
+        "capacity study: {} (capacity {capacity:.0}/s, replays at {speed}× speed)",
+        study.path.display()
+    );
+    let mut found = Vec::new();
+    for with_faults in [false, true] {
+        if with_faults && scenario.faults.is_empty() {
+            continue;
+        }
+        let label = if with_faults {
+            "with its faults"
+        } else {
+            "without faults"
+        };
+        let out = study.path.join(if with_faults { "with-faults" } else { "no-faults" });
+        let h = headroom::search(args.max_replays as usize, 1.1, async |scale| {
+            let r = one_replay(&base, scale, !with_faults, &out).await?;
+            let verdict = if r.passed {
+                "pass".into()
+            } else {
+                format!("fail: {}", r.fired.as_deref().unwrap_or("?"))
+            };
+            crate::progress::line(&format!("capacity ({label}): {scale:.2}× the load: {verdict}"));
+            Ok(r)
+        })
+        .await?;
+        found.push((label, h));
+    }
+    study.write_json(
+        "headroom.json",
+        &found
+            .iter()
+            .map(|(l, h)| (l.to_string(), h.clone()))
+            .collect::<Vec<_>>(),
+    )?;
+    println!("\n{}: the peak at {capacity:.0}/s capacity", scenario.name);
+    for (label, h) in &found {
+        println!("  {label}: {}", h.describe());
+    }
+    println!("written: {}", study.path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay_args(args: &HeadroomArgs, speed: f64) -> RunArgs {
+    RunArgs {
+        scenario: args.scenario.clone(),
+        db: args.db.clone(),
+        fault: None,
+        fault_dir: None,
+        speed: Some(speed),
+        seed: None,
+        capacity: args.capacity,
+        probe: false,
+        load_scale: None,
+        out: args.out.clone(),
+        gate: true,
+        no_faults: false,
+        keep_db: false,
+        metrics_addr: None,
+        metrics_linger: 0.0,
+        shard: None,
+        start_at: None,
+    }
+}
+
+/// One gated replay at `scale`, its run directory under `out`.
+async fn one_replay(base: &RunArgs, scale: f64, no_faults: bool, out: &Path) -> Result<Replay> {
+    let (code, failure) = run_judged(RunArgs {
+        load_scale: Some(scale),
+        no_faults,
+        out: out.to_path_buf(),
+        ..base.clone()
+    })
+    .await?;
+    let passed = code == ExitCode::SUCCESS;
+    if !passed && code != ExitCode::from(EXIT_GATE_FAILED) {
+        anyhow::bail!("the replay at {scale:.2}× ended without a verdict ({code:?})");
+    }
+    let run_dir = newest_dir(out).unwrap_or_default();
+    let fired = match failure {
+        Some(Failure::Blocked(b)) => Some(b.to_string()),
+        _ => first_alert(&run_dir),
+    };
+    Ok(Replay {
+        scale,
+        passed,
+        fired: (!passed).then_some(fired).flatten(),
+        run_dir: run_dir.display().to_string(),
+    })
+}
+
+fn newest_dir(out: &Path) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(out)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+}
+
+/// The rule of the first alert in a run's summary.
+fn first_alert(run_dir: &Path) -> Option<String> {
+    let dir = RunDir {
+        path: run_dir.to_path_buf(),
+    };
+    let summary: crate::analysis::Summary = dir.read_json(crate::results::SUMMARY_JSON).ok()?;
+    summary.alerts.first().map(|a| format!("{} at {}", a.name, a.fired))
+}
