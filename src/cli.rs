@@ -239,8 +239,15 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "DIR")]
     pub migration: PathBuf,
     /// Hold the scenario's peak at this fraction of capacity instead, e.g. 0.8.
-    #[arg(long, value_name = "F", value_parser = positive_f64)]
+    #[arg(long, value_name = "F", value_parser = positive_f64, conflicts_with = "envelope")]
     pub peak: Option<f64>,
+    /// Find the highest peak fraction at which the migration still passes (bisection over
+    /// validations; at most --max-replays), e.g. "safe up to 0.80 (fails at 0.88: blocked …)".
+    #[arg(long)]
+    pub envelope: bool,
+    /// With --envelope: at most this many validations.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(2..=20))]
+    pub max_replays: u32,
     /// The capacity the peak is a fraction of, instead of the latest calibration.
     #[arg(long, value_name = "PER_S", value_parser = positive_f64)]
     pub capacity: Option<f64>,

@@ -1,6 +1,8 @@
 //! `calibrate` on SQLite: the step search with and without the fault, capacity.json, the chart,
 //! and the fault rolled back afterwards.
 
+use std::path::Path;
+
 use assert_cmd::Command;
 use outage_sim::results::Capacity;
 use predicates::prelude::*;
@@ -144,4 +146,101 @@ fn a_first_run_calibrates_and_the_next_reuses_the_calibration() {
         assert_eq!(m["capacity_per_s"].as_f64(), Some(knee));
         assert!(m["capacity_source"].as_str().unwrap().starts_with("calibrate:"), "{m}");
     }
+}
+
+/// `capacity` bisects the load scale over gated replays, without and with the scenario's fault,
+/// within --max-replays each, and keeps every replay's run directory and headroom.json.
+#[test]
+fn the_capacity_study_brackets_the_scale_within_its_replays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("small.toml");
+    let with_fault =
+        format!("{SMALL}[[faults]]\nname = \"reporting-index\"\napply = \"12:03\"\nrollback = \"12:06\"\n");
+    std::fs::write(&scenario, with_fault).unwrap();
+    let url = format!("sqlite:{}", tmp.path().join("small.db").display());
+    let out = tmp.path().join("results");
+    let o = Command::cargo_bin("outage-sim")
+        .unwrap()
+        .args([
+            "capacity",
+            scenario.to_str().unwrap(),
+            "--db",
+            &url,
+            "--capacity",
+            "300",
+        ])
+        .args(["--max-replays", "3", "--compress", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout.contains("without faults: ") && stdout.contains("with its faults: "),
+        "{stdout}"
+    );
+    let study = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
+    let found: Vec<(String, serde_json::Value)> =
+        serde_json::from_str(&std::fs::read_to_string(study.join("headroom.json")).unwrap()).unwrap();
+    assert_eq!(found.len(), 2);
+    for (label, h) in &found {
+        let replays = h["replays"].as_array().unwrap();
+        assert!(!replays.is_empty() && replays.len() <= 3, "{label}: {h}");
+        assert_eq!(replays[0]["scale"].as_f64(), Some(1.0));
+        for r in replays {
+            assert!(
+                Path::new(r["run_dir"].as_str().unwrap()).join("summary.json").is_file(),
+                "{r}"
+            );
+        }
+        // The bracket is consistent with the verdicts.
+        if let (Some(p), Some(f)) = (h["passes_up_to"].as_f64(), h["fails_from"].as_f64()) {
+            assert!(p < f, "{label}: {h}");
+        }
+    }
+}
+
+/// A migration that cannot apply is found on an empty copy of the schema before any load or
+/// calibration: exit 2 within seconds, naming the statement.
+#[test]
+fn validate_finds_a_broken_migration_before_any_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("small.toml");
+    std::fs::write(
+        &scenario,
+        format!("{SMALL}[[faults]]\nname = \"reporting-index\"\napply = \"12:03\"\n"),
+    )
+    .unwrap();
+    let dir = tmp.path().join("migration");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("1_by_status.up.sql"),
+        "CREATE INDEX by_status ON orders (no_such_column);\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("1_by_status.down.sql"), "DROP INDEX IF EXISTS by_status;\n").unwrap();
+    let out = tmp.path().join("results");
+    let o = Command::cargo_bin("outage-sim")
+        .unwrap()
+        .args([
+            "validate",
+            scenario.to_str().unwrap(),
+            "--migration",
+            dir.to_str().unwrap(),
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no_such_column") && err.contains("tried on an empty copy of the schema, before any load"),
+        "{err}"
+    );
+    assert!(!err.contains("calibrat"), "nothing was measured: {err}");
+    assert!(
+        !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(),
+        "no run directory"
+    );
 }

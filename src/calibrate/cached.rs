@@ -133,6 +133,7 @@ mod tests {
                 spread: 1.05,
                 knees: vec![knee],
                 steps: vec![],
+                closed_loop_per_s: vec![],
             }],
         }
     }

@@ -142,14 +142,17 @@ async fn measure(
         sqlite_start,
         server_version,
     };
-    let mut configs = vec![(None, Vec::new(), Vec::new())];
+    let mut configs = vec![Config::of(None)];
     if let Some(f) = fault {
-        configs.push((Some(f), Vec::new(), Vec::new()));
+        configs.push(Config::of(Some(f)));
     }
+    // With a fault, each search is followed by a closed-loop probe in the same configuration,
+    // so the capacity ratio can be checked against a measurement of another kind.
+    let closed_loop_too = configs.len() > 1;
     let slo = Slo::of(scenario, args.slo_p99_ms, args.slo_success);
     for search in 1..=args.repeat as usize {
-        for (fault, knees, steps) in configs.iter_mut() {
-            let start = knees.last().map_or(50.0, |k: &f64| (k / 2.0).max(1.0));
+        for c in configs.iter_mut() {
+            let start = c.knees.last().map_or(50.0, |k: &f64| (k / 2.0).max(1.0));
             let plan = Plan {
                 slo,
                 step: Duration::from_millis(args.step_ms),
@@ -158,9 +161,15 @@ async fn measure(
                 max_steps: 24,
                 search,
             };
-            let found = one_search(&data, scenario, &plan, fault.as_ref()).await?;
-            knees.push(found.knee_per_s);
-            steps.extend(found.steps);
+            let found = one_search(&data, scenario, &plan, c.fault.as_ref()).await?;
+            c.knees.push(found.knee_per_s);
+            c.steps.extend(found.steps);
+            if closed_loop_too {
+                let (_, per_s) = on_fresh_data(&data, scenario, c.fault.as_ref(), Measure::ClosedLoop).await?;
+                let name = c.fault.as_ref().map_or("no fault", |f| f.name.as_str());
+                progress::line(&format!("search {search} ({name}): closed loop {per_s:.0}/s"));
+                c.closed_loop.push(per_s);
+            }
         }
     }
     let key = key_for(scenario, &slo, db_for_key.as_ref(), &args.db);
@@ -179,14 +188,21 @@ async fn first_look<S: Store>(store: &S, with_fault: bool) -> Result<String> {
     Ok(store.server_version().await.unwrap_or_default())
 }
 
-/// Runs one step on the data opened afresh, with the fault in place if there is one.
-async fn fresh_step(
+/// What to measure on the data opened afresh.
+enum Measure<'a> {
+    /// One step of a search at a rate.
+    Step(f64, &'a Plan),
+    /// The closed-loop probe, the same mix with twice the pool of users as fast as they go.
+    ClosedLoop,
+}
+
+/// Opens the data afresh, puts the fault in place if there is one, and measures.
+async fn on_fresh_data(
     data: &Data<'_>,
     scenario: &Scenario,
-    rate: f64,
-    plan: &Plan,
     fault: Option<&Fault>,
-) -> Result<calibrate::Step> {
+    what: Measure<'_>,
+) -> Result<(Option<calibrate::Step>, f64)> {
     if let Some(start) = data.sqlite_start {
         sqlite::remove_files(data.at.copy);
         std::fs::copy(start, data.at.copy).with_context(|| format!("cannot copy {}", start.display()))?;
@@ -199,9 +215,13 @@ async fn fresh_step(
     };
     let (opened, _) = store::open(at, scenario).await?;
     with_store!(opened, store => {
-        let step = with_fault(&store, fault, || calibrate::step(&store, scenario, rate, plan)).await;
+        let measured = with_fault(&store, fault, async || match what {
+            Measure::Step(rate, plan) => calibrate::step(&store, scenario, rate, plan).await.map(|s| (Some(s), rate)),
+            Measure::ClosedLoop => crate::traffic::closed_loop(&store, scenario).await.map(|c| (None, c)),
+        })
+        .await;
         store.close().await;
-        step
+        measured
     })
 }
 
@@ -246,15 +266,31 @@ async fn one_search(
             plan.search, s.offered_per_s, s.achieved_per_s, s.success
         ));
     };
-    calibrate::search(
-        plan,
-        async |rate| fresh_step(data, scenario, rate, plan, fault).await,
-        &mut shown,
-    )
-    .await
+    let step = async |rate| {
+        let (step, _) = on_fresh_data(data, scenario, fault, Measure::Step(rate, plan)).await?;
+        step.ok_or_else(|| anyhow::anyhow!("a calibration step measured nothing"))
+    };
+    calibrate::search(plan, step, &mut shown).await
 }
 
-type Config = (Option<Fault>, Vec<f64>, Vec<calibrate::Step>);
+/// One configuration's searches so far.
+struct Config {
+    fault: Option<Fault>,
+    knees: Vec<f64>,
+    steps: Vec<calibrate::Step>,
+    closed_loop: Vec<f64>,
+}
+
+impl Config {
+    fn of(fault: Option<Fault>) -> Config {
+        Config {
+            fault,
+            knees: Vec::new(),
+            steps: Vec::new(),
+            closed_loop: Vec::new(),
+        }
+    }
+}
 
 fn record(scenario: &Scenario, key: cached::Key, data: Data<'_>, slo: Slo, configs: Vec<Config>) -> Capacity {
     Capacity {
@@ -273,14 +309,15 @@ fn record(scenario: &Scenario, key: cached::Key, data: Data<'_>, slo: Slo, confi
         slo_success: slo.success,
         calibrations: configs
             .into_iter()
-            .map(|(fault, knees, steps)| {
-                let (knee_per_s, spread) = calibrate::median_and_spread(&knees);
+            .map(|c| {
+                let (knee_per_s, spread) = calibrate::median_and_spread(&c.knees);
                 Calibration {
-                    fault: fault.map(|f| f.name),
+                    fault: c.fault.map(|f| f.name),
                     knee_per_s,
                     spread,
-                    knees,
-                    steps,
+                    knees: c.knees,
+                    steps: c.steps,
+                    closed_loop_per_s: c.closed_loop,
                 }
             })
             .collect(),
@@ -310,6 +347,20 @@ fn summary(c: &Capacity) -> String {
             cal.spread
         );
     }
-    out += &format!("  run with it: outage-sim run SCENARIO --capacity {base:.0}\n");
+    if let [none, with, ..] = &c.calibrations[..]
+        && !none.closed_loop_per_s.is_empty()
+        && !with.closed_loop_per_s.is_empty()
+    {
+        let median = |v: &[f64]| calibrate::median_and_spread(v).0;
+        let closed = median(&with.closed_loop_per_s) / median(&none.closed_loop_per_s);
+        out += &format!(
+            "  closed loop, the same mix: {:.0}/s without, {:.0}/s with {}: {closed:.2} (the knees: {:.2})\n",
+            median(&none.closed_loop_per_s),
+            median(&with.closed_loop_per_s),
+            with.fault.as_deref().unwrap_or(""),
+            with.knee_per_s / none.knee_per_s.max(1e-9)
+        );
+    }
+    out += "  runs of this workload on this database take it from now on (or: run SCENARIO --capacity N)\n";
     out
 }

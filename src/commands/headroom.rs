@@ -10,7 +10,7 @@ use super::EXIT_GATE_FAILED;
 use super::run::{Failure, run_judged};
 use crate::calibrate::cached::Source;
 use crate::calibrate::headroom::{self, Replay};
-use crate::cli::{HeadroomArgs, RunArgs};
+use crate::cli::{HeadroomArgs, RunArgs, ValidateArgs};
 use crate::results::RunDir;
 use crate::scenario::Scenario;
 
@@ -139,4 +139,72 @@ fn first_alert(run_dir: &Path) -> Option<String> {
     };
     let summary: crate::analysis::Summary = dir.read_json(crate::results::SUMMARY_JSON).ok()?;
     summary.alerts.first().map(|a| format!("{} at {}", a.name, a.fired))
+}
+
+/// `validate --envelope`: the highest peak fraction at which the migration still passes,
+/// bisected over validations on one capacity.
+pub async fn envelope(args: &ValidateArgs) -> Result<ExitCode> {
+    let scenario = Scenario::load(&args.scenario)?;
+    let highest = scenario.load.points.iter().map(|p| p.1).fold(0.0, f64::max);
+    let mut base = super::run::validate_args(args, None)?;
+    if let Some(dir) = &base.fault_dir {
+        let migration = crate::faults::migration_dir::load(dir).map_err(super::BadInput)?;
+        let db = super::parse_db(args.db.db.as_deref())?;
+        crate::faults::precheck::on_empty_copy(dir, &migration, &scenario, db.as_ref(), &args.db.schema).await?;
+    }
+    let db = super::parse_db(args.db.db.as_deref())?;
+    base.capacity = match super::run::capacity_source(&base, &scenario, db.as_ref()).await? {
+        Source::Given(n) | Source::Calibrated { per_s: n, .. } => Some(n),
+        _ => {
+            return Err(super::BadInput(format!(
+                "--envelope: {} does not give its load in capacity fractions",
+                args.scenario.display()
+            ))
+            .into());
+        }
+    };
+    let out = args
+        .out
+        .join(format!("envelope-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+    let migration = args.migration.display().to_string();
+    let h = headroom::search(args.max_replays as usize, 1.1, async |scale| {
+        let peak = scale * highest;
+        let r = one_replay(&base, scale, false, &out).await?;
+        let verdict = if r.passed {
+            "PASS".into()
+        } else {
+            format!("FAIL ({})", r.fired.as_deref().unwrap_or("?"))
+        };
+        crate::progress::line(&format!("envelope: {migration} at a peak of {peak:.2}: {verdict}"));
+        Ok(r)
+    })
+    .await?;
+    let at = |s: Option<f64>| s.map(|s| s * highest);
+    let fired = |f: f64| {
+        h.replays
+            .iter()
+            .find(|r| r.scale == f)
+            .and_then(|r| r.fired.clone())
+            .unwrap_or_default()
+    };
+    let said = match (at(h.passes_up_to), h.fails_from) {
+        (Some(p), Some(f)) => format!(
+            "safe up to a peak of {p:.2} of capacity (fails at {:.2}: {})",
+            f * highest,
+            fired(f)
+        ),
+        (Some(p), None) => format!("safe up to a peak of {p:.2} of capacity at least (nothing higher was tried)"),
+        (None, Some(f)) => format!(
+            "fails at every peak tried, down to {:.2} of capacity ({})",
+            f * highest,
+            fired(f)
+        ),
+        (None, None) => "nothing ran".into(),
+    };
+    println!(
+        "validate --envelope: {migration}: {said} ({} validations in {})",
+        h.replays.len(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

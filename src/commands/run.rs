@@ -22,34 +22,14 @@ use crate::{analysis, exporter, report, with_store};
 /// validate peak (a stated headroom, `--peak` to change it); the migration is tried on an empty
 /// copy of the schema first.
 pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
+    if args.envelope {
+        return super::headroom::envelope(&args).await;
+    }
     let (migration, scenario) = (
         args.migration.display().to_string(),
         args.scenario.display().to_string(),
     );
-    let load_scale = match args.peak {
-        Some(peak) => Some(peak_scale(&args.scenario, peak)?),
-        None => None,
-    };
-    let (code, failure) = run_judged(RunArgs {
-        scenario: args.scenario,
-        db: args.db,
-        fault: None,
-        fault_dir: Some(args.migration),
-        speed: None,
-        seed: None,
-        capacity: args.capacity,
-        probe: false,
-        load_scale,
-        out: args.out,
-        gate: true,
-        no_faults: false,
-        keep_db: false,
-        metrics_addr: None,
-        metrics_linger: 0.0,
-        shard: None,
-        start_at: None,
-    })
-    .await?;
+    let (code, failure) = run_judged(validate_args(&args, args.peak)?).await?;
     match failure {
         None if code == ExitCode::SUCCESS => {
             println!("validate: PASS: {migration} under the peak of {scenario}: no lock stall, no alert rule fired")
@@ -61,6 +41,33 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         None => {}
     }
     Ok(code)
+}
+
+/// The gated run that validates the migration, its peak held at `peak` of capacity if given.
+pub(crate) fn validate_args(args: &ValidateArgs, peak: Option<f64>) -> Result<RunArgs> {
+    let load_scale = match peak {
+        Some(peak) => Some(peak_scale(&args.scenario, peak)?),
+        None => None,
+    };
+    Ok(RunArgs {
+        scenario: args.scenario.clone(),
+        db: args.db.clone(),
+        fault: None,
+        fault_dir: Some(args.migration.clone()),
+        speed: None,
+        seed: None,
+        capacity: args.capacity,
+        probe: false,
+        load_scale,
+        out: args.out.clone(),
+        gate: true,
+        no_faults: false,
+        keep_db: false,
+        metrics_addr: None,
+        metrics_linger: 0.0,
+        shard: None,
+        start_at: None,
+    })
 }
 
 /// The load scale that holds a scenario's peak (its highest load point) at `peak` of capacity.

@@ -264,6 +264,10 @@ pub struct Calibration {
     pub knees: Vec<f64>,
     /// Every step of every search, in order.
     pub steps: Vec<CapacityStep>,
+    /// With a fault asked for: after each search, the closed-loop probe's completions per
+    /// second in the same configuration, for a check of the ratio by another kind of measurement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub closed_loop_per_s: Vec<f64>,
 }
 
 /// One step of a calibration search: a flat rate, warmed up, then measured.

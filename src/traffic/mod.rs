@@ -7,6 +7,6 @@ mod requests;
 mod schedule;
 
 pub use engine::{Engine, RetryPolicy};
-pub use probe::{Probe, ProbeFailed, capacity_for, measure_capacity};
+pub use probe::{Probe, ProbeFailed, capacity_for, closed_loop, measure_capacity};
 pub use requests::RequestFactory;
 pub use schedule::{Arrival, ArrivalSchedule};

@@ -93,6 +93,14 @@ pub async fn capacity_for<S: Store>(
     if scenario.load.unit != crate::scenario::LoadUnit::Capacity {
         return Ok(None);
     }
+    let capacity = closed_loop(store, scenario).await?;
+    eprintln!("measured capacity: {capacity:.0} arrivals/s of the scenario's mix");
+    Ok(Some(capacity))
+}
+
+/// Completed operations per second of the scenario's mix with twice its pool of users in a
+/// closed loop for its `probe_ms`.
+pub async fn closed_loop<S: Store>(store: &Arc<S>, scenario: &crate::scenario::Scenario) -> anyhow::Result<f64> {
     let length = scenario.run.probe;
     let spinner = crate::progress::spinner(format!("measuring capacity for {:.1} s", length.as_secs_f64()));
     let workers = (scenario.limits.pool_size as usize * 2).max(4);
@@ -112,9 +120,7 @@ pub async fn capacity_for<S: Store>(
         probe.completed,
         probe.errors
     );
-    let capacity = probe.capacity(length)?;
-    eprintln!("measured capacity: {capacity:.0} arrivals/s of the scenario's mix");
-    Ok(Some(capacity))
+    Ok(probe.capacity(length)?)
 }
 
 /// Completed operations per second of `mix` with `workers` concurrent users for `length`.
