@@ -98,9 +98,10 @@ pub enum Command {
     /// times (validate-peak, the default: applied at 12:40 with the lunch peak held at 0.7 of
     /// calibrated capacity, and kept). FAIL names its kind: blocked (checkouts timed out
     /// waiting for the migration's lock while it ran) or degraded (no lock stall, but an alert
-    /// rule fired). Exit code 0 on PASS, 3 on FAIL, 2 when the migration is malformed or fails
-    /// to apply (what part of it ran is rolled back), 1 on other errors. The run directory is
-    /// written as for `run`.
+    /// rule fired; then the same peak is replayed without the migration, and if that fires
+    /// too the migration is not judged: "cannot judge", exit 2). Exit code 0 on PASS, 3 on
+    /// FAIL, 2 when the migration is malformed or fails to apply (what part of it ran is rolled
+    /// back) or cannot be judged, 1 on other errors. The run directory is written as for `run`.
     Validate(ValidateArgs),
     /// List the faults a backend offers, with what each does, why it hurts and the safer way.
     ///
@@ -321,6 +322,32 @@ pub struct RunArgs {
     /// an hour ahead. Example: --start-at 2026-11-26T10:00:00Z
     #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl RunArgs {
+    /// A gated run of `scenario` with every other option at its default: what `validate` and
+    /// `capacity` start from.
+    pub fn gated(scenario: PathBuf, db: DbArgs, out: PathBuf) -> RunArgs {
+        RunArgs {
+            scenario,
+            db,
+            fault: None,
+            fault_dir: None,
+            speed: None,
+            seed: None,
+            capacity: None,
+            probe: false,
+            load_scale: None,
+            out,
+            gate: true,
+            no_faults: false,
+            keep_db: false,
+            metrics_addr: None,
+            metrics_linger: 0.0,
+            shard: None,
+            start_at: None,
+        }
+    }
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {

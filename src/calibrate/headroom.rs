@@ -59,16 +59,30 @@ pub async fn search(
     })
 }
 
+impl Replay {
+    /// `pass`, or `fail: ` and what fired.
+    pub fn verdict(&self) -> String {
+        match (self.passed, &self.fired) {
+            (true, _) => "pass".into(),
+            (false, Some(what)) => format!("fail: {what}"),
+            (false, None) => "fail".into(),
+        }
+    }
+}
+
 impl Headroom {
+    /// `: ` and what fired in the replay at `scale`, or nothing.
+    pub fn fired_at(&self, scale: f64) -> String {
+        self.replays
+            .iter()
+            .find(|r| r.scale == scale)
+            .and_then(|r| r.fired.clone())
+            .map_or(String::new(), |what| format!(": {what}"))
+    }
+
     /// E.g. "holds up to 1.31× (fails at 1.41×: checkout p99 above 250 ms)".
     pub fn describe(&self) -> String {
-        let fired = |scale: f64| {
-            self.replays
-                .iter()
-                .find(|r| r.scale == scale)
-                .and_then(|r| r.fired.clone())
-                .map_or(String::new(), |rule| format!(": {rule}"))
-        };
+        let fired = |scale: f64| self.fired_at(scale);
         match (self.passes_up_to, self.fails_from) {
             (Some(p), Some(f)) => format!("holds up to {p:.2}× (fails at {f:.2}×{})", fired(f)),
             (Some(p), None) => format!("holds up to {p:.2}× at least (no replay failed)"),

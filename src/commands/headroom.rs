@@ -49,12 +49,7 @@ pub async fn capacity(args: HeadroomArgs) -> Result<ExitCode> {
         let out = study.path.join(if with_faults { "with-faults" } else { "no-faults" });
         let h = headroom::search(args.max_replays as usize, 1.1, async |scale| {
             let r = one_replay(&base, scale, !with_faults, &out).await?;
-            let verdict = if r.passed {
-                "pass".into()
-            } else {
-                format!("fail: {}", r.fired.as_deref().unwrap_or("?"))
-            };
-            crate::progress::line(&format!("capacity ({label}): {scale:.2}× the load: {verdict}"));
+            crate::progress::line(&format!("capacity ({label}): {scale:.2}× the load: {}", r.verdict()));
             Ok(r)
         })
         .await?;
@@ -77,23 +72,9 @@ pub async fn capacity(args: HeadroomArgs) -> Result<ExitCode> {
 
 fn replay_args(args: &HeadroomArgs, speed: f64) -> RunArgs {
     RunArgs {
-        scenario: args.scenario.clone(),
-        db: args.db.clone(),
-        fault: None,
-        fault_dir: None,
         speed: Some(speed),
-        seed: None,
         capacity: args.capacity,
-        probe: false,
-        load_scale: None,
-        out: args.out.clone(),
-        gate: true,
-        no_faults: false,
-        keep_db: false,
-        metrics_addr: None,
-        metrics_linger: 0.0,
-        shard: None,
-        start_at: None,
+        ..RunArgs::gated(args.scenario.clone(), args.db.clone(), args.out.clone())
     }
 }
 
@@ -170,32 +151,24 @@ pub async fn envelope(args: &ValidateArgs) -> Result<ExitCode> {
     let h = headroom::search(args.max_replays as usize, 1.1, async |scale| {
         let peak = scale * highest;
         let r = one_replay(&base, scale, false, &out).await?;
-        let verdict = if r.passed {
-            "PASS".into()
-        } else {
-            format!("FAIL ({})", r.fired.as_deref().unwrap_or("?"))
-        };
-        crate::progress::line(&format!("envelope: {migration} at a peak of {peak:.2}: {verdict}"));
+        crate::progress::line(&format!(
+            "envelope: {migration} at a peak of {peak:.2}: {}",
+            r.verdict()
+        ));
         Ok(r)
     })
     .await?;
     let at = |s: Option<f64>| s.map(|s| s * highest);
-    let fired = |f: f64| {
-        h.replays
-            .iter()
-            .find(|r| r.scale == f)
-            .and_then(|r| r.fired.clone())
-            .unwrap_or_default()
-    };
+    let fired = |f: f64| h.fired_at(f);
     let said = match (at(h.passes_up_to), h.fails_from) {
         (Some(p), Some(f)) => format!(
-            "safe up to a peak of {p:.2} of capacity (fails at {:.2}: {})",
+            "safe up to a peak of {p:.2} of capacity (fails at {:.2}{})",
             f * highest,
             fired(f)
         ),
         (Some(p), None) => format!("safe up to a peak of {p:.2} of capacity at least (nothing higher was tried)"),
         (None, Some(f)) => format!(
-            "fails at every peak tried, down to {:.2} of capacity ({})",
+            "fails at every peak tried, down to {:.2} of capacity{}",
             f * highest,
             fired(f)
         ),

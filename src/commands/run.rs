@@ -30,6 +30,9 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         args.scenario.display().to_string(),
     );
     let (code, failure) = run_judged(validate_args(&args, args.peak)?).await?;
+    if failure == Some(Failure::Degraded) {
+        baseline_holds(&args, &migration, &scenario).await?;
+    }
     match failure {
         None if code == ExitCode::SUCCESS => {
             println!("validate: PASS: {migration} under the peak of {scenario}: no lock stall, no alert rule fired")
@@ -43,6 +46,28 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     Ok(code)
 }
 
+/// After a degraded FAIL: the same peak without the migration. If that fails its alert rules
+/// too, the migration was not what broke them, and the verdict is no verdict (exit 2).
+async fn baseline_holds(args: &ValidateArgs, migration: &str, scenario: &str) -> Result<()> {
+    eprintln!(
+        "validate: alert rules fired; replaying the same peak without the migration, to see whether it is the cause"
+    );
+    let baseline = RunArgs {
+        fault_dir: None,
+        no_faults: true,
+        ..validate_args(args, args.peak)?
+    };
+    let (code, _) = run_judged(baseline).await?;
+    if code == ExitCode::from(EXIT_GATE_FAILED) {
+        let msg = format!(
+            "validate: cannot judge {migration}: the peak of {scenario} fires its alert rules without the migration too \
+             (see the baseline run above), so this database has less headroom than the peak asks; lower --peak or calibrate again"
+        );
+        return Err(BadInput(msg).into());
+    }
+    Ok(())
+}
+
 /// The gated run that validates the migration, its peak held at `peak` of capacity if given.
 pub(crate) fn validate_args(args: &ValidateArgs, peak: Option<f64>) -> Result<RunArgs> {
     let load_scale = match peak {
@@ -50,23 +75,10 @@ pub(crate) fn validate_args(args: &ValidateArgs, peak: Option<f64>) -> Result<Ru
         None => None,
     };
     Ok(RunArgs {
-        scenario: args.scenario.clone(),
-        db: args.db.clone(),
-        fault: None,
         fault_dir: Some(args.migration.clone()),
-        speed: None,
-        seed: None,
         capacity: args.capacity,
-        probe: false,
         load_scale,
-        out: args.out.clone(),
-        gate: true,
-        no_faults: false,
-        keep_db: false,
-        metrics_addr: None,
-        metrics_linger: 0.0,
-        shard: None,
-        start_at: None,
+        ..RunArgs::gated(args.scenario.clone(), args.db.clone(), args.out.clone())
     })
 }
 
