@@ -244,3 +244,51 @@ fn validate_finds_a_broken_migration_before_any_load() {
         "no run directory"
     );
 }
+
+/// A peak the database cannot hold even without the migration: the migration applies cleanly
+/// at a light load, the alert fires later from overload alone, and the baseline replay without
+/// the migration fires it too, so validate refuses to judge (exit 2) instead of failing it.
+#[test]
+fn validate_does_not_blame_a_migration_for_a_peak_that_fails_without_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("overload.toml");
+    let text = SMALL.replace(
+        "points = [ { at = \"12:00\", value = 0.5 } ]",
+        "points = [ { at = \"12:00\", value = 0.1 }, { at = \"12:03\", value = 0.1 }, { at = \"12:04\", value = 40 } ]",
+    );
+    std::fs::write(
+        &scenario,
+        format!("{text}[[faults]]\nname = \"reporting-index\"\napply = \"12:01\"\n"),
+    )
+    .unwrap();
+    let dir = tmp.path().join("migration");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("1_by_city.up.sql"),
+        "CREATE INDEX by_created ON orders (created_at);\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("1_by_city.down.sql"), "DROP INDEX IF EXISTS by_created;\n").unwrap();
+    let url = format!("sqlite:{}", tmp.path().join("overload.db").display());
+    let o = Command::cargo_bin("outage-sim")
+        .unwrap()
+        .args([
+            "validate",
+            scenario.to_str().unwrap(),
+            "--migration",
+            dir.to_str().unwrap(),
+        ])
+        .args(["--db", &url, "--capacity", "300", "--out"])
+        .arg(tmp.path().join("results"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{err}\n{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(err.contains("replaying the same peak without the migration"), "{err}");
+    assert!(err.contains("cannot judge"), "{err}");
+}
