@@ -205,20 +205,12 @@ fn the_capacity_study_brackets_the_scale_within_its_replays() {
 #[test]
 fn validate_finds_a_broken_migration_before_any_load() {
     let tmp = tempfile::tempdir().unwrap();
-    let scenario = tmp.path().join("small.toml");
-    std::fs::write(
-        &scenario,
-        format!("{SMALL}[[faults]]\nname = \"reporting-index\"\napply = \"12:03\"\n"),
-    )
-    .unwrap();
-    let dir = tmp.path().join("migration");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("1_by_status.up.sql"),
+    let (scenario, dir) = validation(
+        tmp.path(),
+        SMALL,
+        "12:03",
         "CREATE INDEX by_status ON orders (no_such_column);\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("1_by_status.down.sql"), "DROP INDEX IF EXISTS by_status;\n").unwrap();
+    );
     let out = tmp.path().join("results");
     let o = Command::cargo_bin("outage-sim")
         .unwrap()
@@ -251,24 +243,16 @@ fn validate_finds_a_broken_migration_before_any_load() {
 #[test]
 fn validate_does_not_blame_a_migration_for_a_peak_that_fails_without_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let scenario = tmp.path().join("overload.toml");
     let text = SMALL.replace(
         "points = [ { at = \"12:00\", value = 0.5 } ]",
         "points = [ { at = \"12:00\", value = 0.1 }, { at = \"12:03\", value = 0.1 }, { at = \"12:04\", value = 40 } ]",
     );
-    std::fs::write(
-        &scenario,
-        format!("{text}[[faults]]\nname = \"reporting-index\"\napply = \"12:01\"\n"),
-    )
-    .unwrap();
-    let dir = tmp.path().join("migration");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("1_by_city.up.sql"),
+    let (scenario, dir) = validation(
+        tmp.path(),
+        &text,
+        "12:01",
         "CREATE INDEX by_created ON orders (created_at);\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("1_by_city.down.sql"), "DROP INDEX IF EXISTS by_created;\n").unwrap();
+    );
     let url = format!("sqlite:{}", tmp.path().join("overload.db").display());
     let o = Command::cargo_bin("outage-sim")
         .unwrap()
@@ -291,4 +275,18 @@ fn validate_does_not_blame_a_migration_for_a_peak_that_fails_without_it() {
     );
     assert!(err.contains("replaying the same peak without the migration"), "{err}");
     assert!(err.contains("cannot judge"), "{err}");
+}
+
+/// `text` with a fault step applied at `apply` (kept), and a migration directory whose up file
+/// is `up` (its down drops any index named `by_*` it made).
+fn validation(dir: &Path, text: &str, apply: &str, up: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let scenario = dir.join("validated.toml");
+    let fault = format!("[[faults]]\nname = \"reporting-index\"\napply = \"{apply}\"\n");
+    std::fs::write(&scenario, format!("{text}{fault}")).unwrap();
+    let migration = dir.join("migration");
+    std::fs::create_dir_all(&migration).unwrap();
+    std::fs::write(migration.join("1_by.up.sql"), up).unwrap();
+    let down = "DROP INDEX IF EXISTS by_status;\nDROP INDEX IF EXISTS by_created;\n";
+    std::fs::write(migration.join("1_by.down.sql"), down).unwrap();
+    (scenario, migration)
 }
