@@ -59,7 +59,7 @@ pub enum Command {
     ///
     /// Example: outage-sim capacity workloads/checkout-peak.toml
     ///
-    /// Each replay is `run --load-scale X --gate` at --compress times the scenario's speed, on
+    /// Each replay is `run --load-scale X --gate` (at --compress times the scenario's speed), on
     /// the calibrated capacity (calibrating first if there is none). The scale grows or shrinks
     /// by half until the verdict flips, then is bisected; at most --max-replays per
     /// configuration. Every replay's run directory is kept under the study's directory.
@@ -216,8 +216,10 @@ pub struct HeadroomArgs {
     pub scenario: PathBuf,
     #[command(flatten)]
     pub db: DbArgs,
-    /// Replays run at this many times the scenario's speed.
-    #[arg(long, default_value_t = 4.0, value_parser = positive_f64)]
+    /// Replays run at this many times the scenario's speed. Above 1, every stall that lasts a
+    /// fixed real time (a DDL holding its lock) lasts that many times longer on the incident
+    /// clock the alert rules judge, so the faults look worse than they are.
+    #[arg(long, default_value_t = 1.0, value_parser = positive_f64)]
     pub compress: f64,
     /// At most this many replays per configuration (without and with the faults).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=20))]
