@@ -64,6 +64,14 @@ impl Source {
         })
     }
 
+    /// The capacity, when it is known before the run (given or calibrated).
+    pub fn per_s(&self) -> Option<f64> {
+        match self {
+            Source::Given(per_s) | Source::Calibrated { per_s, .. } => Some(*per_s),
+            Source::NotNeeded | Source::Probe => None,
+        }
+    }
+
     /// For `meta.json`: `--capacity`, `probe`, or `calibrate:FILE`.
     pub fn label(&self) -> Option<String> {
         match self {

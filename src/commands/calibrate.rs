@@ -118,7 +118,8 @@ async fn measure(
         store.close().await;
         checked?
     });
-    let db_for_key = db.clone();
+    let slo = Slo::of(scenario, args.slo_p99_ms, args.slo_success);
+    let key = key_for(scenario, &slo, db.as_ref(), &args.db);
     let sqlite_start = match &db {
         None => Some(start),
         Some(store::DbUrl::Sqlite(own)) => {
@@ -149,7 +150,6 @@ async fn measure(
     // With a fault, each search is followed by a closed-loop probe in the same configuration,
     // so the capacity ratio can be checked against a measurement of another kind.
     let closed_loop_too = configs.len() > 1;
-    let slo = Slo::of(scenario, args.slo_p99_ms, args.slo_success);
     for search in 1..=args.repeat as usize {
         for c in configs.iter_mut() {
             let start = c.knees.last().map_or(50.0, |k: &f64| (k / 2.0).max(1.0));
@@ -165,14 +165,13 @@ async fn measure(
             c.knees.push(found.knee_per_s);
             c.steps.extend(found.steps);
             if closed_loop_too {
-                let (_, per_s) = on_fresh_data(&data, scenario, c.fault.as_ref(), Measure::ClosedLoop).await?;
+                let per_s = closed_loop(&data, scenario, c.fault.as_ref()).await?;
                 let name = c.fault.as_ref().map_or("no fault", |f| f.name.as_str());
                 progress::line(&format!("search {search} ({name}): closed loop {per_s:.0}/s"));
                 c.closed_loop.push(per_s);
             }
         }
     }
-    let key = key_for(scenario, &slo, db_for_key.as_ref(), &args.db);
     Ok(record(scenario, key, data, slo, configs))
 }
 
@@ -188,21 +187,9 @@ async fn first_look<S: Store>(store: &S, with_fault: bool) -> Result<String> {
     Ok(store.server_version().await.unwrap_or_default())
 }
 
-/// What to measure on the data opened afresh.
-enum Measure<'a> {
-    /// One step of a search at a rate.
-    Step(f64, &'a Plan),
-    /// The closed-loop probe, the same mix with twice the pool of users as fast as they go.
-    ClosedLoop,
-}
-
-/// Opens the data afresh, puts the fault in place if there is one, and measures.
-async fn on_fresh_data(
-    data: &Data<'_>,
-    scenario: &Scenario,
-    fault: Option<&Fault>,
-    what: Measure<'_>,
-) -> Result<(Option<calibrate::Step>, f64)> {
+/// Opens the data afresh: a new copy of the SQLite file as the search began (flushed), or the
+/// server's schema reset to the seeded data.
+async fn open_fresh(data: &Data<'_>, scenario: &Scenario) -> Result<store::Opened> {
     if let Some(start) = data.sqlite_start {
         sqlite::remove_files(data.at.copy);
         std::fs::copy(start, data.at.copy).with_context(|| format!("cannot copy {}", start.display()))?;
@@ -213,13 +200,14 @@ async fn on_fresh_data(
         db: data.at.db.clone(),
         ..data.at
     };
-    let (opened, _) = store::open(at, scenario).await?;
-    with_store!(opened, store => {
-        let measured = with_fault(&store, fault, async || match what {
-            Measure::Step(rate, plan) => calibrate::step(&store, scenario, rate, plan).await.map(|s| (Some(s), rate)),
-            Measure::ClosedLoop => crate::traffic::closed_loop(&store, scenario).await.map(|c| (None, c)),
-        })
-        .await;
+    Ok(store::open(at, scenario).await?.0)
+}
+
+/// The closed-loop probe (the same mix, twice the pool of users as fast as they go) on fresh
+/// data with the fault in place, if there is one.
+async fn closed_loop(data: &Data<'_>, scenario: &Scenario, fault: Option<&Fault>) -> Result<f64> {
+    with_store!(open_fresh(data, scenario).await?, store => {
+        let measured = with_fault(&store, fault, || crate::traffic::closed_loop(&store, scenario)).await;
         store.close().await;
         measured
     })
@@ -267,8 +255,11 @@ async fn one_search(
         ));
     };
     let step = async |rate| {
-        let (step, _) = on_fresh_data(data, scenario, fault, Measure::Step(rate, plan)).await?;
-        step.ok_or_else(|| anyhow::anyhow!("a calibration step measured nothing"))
+        with_store!(open_fresh(data, scenario).await?, store => {
+            let step = with_fault(&store, fault, || calibrate::step(&store, scenario, rate, plan)).await;
+            store.close().await;
+            step
+        })
     };
     calibrate::search(plan, step, &mut shown).await
 }

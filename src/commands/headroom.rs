@@ -8,7 +8,6 @@ use anyhow::Result;
 
 use super::EXIT_GATE_FAILED;
 use super::run::{Failure, run_judged};
-use crate::calibrate::cached::Source;
 use crate::calibrate::headroom::{self, Replay};
 use crate::cli::{HeadroomArgs, RunArgs, ValidateArgs};
 use crate::results::RunDir;
@@ -19,17 +18,7 @@ pub async fn capacity(args: HeadroomArgs) -> Result<ExitCode> {
     let speed = scenario.clock.speed * args.compress;
     // One capacity for every replay: the same experiment at each scale.
     let mut base = replay_args(&args, speed);
-    let capacity =
-        match super::run::capacity_source(&base, &scenario, super::parse_db(args.db.db.as_deref())?.as_ref()).await? {
-            Source::Given(n) | Source::Calibrated { per_s: n, .. } => n,
-            _ => {
-                return Err(super::BadInput(format!(
-                    "{}: its load is not in capacity fractions",
-                    args.scenario.display()
-                ))
-                .into());
-            }
-        };
+    let capacity = fixed_capacity(&base, &scenario).await?;
     base.capacity = Some(capacity);
     let study = RunDir::create(&args.out, &format!("capacity-{}", scenario.name), chrono::Utc::now())?;
     eprintln!(
@@ -68,6 +57,17 @@ pub async fn capacity(args: HeadroomArgs) -> Result<ExitCode> {
     }
     println!("written: {}", study.path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The one capacity every replay of a study takes (given, or calibrated now if need be), so each
+/// scale is the same experiment.
+async fn fixed_capacity(base: &RunArgs, scenario: &Scenario) -> Result<f64> {
+    let db = super::parse_db(base.db.db.as_deref())?;
+    let source = super::run::capacity_source(base, scenario, db.as_ref()).await?;
+    source.per_s().ok_or_else(|| {
+        let msg = format!("{}: its load is not in capacity fractions", base.scenario.display());
+        super::BadInput(msg).into()
+    })
 }
 
 fn replay_args(args: &HeadroomArgs, speed: f64) -> RunArgs {
@@ -128,22 +128,11 @@ pub async fn envelope(args: &ValidateArgs) -> Result<ExitCode> {
     let scenario = Scenario::load(&args.scenario)?;
     let highest = scenario.load.points.iter().map(|p| p.1).fold(0.0, f64::max);
     let mut base = super::run::validate_args(args, None)?;
-    if let Some(dir) = &base.fault_dir {
-        let migration = crate::faults::migration_dir::load(dir).map_err(super::BadInput)?;
-        let db = super::parse_db(args.db.db.as_deref())?;
-        crate::faults::precheck::on_empty_copy(dir, &migration, &scenario, db.as_ref(), &args.db.schema).await?;
-    }
+    let migration = crate::faults::migration_dir::load(&args.migration).map_err(super::BadInput)?;
     let db = super::parse_db(args.db.db.as_deref())?;
-    base.capacity = match super::run::capacity_source(&base, &scenario, db.as_ref()).await? {
-        Source::Given(n) | Source::Calibrated { per_s: n, .. } => Some(n),
-        _ => {
-            return Err(super::BadInput(format!(
-                "--envelope: {} does not give its load in capacity fractions",
-                args.scenario.display()
-            ))
-            .into());
-        }
-    };
+    crate::faults::precheck::on_empty_copy(&args.migration, &migration, &scenario, db.as_ref(), &args.db.schema)
+        .await?;
+    base.capacity = Some(fixed_capacity(&base, &scenario).await?);
     let out = args
         .out
         .join(format!("envelope-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));

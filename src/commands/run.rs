@@ -239,9 +239,8 @@ async fn replay_and_report<S: Store>(
             eprintln!("{said}");
         }
         match plan.capacity {
-            Source::NotNeeded => Ok(None),
-            Source::Given(per_s) | Source::Calibrated { per_s, .. } => Ok(Some(per_s)),
             Source::Probe => crate::traffic::capacity_for(&store, scenario).await,
+            ref known => Ok(known.per_s()),
         }
     };
     let ready = async {
