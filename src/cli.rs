@@ -48,7 +48,8 @@ pub enum Command {
     /// Each step sends a flat rate of the scenario's mix for one window to warm up, then
     /// measures one: it passes when checkout meets the SLO (the scenario's checkout alert
     /// thresholds, or --slo-p99-ms / --slo-success) and the generator sent at least 98% of its
-    /// arrivals. The rate doubles until a step fails, then is bisected to 5%. The knee is the
+    /// arrivals. The rate doubles until a step fails twice in a row (a stall of the shared host can
+    /// fail a step, never pass one), then is bisected to 5%. The knee is the
     /// median of --repeat searches, with their spread. With --fault the searches alternate
     /// without and with the fault in place, so drift of the host cancels in their ratio.
     /// Writes capacity.json and capacity.png/.svg (p50 and p99 against the offered rate).

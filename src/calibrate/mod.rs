@@ -161,7 +161,8 @@ pub async fn step<S: Store>(store: &Arc<S>, scenario: &Scenario, rate: f64, plan
     Ok(judge(rate, intended, measured, &plan.slo))
 }
 
-/// One search: doubling from `start_per_s` until a step fails, then bisecting. `run_step`
+/// One search: doubling from `start_per_s` until a rate fails (its step failed twice), then
+/// bisecting. `run_step`
 /// runs and judges the step at a rate (on a store that the caller restores first, so no step
 /// inherits what an earlier one did to the data); `shown` is told of each step as it ends.
 pub async fn search(
@@ -176,6 +177,14 @@ pub async fn search(
         let mut s = run_step(rate).await?;
         s.search = plan.search;
         shown(&s);
+        if !s.passed && steps.len() + 1 < plan.max_steps {
+            // A stall of the shared host can fail a step but never pass one, so a rate fails
+            // only when its step fails twice in a row.
+            steps.push(s);
+            s = run_step(rate).await?;
+            s.search = plan.search;
+            shown(&s);
+        }
         if s.passed {
             pass = Some(rate);
         } else {

@@ -72,9 +72,10 @@ async fn the_search_doubles_then_bisects_to_the_knee_of_the_store() {
     })
     .await
     .unwrap();
-    // 100, 200, 400, 800 pass; 1,600 does not; then bisection between 800 and 1,600.
-    assert_eq!(&seen[..5], &[100.0, 200.0, 400.0, 800.0, 1600.0]);
-    assert_eq!(seen[5], 1200.0);
+    // 100, 200, 400, 800 pass; 1,600 does not, twice; then bisection between 800 and 1,600,
+    // each failed rate tried twice.
+    assert_eq!(&seen[..6], &[100.0, 200.0, 400.0, 800.0, 1600.0, 1600.0]);
+    assert_eq!(seen[6..8], [1200.0, 1200.0]);
     assert!((800.0..1000.0).contains(&found.knee_per_s), "{found:#?}");
     assert!(
         found
@@ -110,4 +111,43 @@ async fn a_store_that_fails_everything_has_no_knee() {
 fn median_and_spread_of_knees() {
     assert_eq!(median_and_spread(&[900.0, 1000.0, 950.0]), (950.0, 1000.0 / 900.0));
     assert_eq!(median_and_spread(&[900.0, 1000.0]).0, 950.0);
+}
+
+/// A passing step at `rate`, or a failing one.
+fn judged(rate: f64, passed: bool) -> Step {
+    Step {
+        search: 0,
+        offered_per_s: rate,
+        achieved_per_s: rate,
+        success: if passed { 1.0 } else { 0.0 },
+        p50_ms: Some(1.0),
+        p99_ms: Some(1.0),
+        passed,
+        why: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_rate_fails_only_when_its_step_fails_twice() {
+    let s = scenario();
+    let p = Plan {
+        start_per_s: 1000.0,
+        ..plan(&s)
+    };
+    // The store's knee is 2,500/s, and the first step at 2,000/s meets a stall of the host.
+    let mut stalled = false;
+    let found = search(
+        &p,
+        async |rate| {
+            let stall = rate == 2000.0 && !stalled;
+            stalled |= stall;
+            Ok(judged(rate, rate <= 2500.0 && !stall))
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let rates: Vec<f64> = found.steps.iter().map(|s| s.offered_per_s).collect();
+    assert_eq!(&rates[..5], &[1000.0, 2000.0, 2000.0, 4000.0, 4000.0], "{rates:?}");
+    assert!((2375.0..=2500.0).contains(&found.knee_per_s), "{rates:?}");
 }
