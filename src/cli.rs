@@ -104,6 +104,26 @@ pub enum Command {
     /// FAIL, 2 when the migration is malformed or fails to apply (what part of it ran is rolled
     /// back) or cannot be judged, 1 on other errors. The run directory is written as for `run`.
     Validate(ValidateArgs),
+    /// Postmortem training: a fault is hidden in the scenario's peak; find it, mitigate it,
+    /// and be debriefed against what really happened.
+    ///
+    /// Example: outage-sim train workloads/training.toml --seed 7
+    ///
+    /// The fault is drawn (by --seed, so a class can face the same one) from the scenario's
+    /// [training] candidates, at a time drawn within its window. On a terminal a live console
+    /// shows checkout, the alerts, the database monitor and the session holding others up;
+    /// type commands on its input line: `diagnose CAUSE` (`--causes` lists them),
+    /// `rollback FAULT`, `kill PID`, `quit`. Without a terminal, give the same commands on
+    /// stdin, one a line:
+    ///
+    ///   (sleep 20; echo diagnose index-build; echo rollback reporting-index) | outage-sim train
+    ///
+    /// On a server you may act from psql or mysql instead (DROP INDEX, pg_terminate_backend,
+    /// KILL): the mitigation is detected from the database within one window. The run ends
+    /// when checkout has recovered, when you quit, or at the clock's end; then it writes
+    /// debrief.md (your times beside the postmortem's and your best earlier attempt with the
+    /// same seed), score.json, and the usual run directory.
+    Train(TrainArgs),
     /// List the faults a backend offers, with what each does, why it hurts and the safer way.
     ///
     /// Example: outage-sim faults --db postgres://localhost/test   (only the URL's scheme is used)
@@ -206,6 +226,33 @@ pub struct CalibrateArgs {
     #[arg(long, value_parser = positive_f64)]
     pub slo_success: Option<f64>,
     /// Where the calibration directory is created.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// The scenario whose [training] section says what may be hidden.
+    #[arg(default_value = "workloads/training.toml")]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Draws the hidden fault and its time (default: a random seed, printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Incident seconds per real second (default 6: one incident minute per 10 s).
+    #[arg(long, default_value_t = 6.0, value_parser = positive_f64)]
+    pub speed: f64,
+    /// The capacity in arrivals/s (default: the latest calibration, made first if none).
+    #[arg(long, value_name = "PER_S", value_parser = positive_f64, conflicts_with = "probe")]
+    pub capacity: Option<f64>,
+    /// Measure capacity with the short closed-loop probe instead of a calibration.
+    #[arg(long)]
+    pub probe: bool,
+    /// Print the causes `diagnose` takes and exit.
+    #[arg(long)]
+    pub causes: bool,
+    /// Where the run directory is created.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
 }

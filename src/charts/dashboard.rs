@@ -46,6 +46,9 @@ fn series(windows: &[WindowRow], events: &[EventRow], db: &[DbSample], notes: &A
                 EventKind::FaultApplySent => format!("{hm} {} applied", e.name),
                 EventKind::FaultRollbackSent => format!("{hm} rollback of {} sent", e.name),
                 EventKind::FaultFailed => format!("{hm} {} failed", e.name),
+                EventKind::TraineeDiagnosis => format!("{hm} trainee: diagnose {}", e.name),
+                EventKind::TraineeAction => format!("{hm} trainee: {}", e.name),
+                EventKind::MitigationDetected => format!("{hm} mitigated: {}", e.name),
                 _ => return None,
             };
             Some((clock_x(&e.clock), label))

@@ -8,6 +8,7 @@ mod merge;
 mod plot;
 mod prepare;
 mod run;
+mod train;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Capacity(args) => runtime()?.block_on(headroom::capacity(args)),
         Command::Prepare(args) => runtime()?.block_on(prepare::prepare(args)),
         Command::Validate(args) => runtime()?.block_on(run::validate(args)),
+        Command::Train(args) => runtime()?.block_on(train::train(args)),
     }
 }
 

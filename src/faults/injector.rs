@@ -43,6 +43,8 @@ pub struct Injector<S: Store> {
     held: Mutex<std::collections::HashMap<String, HeldSession<S>>>,
     /// With the guard its rollback uses too.
     applied: Mutex<Vec<(Fault, Option<LockGuard>)>>,
+    /// The server's id of each held session, by fault.
+    session_ids: Mutex<std::collections::HashMap<String, i64>>,
 }
 
 type HeldSession<S> = Arc<tokio::sync::Mutex<Option<<S as Store>::Session>>>;
@@ -54,7 +56,15 @@ impl<S: Store> Injector<S> {
             events,
             held: Mutex::new(Default::default()),
             applied: Mutex::new(Vec::new()),
+            session_ids: Mutex::new(Default::default()),
         }
+    }
+
+    /// The server's id of the session the fault `name` holds open, while it does.
+    pub fn held_session_id(&self, name: &str) -> Option<i64> {
+        let applied = self.applied().iter().any(|f| f.name == name);
+        let ids = self.session_ids.lock().unwrap_or_else(|p| p.into_inner());
+        ids.get(name).copied().filter(|_| applied)
     }
 
     /// The faults applied and not yet rolled back.
@@ -152,6 +162,10 @@ impl<S: Store> Injector<S> {
             .emit(EventKind::FaultApplySent, name, &first_statement(&fault.up));
         let opened = async {
             let mut session = self.store.open_session().await?;
+            if let Some(id) = self.store.session_id(&mut session).await? {
+                let mut ids = self.session_ids.lock().unwrap_or_else(|p| p.into_inner());
+                ids.insert(name.clone(), id);
+            }
             self.store.run_in_session(&mut session, &fault.up).await?;
             Ok::<_, sqlx::Error>(session)
         };

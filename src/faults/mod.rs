@@ -61,3 +61,42 @@ pub fn for_steps(scenario: &Scenario, dialect: &str, choice: Choice) -> Result<V
         })
         .collect()
 }
+
+/// The index a fault's SQL creates (`CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name`
+/// or MySQL's `ADD INDEX name`), so its presence can be looked up in the database.
+pub fn index_created(sql: &str) -> Option<String> {
+    let code: Vec<&str> = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .flat_map(str::split_whitespace)
+        .collect();
+    let at = code.iter().position(|w| w.eq_ignore_ascii_case("index"))?;
+    let skipped = ["concurrently", "if", "not", "exists"];
+    let name = code[at + 1..]
+        .iter()
+        .find(|w| !skipped.iter().any(|s| w.eq_ignore_ascii_case(s)))?;
+    let name = name.split('(').next()?.trim_matches(|c| c == '"' || c == '`');
+    (!name.is_empty() && !name.eq_ignore_ascii_case("on")).then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod index_tests {
+    #[test]
+    fn the_index_a_fault_creates_is_read_from_its_sql() {
+        let cases = [
+            (
+                "-- a comment with INDEX in it\nCREATE INDEX orders_reporting ON orders (status);",
+                "orders_reporting",
+            ),
+            ("CREATE INDEX CONCURRENTLY IF NOT EXISTS \"r\" ON orders (a);", "r"),
+            (
+                "ALTER TABLE orders ADD INDEX orders_reporting (status, created_at), LOCK=SHARED;",
+                "orders_reporting",
+            ),
+        ];
+        for (sql, name) in cases {
+            assert_eq!(super::index_created(sql).as_deref(), Some(name), "{sql}");
+        }
+        assert_eq!(super::index_created("BEGIN; SELECT 1;"), None);
+    }
+}

@@ -116,6 +116,16 @@ impl<'a, S: Store> Replay<'a, S> {
         self.started_at
     }
 
+    /// The run's fault injector: a trainee's rollback goes through it, as the timeline's do.
+    pub fn injector(&self) -> Arc<Injector<S>> {
+        self.running.injector.clone()
+    }
+
+    /// Notified, it ends the run early, as at the clock's end (faults rolled back).
+    pub fn stopper(&self) -> Arc<tokio::sync::Notify> {
+        self.running.stop.clone()
+    }
+
     /// Where events of this run are sent (for sinks that raise events, such as alerts).
     pub fn bus(&self) -> EventBus {
         self.bus.clone()
@@ -139,6 +149,7 @@ impl<'a, S: Store> Replay<'a, S> {
             bus.emit(EventKind::RunStart, name, "");
             let stopped = tokio::select! {
                 _ = run.until_end(schedule, &tx) => Stop::End,
+                _ = run.stop.notified() => Stop::End,
                 _ = shutdown_signal() => Stop::Interrupted,
                 _ = failed.wait_for(|f| *f) => Stop::SinkFailed,
             };
@@ -206,7 +217,9 @@ struct Running<'a, S: Store> {
     store: Arc<S>,
     recorder: Arc<Recorder>,
     engine: Arc<Engine<S>>,
-    injector: Injector<S>,
+    injector: Arc<Injector<S>>,
+    /// Ends the run before the clock's end when notified (a trainee's `quit`).
+    stop: Arc<tokio::sync::Notify>,
     timeline: Vec<TimelineStep>,
     time: Timebase,
 }
@@ -242,7 +255,8 @@ impl<'a, S: Store> Running<'a, S> {
         );
         let running = Running {
             scenario,
-            injector: Injector::new(store.clone(), bus),
+            injector: Arc::new(Injector::new(store.clone(), bus)),
+            stop: Arc::new(tokio::sync::Notify::new()),
             store,
             recorder,
             engine,

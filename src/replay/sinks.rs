@@ -92,6 +92,8 @@ pub struct ProgressSink {
     bar: ProgressBar,
     every: u64,
     plain: bool,
+    /// Training: the trainee finds the fault, so its events are not printed.
+    hide_faults: bool,
 }
 
 impl ProgressSink {
@@ -102,7 +104,14 @@ impl ProgressSink {
             bar,
             every: (10_000 / window.as_millis().max(1) as u64).max(1),
             plain: !progress::is_terminal(),
+            hide_faults: false,
         }
+    }
+
+    /// Prints no fault events (training hides the fault).
+    pub fn hiding_faults(mut self) -> Self {
+        self.hide_faults = true;
+        self
     }
 }
 
@@ -144,8 +153,8 @@ impl Sink for ProgressSink {
 
     fn event(&mut self, e: &EventRow) -> Result<()> {
         let shown = match e.kind {
-            EventKind::FaultApplySent | EventKind::FaultRollbackSent => true,
-            EventKind::FaultApplyDone | EventKind::FaultRollbackDone | EventKind::FaultFailed => true,
+            EventKind::FaultApplySent | EventKind::FaultRollbackSent => !self.hide_faults,
+            EventKind::FaultApplyDone | EventKind::FaultRollbackDone | EventKind::FaultFailed => !self.hide_faults,
             EventKind::AlertFired | EventKind::AlertResolved => true,
             _ => false,
         };

@@ -185,6 +185,27 @@ pub struct AlertRule {
     pub keep_firing_for_sim_secs: f64,
 }
 
+/// `[training]`: the stories a training run draws its hidden fault from, when it starts, and
+/// the postmortem's own times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Training {
+    pub candidates: Vec<String>,
+    /// The fault starts at a whole minute drawn in this range.
+    pub between: (ClockTime, ClockTime),
+    pub reference: Reference,
+}
+
+/// The postmortem's own times, for the debrief.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reference {
+    pub first_alert: Option<ClockTime>,
+    pub diagnosed: Option<ClockTime>,
+    pub mitigated: Option<ClockTime>,
+    pub recovered: Option<ClockTime>,
+    /// The wrong leads the team chased, in words.
+    pub wrong_leads: Vec<String>,
+}
+
 /// A validated workload.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -202,6 +223,8 @@ pub struct Scenario {
     pub alerts: Vec<AlertRule>,
     /// Whether a breached alert rule fails the run (exit code 3).
     pub gate: bool,
+    /// What `train` may hide in this scenario.
+    pub training: Option<Training>,
     raw: RawScenario,
 }
 

@@ -35,6 +35,28 @@ pub(super) struct RawScenario {
     alerts: Vec<RawAlert>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gate: Option<RawGate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    training: Option<RawTraining>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawTraining {
+    candidates: Spanned<Vec<String>>,
+    between: Spanned<Vec<String>>,
+    #[serde(default)]
+    reference: RawReference,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawReference {
+    first_alert: Option<Spanned<String>>,
+    diagnosed: Option<Spanned<String>>,
+    mitigated: Option<Spanned<String>>,
+    recovered: Option<Spanned<String>>,
+    #[serde(default)]
+    wrong_leads: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -417,6 +439,7 @@ impl RawScenario {
         }
 
         let alerts = self.alerts(&ck)?;
+        let training = self.training(&ck, (start, end))?;
         Ok(Scenario {
             name: self.name.clone().unwrap_or_else(|| {
                 path.file_stem()
@@ -435,6 +458,7 @@ impl RawScenario {
             faults,
             alerts,
             gate: self.gate.as_ref().is_some_and(|g| g.enabled),
+            training,
             raw: self,
         })
     }
@@ -595,6 +619,75 @@ impl RawScenario {
         Ok(Mix {
             weights: weights.map(|w| w / total),
         })
+    }
+
+    /// `[training]`: stories outage-sim knows, drawn within the clock.
+    fn training(&self, ck: &Checker, (start, end): (ClockTime, ClockTime)) -> Result<Option<Training>, ScenarioError> {
+        let Some(t) = &self.training else { return Ok(None) };
+        let known = || {
+            crate::training::STORIES
+                .iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if t.candidates.get_ref().is_empty() {
+            return ck.fail(
+                t.candidates.span(),
+                "training.candidates",
+                format!("expected at least one of: {}", known()),
+            );
+        }
+        if let Some(bad) = t
+            .candidates
+            .get_ref()
+            .iter()
+            .find(|c| crate::training::story(c).is_none())
+        {
+            return ck.fail(
+                t.candidates.span(),
+                "training.candidates",
+                format!("unknown story {bad:?}; expected one of: {}", known()),
+            );
+        }
+        let between = match &t.between.get_ref()[..] {
+            [a, b] => (a.parse::<ClockTime>(), b.parse::<ClockTime>()),
+            _ => {
+                return ck.fail(
+                    t.between.span(),
+                    "training.between",
+                    "expected two times, [\"HH:MM\", \"HH:MM\"]",
+                );
+            }
+        };
+        let between = match between {
+            (Ok(a), Ok(b)) if start <= a && a <= b && b < end => (a, b),
+            (Err(e), _) | (_, Err(e)) => return ck.fail(t.between.span(), "training.between", e),
+            _ => {
+                return ck.fail(
+                    t.between.span(),
+                    "training.between",
+                    format!("expected two times in order within the clock ({start} to {end})"),
+                );
+            }
+        };
+        let r = &t.reference;
+        let time = |v: &Option<Spanned<String>>, k: &str| {
+            v.as_ref()
+                .map(|s| ck.clock_time(s, &format!("training.reference.{k}")))
+                .transpose()
+        };
+        Ok(Some(Training {
+            candidates: t.candidates.get_ref().clone(),
+            between,
+            reference: Reference {
+                first_alert: time(&r.first_alert, "first_alert")?,
+                diagnosed: time(&r.diagnosed, "diagnosed")?,
+                mitigated: time(&r.mitigated, "mitigated")?,
+                recovered: time(&r.recovered, "recovered")?,
+                wrong_leads: r.wrong_leads.clone(),
+            },
+        }))
     }
 
     fn alerts(&self, ck: &Checker) -> Result<Vec<AlertRule>, ScenarioError> {

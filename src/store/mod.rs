@@ -123,6 +123,10 @@ pub trait Store: Send + Sync + 'static {
         sql: &str,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
+    /// The server's id of `session` (what `pg_terminate_backend` or `KILL` takes); `None` on
+    /// SQLite, which has no server sessions.
+    fn session_id(&self, session: &mut Self::Session) -> impl Future<Output = Result<Option<i64>, sqlx::Error>> + Send;
+
     /// Runs one statement of outage-sim's own bookkeeping (its marker, the record of applied
     /// faults) outside the traffic pool, with `params` bound to `$1`, `$2`… in order, and
     /// `"quoted"` identifiers; returns every row's columns as text. The few lines a backend
@@ -191,6 +195,76 @@ pub trait Store: Send + Sync + 'static {
         }
     }
 
+    /// Whether the index `name` exists (on the scenario's tables).
+    fn index_exists(&self, name: &str) -> impl Future<Output = Result<bool, sqlx::Error>> + Send {
+        let name = name.to_string();
+        async move {
+            let sql = match self.dialect() {
+                "sqlite" => "SELECT name FROM sqlite_master WHERE type = 'index' AND name = $1",
+                "postgres" => {
+                    "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1"
+                }
+                _ => {
+                    "SELECT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = $1"
+                }
+            };
+            Ok(!self.bookkeeping(sql, vec![Param::Text(name)]).await?.is_empty())
+        }
+    }
+
+    /// Whether the server session `id` is still connected.
+    fn session_alive(&self, id: i64) -> impl Future<Output = Result<bool, sqlx::Error>> + Send {
+        async move {
+            let sql = match self.dialect() {
+                "postgres" => "SELECT pid::text FROM pg_stat_activity WHERE pid = $1",
+                "mysql" => "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE id = $1",
+                _ => return Ok(false),
+            };
+            Ok(!self.bookkeeping(sql, vec![Param::Int(id)]).await?.is_empty())
+        }
+    }
+
+    /// Ends the server session `id` (a trainee's `kill`); whether there was one to end.
+    fn terminate(&self, id: i64) -> impl Future<Output = Result<bool, sqlx::Error>> + Send {
+        async move {
+            match self.dialect() {
+                "postgres" => {
+                    let rows = self
+                        .bookkeeping("SELECT pg_terminate_backend($1::int)::text", vec![Param::Int(id)])
+                        .await?;
+                    Ok(rows.iter().flatten().any(|v| v == "true" || v == "t"))
+                }
+                "mysql" if self.session_alive(id).await? => {
+                    self.bookkeeping(&format!("KILL {id}"), vec![]).await?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        }
+    }
+
+    /// The session at the head of the lock waits — one that blocks others and waits for no
+    /// one — or else the oldest open transaction: (id, state, query, transaction age in s).
+    fn blocker(&self) -> impl Future<Output = Result<Option<Blocker>, sqlx::Error>> + Send {
+        async move {
+            let sql = match self.dialect() {
+                "postgres" => BLOCKER_POSTGRES,
+                "mysql" => BLOCKER_MYSQL,
+                _ => return Ok(None),
+            };
+            let rows = self.bookkeeping(sql, vec![]).await?;
+            Ok(rows.into_iter().next().and_then(|r| {
+                Some(Blocker {
+                    id: r.first()?.parse().ok()?,
+                    state: r.get(1)?.clone(),
+                    query: r.get(2)?.clone(),
+                    age_s: r.get(3)?.parse().unwrap_or(0.0),
+                    blocking: r.get(4)?.parse().unwrap_or(0),
+                })
+            }))
+        }
+    }
+
     /// One monitor sample: (metric, value) pairs for `db.csv`. Names ending in `_total` are
     /// counters; names with a `:` break a gauge down (by state, wait event…) and stay out of
     /// the dashboard.
@@ -199,6 +273,34 @@ pub trait Store: Send + Sync + 'static {
     /// Closes the pools, waiting for connections in use to come back.
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
+
+/// A session that holds others up (see [`Store::blocker`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocker {
+    pub id: i64,
+    pub state: String,
+    pub query: String,
+    pub age_s: f64,
+    /// How many sessions wait for it (0: only the oldest transaction).
+    pub blocking: i64,
+}
+
+const BLOCKER_POSTGRES: &str = "\
+SELECT pid::text, state, query, age::text, blocking::text FROM ( \
+  SELECT b.pid, coalesce(b.state, '') AS state, b.xact_start, \
+         left(regexp_replace(coalesce(b.query, ''), '\\s+', ' ', 'g'), 100) AS query, \
+         coalesce(extract(epoch FROM now() - b.xact_start), 0)::bigint AS age, \
+         (SELECT count(*) FROM pg_stat_activity w WHERE b.pid = ANY (pg_blocking_pids(w.pid))) AS blocking \
+  FROM pg_stat_activity b \
+  WHERE b.datname = current_database() AND b.pid <> pg_backend_pid() AND b.xact_start IS NOT NULL \
+    AND cardinality(pg_blocking_pids(b.pid)) = 0) s \
+ORDER BY blocking DESC, xact_start LIMIT 1";
+
+const BLOCKER_MYSQL: &str = "\
+SELECT CAST(t.trx_mysql_thread_id AS CHAR), t.trx_state, left(coalesce(p.info, t.trx_query, ''), 100), \
+       CAST(timestampdiff(SECOND, t.trx_started, now()) AS CHAR), '0' \
+FROM information_schema.innodb_trx t LEFT JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id \
+ORDER BY t.trx_started LIMIT 1";
 
 /// A parameter of a bookkeeping statement.
 #[derive(Debug, Clone, PartialEq)]

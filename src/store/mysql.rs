@@ -487,6 +487,13 @@ impl Store for MysqlStore {
         MySqlConnection::connect_with(&self.options).await
     }
 
+    async fn session_id(&self, session: &mut Self::Session) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar::<_, u64>("SELECT CONNECTION_ID()")
+            .fetch_one(&mut *session)
+            .await
+            .map(|id| Some(id as i64))
+    }
+
     async fn run_in_session(&self, session: &mut Self::Session, sql: &str) -> Result<(), sqlx::Error> {
         run_statements!(session, sql).await
     }

@@ -59,6 +59,10 @@ impl Store for NullStore {
         Ok(NullSession(self.open_sessions.clone()))
     }
 
+    async fn session_id(&self, _session: &mut NullSession) -> Result<Option<i64>, sqlx::Error> {
+        Ok(None)
+    }
+
     async fn run_in_session(&self, _session: &mut NullSession, _sql: &str) -> Result<(), sqlx::Error> {
         Ok(())
     }

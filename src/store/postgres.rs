@@ -452,6 +452,13 @@ impl Store for PostgresStore {
         self.session().await
     }
 
+    async fn session_id(&self, session: &mut Self::Session) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+            .fetch_one(&mut *session)
+            .await
+            .map(|id| Some(id as i64))
+    }
+
     async fn run_in_session(&self, session: &mut Self::Session, sql: &str) -> Result<(), sqlx::Error> {
         run_statements!(session, sql).await
     }

@@ -241,6 +241,10 @@ impl Store for SqliteStore {
         <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options(&self.file)).await
     }
 
+    async fn session_id(&self, _session: &mut Self::Session) -> Result<Option<i64>, sqlx::Error> {
+        Ok(None)
+    }
+
     async fn run_in_session(&self, session: &mut Self::Session, sql: &str) -> Result<(), sqlx::Error> {
         run_statements!(session, sql).await
     }

@@ -201,6 +201,9 @@ mod tests {
         }
         async fn close(&self) {}
         type Session = ();
+        async fn session_id(&self, _: &mut ()) -> Result<Option<i64>, sqlx::Error> {
+            Ok(None)
+        }
         async fn open_session(&self) -> Result<(), sqlx::Error> {
             Ok(())
         }

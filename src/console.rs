@@ -1,0 +1,308 @@
+//! The live console of `train`: one more sink of the replay, so the trainee sees the same
+//! windows, samples and events the results get — checkout as sparklines, the alerts, the
+//! database monitor and the session holding others up, and an event log — and types commands
+//! on its input line. Fault events stay hidden: finding the fault is the exercise.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Stdout;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::{execute, terminal};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style, Stylize};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Sparkline};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::replay::{Sink, Window};
+use crate::results::{DbSample, EventKind, EventRow};
+use crate::scenario::Op;
+use crate::store::Blocker;
+
+/// How many windows the sparklines keep.
+const HISTORY: usize = 240;
+/// How many lines the event log keeps.
+const LOG: usize = 200;
+
+/// What the trainee can see of the run, as it goes.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub title: String,
+    /// Incident seconds per real second, to show rates per real second.
+    pub speed: f64,
+    pub clock: String,
+    pub ok_per_s: VecDeque<u64>,
+    pub failed_per_s: VecDeque<u64>,
+    pub p99_ms: VecDeque<u64>,
+    /// Firing alerts and since when.
+    pub firing: BTreeMap<String, String>,
+    pub db: BTreeMap<String, f64>,
+    pub blocker: Option<Blocker>,
+    pub log: VecDeque<String>,
+    pub input: String,
+    /// Windows closed so far.
+    pub windows: u64,
+}
+
+impl Live {
+    fn window(&mut self, w: &Window) {
+        let c = w.op(Op::Checkout);
+        let real_secs = w.sim_secs / self.speed.max(1e-9);
+        let per_s = |n: u64| (n as f64 / real_secs).round() as u64;
+        push(&mut self.ok_per_s, per_s(c.ok), HISTORY);
+        push(
+            &mut self.failed_per_s,
+            per_s(c.failed + c.timed_out + c.dropped),
+            HISTORY,
+        );
+        push(&mut self.p99_ms, c.p99_ms.unwrap_or(0.0).round() as u64, HISTORY);
+        self.clock = c.clock.clone();
+        self.windows = w.index;
+    }
+
+    fn event(&mut self, e: &EventRow) {
+        let line = match e.kind {
+            EventKind::AlertFired => {
+                self.firing.insert(e.name.clone(), e.clock.clone());
+                format!("ALERT fired: {} ({})", e.name, e.detail)
+            }
+            EventKind::AlertResolved => {
+                self.firing.remove(&e.name);
+                format!("alert resolved: {}", e.name)
+            }
+            EventKind::TraineeDiagnosis => format!("you: diagnose {}", e.name),
+            EventKind::TraineeAction => format!("you: {} ({})", e.name, e.detail),
+            EventKind::MitigationDetected => "checkout's cause is gone: watch it recover".to_string(),
+            _ => return, // fault events: the trainee finds the fault
+        };
+        self.say(&format!("{} {line}", e.clock));
+    }
+
+    /// One line in the event log.
+    pub fn say(&mut self, line: &str) {
+        push(&mut self.log, line.to_string(), LOG);
+    }
+}
+
+fn push<T>(queue: &mut VecDeque<T>, value: T, keep: usize) {
+    if queue.len() == keep {
+        queue.pop_front();
+    }
+    queue.push_back(value);
+}
+
+/// The live state and, on a terminal, the screen it is drawn on.
+pub struct Shared {
+    pub live: Live,
+    screen: Option<Terminal<CrosstermBackend<Stdout>>>,
+}
+
+impl Shared {
+    fn draw(&mut self) {
+        if let Some(screen) = self.screen.as_mut() {
+            let _ = screen.draw(|f| render(f, &self.live));
+        }
+    }
+}
+
+/// The console sink; clones share one state.
+#[derive(Clone)]
+pub struct Console(pub Arc<Mutex<Shared>>);
+
+impl Console {
+    /// A console drawn on the terminal (full screen, raw mode until dropped), or, with
+    /// `screen = false`, only the live state (the train command prints lines instead).
+    pub fn new(title: String, speed: f64, screen: bool) -> Result<Console> {
+        let screen = if screen {
+            terminal::enable_raw_mode()?;
+            execute!(std::io::stdout(), terminal::EnterAlternateScreen)?;
+            Some(Terminal::new(CrosstermBackend::new(std::io::stdout()))?)
+        } else {
+            None
+        };
+        let live = Live {
+            title,
+            speed,
+            ..Default::default()
+        };
+        Ok(Console(Arc::new(Mutex::new(Shared { live, screen }))))
+    }
+
+    pub fn with<T>(&self, f: impl FnOnce(&mut Live) -> T) -> T {
+        let mut shared = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let out = f(&mut shared.live);
+        shared.draw();
+        out
+    }
+
+    /// Leaves the full screen, if it was taken.
+    pub fn close(&self) {
+        let mut shared = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if shared.screen.take().is_some() {
+            let _ = terminal::disable_raw_mode();
+            let _ = execute!(std::io::stdout(), terminal::LeaveAlternateScreen);
+        }
+    }
+
+    /// Reads keys on a thread of its own until `done`: typed text edits the input line, Enter
+    /// sends it as a command line, Ctrl-C sends `quit`.
+    pub fn read_keys(&self, lines: UnboundedSender<String>, done: Arc<std::sync::atomic::AtomicBool>) {
+        let console = self.clone();
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if !event::poll(Duration::from_millis(100)).unwrap_or(false) {
+                    continue;
+                }
+                let Ok(Event::Key(key)) = event::read() else { continue };
+                if key.kind != KeyEventKind::Press {
+                    continue;
+                }
+                let sent = console.with(|live| match key.code {
+                    KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Some("quit".to_string()),
+                    KeyCode::Char(c) => {
+                        live.input.push(c);
+                        None
+                    }
+                    KeyCode::Backspace => {
+                        live.input.pop();
+                        None
+                    }
+                    KeyCode::Esc => {
+                        live.input.clear();
+                        None
+                    }
+                    KeyCode::Enter => Some(std::mem::take(&mut live.input)),
+                    _ => None,
+                });
+                if let Some(line) = sent
+                    && lines.send(line).is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if self.screen.take().is_some() {
+            let _ = terminal::disable_raw_mode();
+            let _ = execute!(std::io::stdout(), terminal::LeaveAlternateScreen);
+        }
+    }
+}
+
+impl Sink for Console {
+    fn window(&mut self, w: &Window) -> Result<()> {
+        self.with(|live| live.window(w));
+        Ok(())
+    }
+    fn event(&mut self, e: &EventRow) -> Result<()> {
+        self.with(|live| live.event(e));
+        Ok(())
+    }
+    fn db(&mut self, samples: &[DbSample]) -> Result<()> {
+        self.with(|live| {
+            for s in samples.iter().filter(|s| !s.metric.contains(':')) {
+                live.db.insert(s.metric.clone(), s.value);
+            }
+        });
+        Ok(())
+    }
+}
+
+/// The whole screen: title, three sparklines, alerts beside the database, the log, the input.
+fn render(f: &mut ratatui::Frame, live: &Live) {
+    let [title, charts, middle, log, input] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Min(3),
+        Constraint::Length(3),
+    ])
+    .areas(f.area());
+    f.render_widget(
+        Line::from(format!(" {}   incident clock {}", live.title, live.clock)).bold(),
+        title,
+    );
+    let [ok, failed, p99] = Layout::horizontal([Constraint::Ratio(1, 3); 3]).areas(charts);
+    sparkline(f, ok, "checkout ok/s", &live.ok_per_s, Color::Green);
+    sparkline(f, failed, "checkout failed/s", &live.failed_per_s, Color::Red);
+    sparkline(f, p99, "checkout p99 ms", &live.p99_ms, Color::Yellow);
+    let [alerts, db] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
+    let firing: Vec<Line> = if live.firing.is_empty() {
+        vec![Line::from("none firing").green()]
+    } else {
+        live.firing
+            .iter()
+            .map(|(name, since)| Line::from(format!("{name} (since {since})")).red())
+            .collect()
+    };
+    f.render_widget(
+        Paragraph::new(firing).block(Block::bordered().title(" alerts ")),
+        alerts,
+    );
+    f.render_widget(
+        Paragraph::new(db_lines(live)).block(Block::bordered().title(" database ")),
+        db,
+    );
+    let shown = (log.height as usize).saturating_sub(2);
+    let lines: Vec<Line> = live
+        .log
+        .iter()
+        .skip(live.log.len().saturating_sub(shown))
+        .map(|l| Line::from(l.as_str()))
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" events ")), log);
+    let help =
+        " diagnose CAUSE · rollback FAULT · kill PID · quit (Enter sends; `outage-sim train --causes` lists causes) ";
+    f.render_widget(
+        Paragraph::new(format!("> {}", live.input)).block(Block::bordered().title(help)),
+        input,
+    );
+}
+
+fn sparkline(f: &mut ratatui::Frame, area: Rect, name: &str, values: &VecDeque<u64>, color: Color) {
+    let width = area.width.saturating_sub(2) as usize;
+    let data: Vec<u64> = values
+        .iter()
+        .skip(values.len().saturating_sub(width))
+        .copied()
+        .collect();
+    let now = data.last().map_or("-".into(), |v| v.to_string());
+    let block = Block::bordered().title(format!(" {name}: {now} "));
+    f.render_widget(
+        Sparkline::default()
+            .block(block)
+            .data(&data)
+            .style(Style::new().fg(color)),
+        area,
+    );
+}
+
+fn db_lines(live: &Live) -> Vec<Line<'_>> {
+    let mut lines: Vec<Line> = live
+        .db
+        .iter()
+        .map(|(k, v)| Line::from(format!("{k}: {v:.0}")))
+        .collect();
+    match &live.blocker {
+        Some(b) => {
+            let who = if b.blocking > 0 {
+                format!("blocking {} sessions", b.blocking)
+            } else {
+                "oldest transaction".to_string()
+            };
+            lines.push(Line::from(format!("session {} ({who}): {}, open {:.0} s", b.id, b.state, b.age_s)).yellow());
+            lines.push(Line::from(format!("  {}", b.query)).yellow());
+        }
+        None => lines.push(Line::from("no session holds others up")),
+    }
+    lines
+}

@@ -1,0 +1,181 @@
+//! The score of a training run, read from its events alone, and the debrief that sets it
+//! beside the postmortem's own times and the trainee's best earlier attempt.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::Story;
+use crate::results::{EventKind, EventRow};
+use crate::scenario::{ClockTime, Reference};
+
+/// `score.json` of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub scenario: String,
+    pub seed: u64,
+    pub story: String,
+    /// When the hidden fault started, on the incident clock.
+    pub fault_at: String,
+    pub first_alert: Option<String>,
+    /// The first right diagnosis.
+    pub diagnosed: Option<String>,
+    /// When the culprit was found gone (by a command, or from the database itself).
+    pub mitigated: Option<String>,
+    /// When, after the mitigation, no alert was firing any more.
+    pub recovered: Option<String>,
+    /// Incident minutes from the first alert (from the fault, when no alert fired).
+    pub detect_min: Option<f64>,
+    pub mitigate_min: Option<f64>,
+    pub recover_min: Option<f64>,
+    /// `clock cause` of each wrong diagnosis.
+    pub wrong_diagnoses: Vec<String>,
+    /// `clock action: outcome` of each action that had no effect or failed.
+    pub wasted_actions: Vec<String>,
+}
+
+fn at(clock: &str) -> Option<u32> {
+    clock.parse::<ClockTime>().ok().map(ClockTime::secs)
+}
+
+fn minutes(from: Option<u32>, to: Option<u32>) -> Option<f64> {
+    Some((to? as f64 - from? as f64) / 60.0)
+}
+
+/// Scores a run's events for `story`, hidden at `fault_at`.
+pub fn score(events: &[EventRow], story: &Story, fault_at: ClockTime, scenario: &str, seed: u64) -> Score {
+    let first = |kind: EventKind, name: Option<&str>| {
+        events
+            .iter()
+            .find(|e| e.kind == kind && name.is_none_or(|n| e.name == n))
+            .map(|e| e.clock.clone())
+    };
+    let first_alert = first(EventKind::AlertFired, None);
+    let diagnosed = first(EventKind::TraineeDiagnosis, Some(story.cause));
+    let mitigated = first(EventKind::MitigationDetected, None);
+    let recovered = recovered_after_mitigation(events);
+    let from = first_alert.as_deref().and_then(at).or(Some(fault_at.secs()));
+    let of_kind = |kind: EventKind| events.iter().filter(move |e| e.kind == kind);
+    Score {
+        scenario: scenario.into(),
+        seed,
+        story: story.name.into(),
+        fault_at: fault_at.to_string(),
+        detect_min: minutes(from, diagnosed.as_deref().and_then(at)),
+        mitigate_min: minutes(from, mitigated.as_deref().and_then(at)),
+        recover_min: minutes(from, recovered.as_deref().and_then(at)),
+        first_alert,
+        diagnosed,
+        mitigated,
+        recovered,
+        wrong_diagnoses: of_kind(EventKind::TraineeDiagnosis)
+            .filter(|e| e.name != story.cause)
+            .map(|e| format!("{} {}", e.clock, e.name))
+            .collect(),
+        wasted_actions: of_kind(EventKind::TraineeAction)
+            .filter(|e| e.detail.starts_with("no effect") || e.detail.starts_with("failed"))
+            .map(|e| format!("{} {}: {}", e.clock, e.name, e.detail))
+            .collect(),
+    }
+}
+
+/// The first time, from the first mitigation on, when no alert is firing.
+fn recovered_after_mitigation(events: &[EventRow]) -> Option<String> {
+    let mitigation = events.iter().position(|e| e.kind == EventKind::MitigationDetected)?;
+    let mut firing = std::collections::BTreeSet::new();
+    for (i, e) in events.iter().enumerate() {
+        match e.kind {
+            EventKind::AlertFired => {
+                firing.insert(e.name.as_str());
+            }
+            EventKind::AlertResolved => {
+                firing.remove(e.name.as_str());
+            }
+            _ => {}
+        }
+        if i >= mitigation && firing.is_empty() {
+            return Some(e.clock.clone());
+        }
+    }
+    None
+}
+
+/// The best earlier score of the same scenario, story and seed under `out` (the fastest
+/// mitigation), other than `this`.
+pub fn best_earlier(out: &Path, this: &Score) -> Option<Score> {
+    let dirs = std::fs::read_dir(out).ok()?;
+    dirs.filter_map(|d| {
+        let text = std::fs::read_to_string(d.ok()?.path().join(SCORE_JSON)).ok()?;
+        serde_json::from_str::<Score>(&text).ok()
+    })
+    .filter(|s| s.scenario == this.scenario && s.seed == this.seed && s.story == this.story && s != this)
+    .filter(|s| s.mitigate_min.is_some())
+    .min_by(|a, b| {
+        a.mitigate_min
+            .partial_cmp(&b.mitigate_min)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    })
+}
+
+pub const SCORE_JSON: &str = "score.json";
+pub const DEBRIEF_MD: &str = "debrief.md";
+
+fn shown(v: Option<f64>) -> String {
+    v.map_or("—".into(), |m| format!("{m:.0} min"))
+}
+
+/// `debrief.md`: the trainee's times beside the postmortem's and their best earlier attempt,
+/// the reveal, and the safer change.
+pub fn debrief(s: &Score, story: &Story, reference: &Reference, best: Option<&Score>, explained: &str) -> String {
+    let r = |t: Option<ClockTime>| t.map(ClockTime::secs);
+    let team = |t: Option<ClockTime>| shown(minutes(r(reference.first_alert), r(t)));
+    let best_of = |f: fn(&Score) -> Option<f64>| best.map_or("—".into(), |b| shown(f(b)));
+    let mut md = format!("# Debrief: {} (seed {})\n\n", s.scenario, s.seed);
+    md += "| | you | the postmortem's team | your best earlier |\n|---|---|---|---|\n";
+    md += &format!(
+        "| first alert | {} | {} | |\n",
+        s.first_alert.as_deref().unwrap_or("none fired"),
+        reference.first_alert.map_or("—".into(), |t| t.to_string())
+    );
+    md += &format!(
+        "| time to detect (first alert → right diagnosis) | {} | {} | {} |\n",
+        shown(s.detect_min),
+        team(reference.diagnosed),
+        best_of(|b| b.detect_min)
+    );
+    md += &format!(
+        "| time to mitigate (→ the cause gone) | {} | {} | {} |\n",
+        shown(s.mitigate_min),
+        team(reference.mitigated),
+        best_of(|b| b.mitigate_min)
+    );
+    md += &format!(
+        "| time to recover (→ every alert resolved) | {} | {} | {} |\n",
+        shown(s.recover_min),
+        team(reference.recovered),
+        best_of(|b| b.recover_min)
+    );
+    md += &format!(
+        "| wrong diagnoses | {} | {} | {} |\n\n",
+        s.wrong_diagnoses.len(),
+        reference.wrong_leads.len(),
+        best.map_or("—".into(), |b| b.wrong_diagnoses.len().to_string())
+    );
+    for (what, list) in [
+        ("Wrong diagnoses", &s.wrong_diagnoses),
+        ("Actions with no effect", &s.wasted_actions),
+    ] {
+        if !list.is_empty() {
+            md += &format!("{what}: {}.\n\n", list.join("; "));
+        }
+    }
+    if !reference.wrong_leads.is_empty() {
+        md += &format!("The team's wrong leads: {}.\n\n", reference.wrong_leads.join("; "));
+    }
+    md += &format!(
+        "## What it was: {} (cause: {}), from {}\n\n{}\n\n",
+        story.name, story.cause, s.fault_at, story.told
+    );
+    md += &format!("## The fault, and the safer change\n\n{explained}\n");
+    md
+}

@@ -1,0 +1,175 @@
+use std::path::Path;
+
+use super::score::{debrief, score};
+use super::*;
+use crate::results::{EventKind, EventRow};
+use crate::scenario::Reference;
+
+fn text(candidates: &str) -> String {
+    format!(
+        r#"
+[clock]
+start = "12:00"
+end = "16:30"
+speed = 60
+[load]
+unit = "capacity"
+points = [{{ at = "12:00", value = 0.5 }}]
+[mix]
+checkout = 1
+[training]
+candidates = {candidates}
+between = ["12:30", "12:50"]
+[training.reference]
+first_alert = "12:45"
+diagnosed = "14:30"
+"#
+    )
+}
+
+fn scenario(candidates: &str) -> Scenario {
+    Scenario::parse(&text(candidates), Path::new("t.toml")).unwrap()
+}
+
+#[test]
+fn the_same_seed_draws_the_same_fault_at_the_same_time_within_the_window() {
+    let s = scenario(r#"["reporting-index", "long-report"]"#);
+    let a = draw(&s, "postgres", 7).unwrap();
+    assert_eq!(a, draw(&s, "postgres", 7).unwrap());
+    let mut stories = std::collections::BTreeSet::new();
+    for seed in 0..40 {
+        let d = draw(&s, "postgres", seed).unwrap();
+        assert!(
+            (12 * 3600 + 30 * 60..=12 * 3600 + 50 * 60).contains(&d.start.secs()),
+            "{d:?}"
+        );
+        stories.insert(d.story);
+    }
+    assert_eq!(stories.len(), 2, "both candidates are drawn");
+    // SQLite has no long-report: only the index is drawn there.
+    assert!((0..20).all(|seed| draw(&s, "sqlite", seed).unwrap().story == "reporting-index"));
+    let only_server = scenario(r#"["long-report"]"#);
+    assert!(draw(&only_server, "sqlite", 1).unwrap_err().contains("runs on sqlite"));
+}
+
+#[test]
+fn the_hidden_story_replaces_the_scenarios_faults_on_its_clock() {
+    let s = scenario(r#"["long-report"]"#);
+    let drawn = Drawn {
+        story: "long-report",
+        start: "12:40".parse().unwrap(),
+    };
+    let hidden = hide(&s, &drawn);
+    let steps: Vec<(String, String, Option<String>)> = hidden
+        .faults
+        .iter()
+        .map(|f| (f.name.clone(), f.apply.to_string(), f.rollback.map(|r| r.to_string())))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("reporting-index".into(), "12:40:00".into(), Some("12:50:00".into())),
+            ("long-report".into(), "12:45:00".into(), None),
+        ]
+    );
+}
+
+#[test]
+fn unknown_stories_and_windows_outside_the_clock_are_refused_with_their_line() {
+    let err = Scenario::parse(&text(r#"["no-such"]"#), Path::new("t.toml")).unwrap_err();
+    assert_eq!((err.field.as_str(), err.line), ("training.candidates", 12), "{err}");
+    assert!(err.message.contains("unknown story \"no-such\""), "{err}");
+    let late = text(r#"["reporting-index"]"#).replace(r#"["12:30", "12:50"]"#, r#"["12:30", "17:00"]"#);
+    let err = Scenario::parse(&late, Path::new("t.toml")).unwrap_err();
+    assert_eq!(err.field, "training.between");
+    assert!(err.message.contains("within the clock"), "{err}");
+}
+
+#[test]
+fn commands_are_parsed_and_a_wrong_one_says_what_is_expected() {
+    assert_eq!(
+        "diagnose index-build".parse(),
+        Ok(Command::Diagnose("index-build".into()))
+    );
+    assert_eq!(
+        "  rollback reporting-index ".parse(),
+        Ok(Command::Rollback("reporting-index".into()))
+    );
+    assert_eq!("kill 4242".parse(), Ok(Command::Kill(4242)));
+    assert_eq!("quit".parse(), Ok(Command::Quit));
+    let err = "diagnose gremlins".parse::<Command>().unwrap_err();
+    assert!(
+        err.contains("unknown cause \"gremlins\"") && err.contains("load-balancer"),
+        "{err}"
+    );
+    assert!("kill me".parse::<Command>().unwrap_err().contains("a session id"));
+    assert!("reboot".parse::<Command>().unwrap_err().contains("diagnose CAUSE"));
+}
+
+fn event(clock: &str, kind: EventKind, name: &str, detail: &str) -> EventRow {
+    EventRow {
+        t_s: 0.0,
+        clock: clock.into(),
+        kind,
+        name: name.into(),
+        detail: detail.into(),
+    }
+}
+
+#[test]
+fn the_score_times_detection_mitigation_and_recovery_from_the_first_alert() {
+    use EventKind::*;
+    let events = [
+        event("12:38:00", FaultApplySent, "reporting-index", ""),
+        event("12:44:00", AlertFired, "p99", ""),
+        event("12:46:00", AlertFired, "success", ""),
+        event("12:48:00", TraineeDiagnosis, "load-balancer", ""),
+        event("12:52:00", TraineeDiagnosis, "index-build", ""),
+        event(
+            "12:53:00",
+            TraineeAction,
+            "rollback nothing",
+            "no effect: no such fault is applied",
+        ),
+        event("12:54:00", TraineeAction, "rollback reporting-index", "rolling back"),
+        event("12:56:00", MitigationDetected, "reporting-index", "rolled back"),
+        event("13:00:00", AlertResolved, "p99", ""),
+        event("13:03:00", AlertResolved, "success", ""),
+    ];
+    let story = story("reporting-index").unwrap();
+    let s = score(&events, story, "12:38".parse().unwrap(), "smoke", 7);
+    assert_eq!(s.first_alert.as_deref(), Some("12:44:00"));
+    assert_eq!(
+        (s.detect_min, s.mitigate_min, s.recover_min),
+        (Some(8.0), Some(12.0), Some(19.0))
+    );
+    assert_eq!(s.wrong_diagnoses, ["12:48:00 load-balancer"]);
+    assert_eq!(s.wasted_actions.len(), 1);
+    let reference = Reference {
+        first_alert: Some("12:45".parse().unwrap()),
+        diagnosed: Some("14:30".parse().unwrap()),
+        ..Default::default()
+    };
+    let md = debrief(&s, story, &reference, None, "why it hurts");
+    assert!(
+        md.contains("| time to detect (first alert → right diagnosis) | 8 min | 105 min | — |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("What it was: reporting-index (cause: index-build), from 12:38:00"),
+        "{md}"
+    );
+}
+
+#[test]
+fn without_a_mitigation_nothing_is_recovered() {
+    let events = [event("12:44:00", EventKind::AlertFired, "p99", "")];
+    let s = score(
+        &events,
+        story("reporting-index").unwrap(),
+        "12:38".parse().unwrap(),
+        "smoke",
+        1,
+    );
+    assert_eq!((s.detect_min, s.mitigate_min, s.recover_min), (None, None, None));
+}
