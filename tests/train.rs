@@ -200,13 +200,14 @@ fn a_trainee_in_a_real_terminal_types_at_the_console_and_is_debriefed() {
 mod common;
 
 /// A small server story: 20,000 orders, 150 arrivals/s, the long-report story hidden at 12:10
-/// (index at 12:10, report at 12:15, the index's DROP queued behind it at 12:20), 1 s windows.
+/// (index at 12:10, report at 12:15, the index's DROP queued behind it at 12:20), 1 s windows;
+/// run at `--speed 120` (train's own default is a person's pace).
 const LOCK_QUEUE: &str = r#"
 name = "train-lock-queue"
 [clock]
 start = "12:00"
 end = "13:00"
-speed = 120
+speed = 60
 [load]
 unit = "arrivals_per_second"
 points = [{ at = "12:00", value = 150.0 }, { at = "13:00", value = 150.0 }]
@@ -251,6 +252,8 @@ fn on_postgres_ending_the_blocking_report_from_psql_is_detected_within_a_window_
         "outage_sim_train",
         "--seed",
         "1",
+        "--speed",
+        "120",
     ];
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("outage-sim"))
         .args(args)
@@ -271,16 +274,23 @@ fn on_postgres_ending_the_blocking_report_from_psql_is_detected_within_a_window_
             {
                 let _ = tx.send(rest.1.split(' ').next().unwrap_or("").to_string());
             }
+            eprintln!("train> {line}"); // shown when the test fails
             all += &line;
             all += "\n";
         }
         all
     });
-    common::wait_for_event(&out, EventKind::FaultRollbackSent, Duration::from_secs(120));
+    // The index's DROP is queued behind the report, and checkout behind the DROP.
+    let dir = wait_for("the index's rollback to be sent", Duration::from_secs(120), || {
+        let dir = run_dir(&out)?;
+        events(&dir)
+            .iter()
+            .any(|e| e.kind == EventKind::FaultRollbackSent)
+            .then_some(dir)
+    });
     let pid = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("the console names the blocking session");
-    let dir = run_dir(&out).unwrap();
     let killed = Command::new("psql")
         .args([url.as_str(), "-tAc", &format!("SELECT pg_terminate_backend({pid})")])
         .output()

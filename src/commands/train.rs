@@ -220,9 +220,9 @@ struct Trainee<S: Store> {
 
 impl<S: Store> Trainee<S> {
     /// Until the replay ends (it is dropped then): each command as it comes, and a look at the
-    /// database every window.
+    /// database twice a window, so a mitigation is found within one.
     async fn act_and_watch(mut self, mut commands: UnboundedReceiver<String>, window: Duration) -> Infallible {
-        let mut ticks = tokio::time::interval(window);
+        let mut ticks = tokio::time::interval(window / 2);
         let mut open = true;
         loop {
             tokio::select! {

@@ -244,7 +244,8 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// The session at the head of the lock waits — one that blocks others and waits for no
-    /// one — or else the oldest open transaction: (id, state, query, transaction age in s).
+    /// one — or else the oldest open transaction; only transactions open a second or more, so
+    /// checkout's own short row waits are not taken for it.
     fn blocker(&self) -> impl Future<Output = Result<Option<Blocker>, sqlx::Error>> + Send {
         async move {
             let sql = match self.dialect() {
@@ -292,7 +293,8 @@ SELECT pid::text, state, query, age::text, blocking::text FROM ( \
          coalesce(extract(epoch FROM now() - b.xact_start), 0)::bigint AS age, \
          (SELECT count(*) FROM pg_stat_activity w WHERE b.pid = ANY (pg_blocking_pids(w.pid))) AS blocking \
   FROM pg_stat_activity b \
-  WHERE b.datname = current_database() AND b.pid <> pg_backend_pid() AND b.xact_start IS NOT NULL \
+  WHERE b.datname = current_database() AND b.pid <> pg_backend_pid() \
+    AND b.xact_start < now() - interval '1 second' \
     AND cardinality(pg_blocking_pids(b.pid)) = 0) s \
 ORDER BY blocking DESC, xact_start LIMIT 1";
 
@@ -300,6 +302,7 @@ const BLOCKER_MYSQL: &str = "\
 SELECT CAST(t.trx_mysql_thread_id AS CHAR), t.trx_state, left(coalesce(p.info, t.trx_query, ''), 100), \
        CAST(timestampdiff(SECOND, t.trx_started, now()) AS CHAR), '0' \
 FROM information_schema.innodb_trx t LEFT JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id \
+WHERE t.trx_started < now() - INTERVAL 1 SECOND \
 ORDER BY t.trx_started LIMIT 1";
 
 /// A parameter of a bookkeeping statement.
