@@ -53,12 +53,13 @@ fn phase_rows(summary: &Summary) -> String {
     out + "</table>"
 }
 
-/// The run's report: summary, timeline, dashboard and the scenario as run.
+/// The run's report: summary, the interactive charts, timeline, dashboard and the scenario as
+/// run.
 pub fn report_html(
     title: &str,
     summary: &Summary,
     timeline_md: &str,
-    dashboard_svg: &str,
+    (interactive, dashboard_svg): (&str, &str),
     scenario_toml: &str,
 ) -> String {
     let mut body = format!("<h1>{}</h1>\n", escape(title));
@@ -81,6 +82,8 @@ pub fn report_html(
     );
     body += "<h2>Checkout by phase</h2>\n";
     body += &phase_rows(summary);
+    body += "\n<h2>Explore</h2>\n";
+    body += interactive;
     body += "\n<h2>Dashboard</h2>\n";
     body += inline_svg(dashboard_svg);
     body += "\n<h2>Timeline</h2>\n<ul>\n";
@@ -161,7 +164,7 @@ mod tests {
             "a <b>",
             &s,
             "- **12:00:00** x < y\n",
-            "<?xml version=\"1.0\"?>\n<svg></svg>",
+            ("<div id=\"charts\"></div>", "<?xml version=\"1.0\"?>\n<svg></svg>"),
             "k = \"<v>\"",
         );
         assert!(html.contains("<h1>a &lt;b&gt;</h1>"));

@@ -1,6 +1,7 @@
 //! What people read: the terminal summary and the postmortem-style `timeline.md`.
 
 mod html;
+mod interactive;
 
 pub use html::{compare_html, report_html};
 

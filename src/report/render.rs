@@ -55,7 +55,13 @@ pub fn render_run(run: &RunDir) -> Result<(Summary, Meta)> {
     let scenario_text = std::fs::read_to_string(run.file(SCENARIO_TOML)).unwrap_or_default();
     std::fs::write(
         run.file("report.html"),
-        super::report_html(&title, &summary, &timeline, &svg, &scenario_text),
+        super::report_html(
+            &title,
+            &summary,
+            &timeline,
+            (&super::interactive::section(&windows, &events), &svg),
+            &scenario_text,
+        ),
     )?;
     Ok((summary, meta))
 }
