@@ -123,23 +123,24 @@ impl Class<'_> {
 
         let replay = Replay::new(scenario, store.clone(), self.faults.clone(), capacity);
         let screen = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+        let mut sinks: Vec<Box<dyn Sink>> = vec![
+            Box::new(ResultsSink::create(run, replay.started_at())?),
+            Box::new(AlertSink::new(&scenario.alerts, replay.bus())),
+        ];
+        if !screen {
+            let progress = ProgressSink::new(replay::windows_in(scenario), scenario.run.window);
+            sinks.push(Box::new(progress.hiding_faults()));
+        }
+        // From here nothing fails before the console is closed again (the terminal is raw).
         let title = format!("outage-sim train: {} (seed {})", scenario.name, self.seed);
         let console = Console::new(title, scenario.clock.speed, screen)?;
+        sinks.push(Box::new(console.clone()));
         let (lines, commands) = unbounded_channel();
         let done = Arc::new(AtomicBool::new(false));
         if screen {
             console.read_keys(lines, done.clone());
         } else {
             read_stdin(lines);
-        }
-        let mut sinks: Vec<Box<dyn Sink>> = vec![
-            Box::new(ResultsSink::create(run, replay.started_at())?),
-            Box::new(AlertSink::new(&scenario.alerts, replay.bus())),
-            Box::new(console.clone()),
-        ];
-        if !screen {
-            let progress = ProgressSink::new(replay::windows_in(scenario), scenario.run.window);
-            sinks.push(Box::new(progress.hiding_faults()));
         }
         let culprit = self.faults.iter().find(|f| f.name == self.story().culprit).cloned();
         let trainee = Trainee {
