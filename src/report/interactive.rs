@@ -60,9 +60,17 @@ fn data(windows: &[WindowRow], events: &[EventRow]) -> Data {
     let mut d = Data::default();
     let mut last_t = 0.0;
     for w in windows.iter().filter(|w| w.op == FOCUS_OP) {
-        let (Some(x), real) = (secs(&w.clock), w.t_s - last_t) else { continue };
+        let (Some(x), real) = (secs(&w.clock), w.t_s - last_t) else {
+            continue;
+        };
         last_t = w.t_s;
-        let per_s = |n: u64| if real > 0.0 { (n as f64 / real * 10.0).round() / 10.0 } else { 0.0 };
+        let per_s = |n: u64| {
+            if real > 0.0 {
+                (n as f64 / real * 10.0).round() / 10.0
+            } else {
+                0.0
+            }
+        };
         d.x.push(x);
         d.offered.push(per_s(w.offered));
         d.ok.push(per_s(w.ok));
@@ -154,6 +162,9 @@ mod tests {
         assert_eq!((d.ok.clone(), d.failed.clone()), (vec![200.0, 100.0], vec![4.0, 4.0]));
         assert_eq!(d.events.len(), 1, "locks are left to the timeline");
         let html = section(&windows, &events);
-        assert!(html.contains("reporting-index applied") && !html.contains("INDEX </script>"), "{html}");
+        assert!(
+            html.contains("reporting-index applied") && !html.contains("INDEX </script>"),
+            "{html}"
+        );
     }
 }
