@@ -245,7 +245,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The session at the head of the lock waits — one that blocks others and waits for no
     /// one — or else the oldest open transaction; only transactions open a second or more, so
-    /// checkout's own short row waits are not taken for it.
+    /// checkout's own short row waits are not taken for it. MySQL does not say who holds a
+    /// metadata lock (without a plugin), so there the oldest transaction is taken as the head,
+    /// blocking every session that waits for a lock.
     fn blocker(&self) -> impl Future<Output = Result<Option<Blocker>, sqlx::Error>> + Send {
         async move {
             let sql = match self.dialect() {
@@ -300,7 +302,8 @@ ORDER BY blocking DESC, xact_start LIMIT 1";
 
 const BLOCKER_MYSQL: &str = "\
 SELECT CAST(t.trx_mysql_thread_id AS CHAR), t.trx_state, left(coalesce(p.info, t.trx_query, ''), 100), \
-       CAST(timestampdiff(SECOND, t.trx_started, now()) AS CHAR), '0' \
+       CAST(timestampdiff(SECOND, t.trx_started, now()) AS CHAR), \
+       CAST((SELECT count(*) FROM information_schema.processlist w WHERE w.state LIKE 'Waiting for%lock%') AS CHAR) \
 FROM information_schema.innodb_trx t LEFT JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id \
 WHERE t.trx_started < now() - INTERVAL 1 SECOND \
 ORDER BY t.trx_started LIMIT 1";
