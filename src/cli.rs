@@ -372,6 +372,10 @@ pub struct RunArgs {
     /// an hour ahead. Example: --start-at 2026-11-26T10:00:00Z
     #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Not an option: studies that run many replays (`capacity`, `validate --envelope`) print
+    /// one line a replay instead of each replay's summary.
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 impl RunArgs {
@@ -396,6 +400,7 @@ impl RunArgs {
             metrics_linger: 0.0,
             shard: None,
             start_at: None,
+            quiet: false,
         }
     }
 }

@@ -84,6 +84,7 @@ async fn one_replay(base: &RunArgs, scale: f64, no_faults: bool, out: &Path) -> 
         load_scale: Some(scale),
         no_faults,
         out: out.to_path_buf(),
+        quiet: true,
         ..base.clone()
     })
     .await?;

@@ -281,7 +281,9 @@ async fn replay_and_report<S: Store>(
     let _ = tokio::time::timeout(Duration::from_secs(10), store.close()).await;
     let ending = ending?;
     let (summary, meta) = report::render_run(run)?;
-    print!("{}", report::terminal_summary(&summary, &meta, &run.path));
+    if !plan.args.quiet {
+        print!("{}", report::terminal_summary(&summary, &meta, &run.path));
+    }
     judge(plan, run, ending, summary.gate_failed())
 }
 
