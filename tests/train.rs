@@ -42,11 +42,6 @@ fn wait_for<T>(what: &str, limit: Duration, mut found: impl FnMut() -> Option<T>
     }
 }
 
-fn run_dir(out: &Path) -> Option<PathBuf> {
-    let dir = std::fs::read_dir(out).ok()?.flatten().find(|d| d.path().is_dir())?;
-    Some(dir.path())
-}
-
 fn events(dir: &Path) -> Vec<EventRow> {
     RunDir {
         path: dir.to_path_buf(),
@@ -58,7 +53,7 @@ fn events(dir: &Path) -> Vec<EventRow> {
 /// Waits for the hidden fault to be in place: the trainee acts on a real outage.
 fn fault_in_place(out: &Path) -> PathBuf {
     wait_for("the hidden fault to be applied", Duration::from_secs(120), || {
-        let dir = run_dir(out)?;
+        let dir = common::run_dir(out)?;
         events(&dir)
             .iter()
             .any(|e| e.kind == EventKind::FaultApplyDone)
@@ -282,7 +277,7 @@ fn blocking_report_ended_from_outside(url: &str, client: &str, end: impl Fn(&str
     });
     // The index's DROP is queued behind the report, and checkout behind the DROP.
     let dir = wait_for("the index's rollback to be sent", Duration::from_secs(120), || {
-        let dir = run_dir(&out)?;
+        let dir = common::run_dir(&out)?;
         events(&dir)
             .iter()
             .any(|e| e.kind == EventKind::FaultRollbackSent)

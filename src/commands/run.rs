@@ -225,24 +225,7 @@ async fn replay_and_report<S: Store>(
     exporter: Option<(exporter::MetricsSink, exporter::Server)>,
 ) -> Result<(ExitCode, Option<Failure>)> {
     let scenario = &plan.scenario;
-    let ready = async {
-        if !plan.faults.is_empty() && !store.is_prepared().await? {
-            return Err(BadInput(
-                "this database was not prepared by outage-sim, so no fault will be applied to it; \
-                 run without --db, or with --db sqlite:NEW_FILE to let outage-sim prepare one"
-                    .into(),
-            )
-            .into());
-        }
-        faults::roll_back_leftovers(&*store).await?;
-        if let Some(said) = plan.capacity.describe() {
-            eprintln!("{said}");
-        }
-        match plan.capacity {
-            Source::Probe => crate::traffic::capacity_for(&store, scenario).await,
-            ref known => Ok(known.per_s()),
-        }
-    };
+    let ready = ready(&store, scenario, !plan.faults.is_empty(), &plan.capacity);
     let ready = async {
         let capacity = ready.await?;
         wait_for_start(plan.args.start_at).await?;
@@ -285,6 +268,33 @@ async fn replay_and_report<S: Store>(
         print!("{}", report::terminal_summary(&summary, &meta, &run.path));
     }
     judge(plan, run, ending, summary.gate_failed())
+}
+
+/// Before a replay: refuses faults on a database outage-sim did not prepare, rolls back faults
+/// an earlier run left applied, says where the capacity comes from and resolves it (probing
+/// when asked to). Shared by `run` and `train`.
+pub(crate) async fn ready<S: Store>(
+    store: &Arc<S>,
+    scenario: &Scenario,
+    with_faults: bool,
+    capacity: &Source,
+) -> Result<Option<f64>> {
+    if with_faults && !store.is_prepared().await? {
+        return Err(BadInput(
+            "this database was not prepared by outage-sim, so no fault will be applied to it; \
+             run without --db, or with --db sqlite:NEW_FILE to let outage-sim prepare one"
+                .into(),
+        )
+        .into());
+    }
+    faults::roll_back_leftovers(&**store).await?;
+    if let Some(said) = capacity.describe() {
+        eprintln!("{said}");
+    }
+    match capacity {
+        Source::Probe => crate::traffic::capacity_for(store, scenario).await,
+        known => Ok(known.per_s()),
+    }
 }
 
 /// Where the run's capacity comes from: `--capacity`, `--probe`, the latest calibration of the

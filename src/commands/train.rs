@@ -98,18 +98,8 @@ impl Class<'_> {
     }
 
     async fn run<S: Store>(&self, store: Arc<S>, run: &RunDir, target: store::Target) -> Result<ExitCode> {
-        if !store.is_prepared().await? {
-            return Err(BadInput(
-                "this database was not prepared by outage-sim, so no fault will be hidden in it".into(),
-            )
-            .into());
-        }
-        faults::roll_back_leftovers(&*store).await?;
         let scenario = &self.scenario;
-        let capacity = match self.capacity {
-            Source::Probe => crate::traffic::capacity_for(&store, scenario).await?,
-            ref known => known.per_s(),
-        };
+        let capacity = super::run::ready(&store, scenario, true, &self.capacity).await?;
         std::fs::write(run.file(SCENARIO_TOML), scenario.to_toml_resolved(capacity))?;
         let names = self.faults.iter().map(|f| f.name.clone()).collect();
         let meta = Meta::of_run(

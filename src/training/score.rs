@@ -124,6 +124,10 @@ fn shown(v: Option<f64>) -> String {
     v.map_or("—".into(), |m| format!("{m:.0} min"))
 }
 
+/// A row of the debrief's times: its name, the trainee's minutes, the team's time, and the
+/// best earlier attempt's minutes.
+type TimeRow = (&'static str, Option<f64>, Option<ClockTime>, fn(&Score) -> Option<f64>);
+
 /// `debrief.md`: the trainee's times beside the postmortem's and their best earlier attempt,
 /// the reveal, and the safer change.
 pub fn debrief(s: &Score, story: &Story, reference: &Reference, best: Option<&Score>, explained: &str) -> String {
@@ -137,24 +141,34 @@ pub fn debrief(s: &Score, story: &Story, reference: &Reference, best: Option<&Sc
         s.first_alert.as_deref().unwrap_or("none fired"),
         reference.first_alert.map_or("—".into(), |t| t.to_string())
     );
-    md += &format!(
-        "| time to detect (first alert → right diagnosis) | {} | {} | {} |\n",
-        shown(s.detect_min),
-        team(reference.diagnosed),
-        best_of(|b| b.detect_min)
-    );
-    md += &format!(
-        "| time to mitigate (→ the cause gone) | {} | {} | {} |\n",
-        shown(s.mitigate_min),
-        team(reference.mitigated),
-        best_of(|b| b.mitigate_min)
-    );
-    md += &format!(
-        "| time to recover (→ every alert resolved) | {} | {} | {} |\n",
-        shown(s.recover_min),
-        team(reference.recovered),
-        best_of(|b| b.recover_min)
-    );
+    let rows: [TimeRow; 3] = [
+        (
+            "time to detect (first alert → right diagnosis)",
+            s.detect_min,
+            reference.diagnosed,
+            |b| b.detect_min,
+        ),
+        (
+            "time to mitigate (→ the cause gone)",
+            s.mitigate_min,
+            reference.mitigated,
+            |b| b.mitigate_min,
+        ),
+        (
+            "time to recover (→ every alert resolved)",
+            s.recover_min,
+            reference.recovered,
+            |b| b.recover_min,
+        ),
+    ];
+    for (what, you, theirs, earlier) in rows {
+        md += &format!(
+            "| {what} | {} | {} | {} |\n",
+            shown(you),
+            team(theirs),
+            best_of(earlier)
+        );
+    }
     md += &format!(
         "| wrong diagnoses | {} | {} | {} |\n\n",
         s.wrong_diagnoses.len(),
