@@ -22,3 +22,11 @@ pub async fn store(scenario: &Scenario, dir: &Path) -> SqliteStore {
     std::fs::File::open(&file).and_then(|f| f.sync_all()).expect("sync");
     SqliteStore::open(&file, scenario.limits.pool_size).await.expect("open")
 }
+
+/// This process's user + system CPU seconds, from /proc/self/stat (clock ticks of 1/100 s).
+pub fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}

@@ -18,6 +18,10 @@ use outage_sim::store::{self, DbUrl, Store, Where};
 use outage_sim::traffic::{RequestFactory, measure_capacity};
 use outage_sim::with_store;
 
+#[allow(dead_code)]
+mod common;
+use common::cpu_secs;
+
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -56,14 +60,6 @@ fn scenario(clients: u32, secs: u32, rate: f64) -> Scenario {
         .join("\n")
         .replace("name = \"reporting-index\"\n", "");
     Scenario::parse(&text, Path::new("driver-bench.toml")).expect("valid bench scenario")
-}
-
-/// This process's user + system CPU seconds, from /proc/self/stat (clock ticks of 1/100 s).
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
 }
 
 /// On the tool's own runtime, so the figures are the tool's.

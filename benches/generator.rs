@@ -18,6 +18,9 @@ use outage_sim::results::RunDir;
 use outage_sim::scenario::Scenario;
 use outage_sim::store::null::NullStore;
 
+#[allow(dead_code)]
+mod common;
+
 /// A flat `rate` for `secs` real seconds, the checkout-peak mix, 250 ms windows.
 fn scenario(rate: f64, secs: u32) -> Scenario {
     let text = format!(
@@ -45,6 +48,7 @@ struct Measured {
     scheduled: u64,
     sent_in_clock: u64,
     real_s: f64,
+    cpu_s: f64,
     lag: ScheduleLag,
 }
 
@@ -58,6 +62,7 @@ fn replay(rate: f64, secs: u32) -> Measured {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::create(dir.path(), "bench", chrono::Utc::now()).unwrap();
     let started = Instant::now();
+    let cpu = common::cpu_secs();
     let lag = runtime.block_on(async {
         let replay = Replay::new(&scenario, Arc::new(NullStore::default()), Vec::new(), None);
         let recorder = replay.recorder();
@@ -66,6 +71,7 @@ fn replay(rate: f64, secs: u32) -> Measured {
         recorder.schedule_lag_so_far()
     });
     let real_s = started.elapsed().as_secs_f64();
+    let cpu_s = common::cpu_secs() - cpu;
     let rows = run.read_windows().unwrap();
     let sent_in_clock = rows.iter().map(|r| r.offered).sum();
     let scheduled = outage_sim::traffic::ArrivalSchedule::new(
@@ -79,6 +85,7 @@ fn replay(rate: f64, secs: u32) -> Measured {
         scheduled,
         sent_in_clock,
         real_s,
+        cpu_s,
         lag,
     }
 }
@@ -129,4 +136,28 @@ fn main() {
         "bench generator_at_250k_sent_fraction {:.4}",
         at.sent_in_clock as f64 / at.scheduled.max(1) as f64
     );
+    // What the precise wake-ups cost at a replay's own rates, against tokio's millisecond ticks
+    // (OUTAGE_SIM_PACER=tick) in the same run: CPU per 1,000 arrivals and the lag, alternated.
+    let rate = 3_000.0;
+    for round in 0..2 {
+        for pacer in ["tick", "timerfd"] {
+            // SAFETY: this benchmark has no other thread reading the environment.
+            unsafe { std::env::set_var("OUTAGE_SIM_PACER", pacer) };
+            let m = replay(rate, 10);
+            println!(
+                "generator: {pacer} at {rate:.0}/s (round {}): CPU {:.3} s per 1,000 arrivals, lag p50 {:.3} p99 {:.3} ms",
+                round + 1,
+                m.cpu_s / m.sent_in_clock.max(1) as f64 * 1000.0,
+                m.lag.p50_ms,
+                m.lag.p99_ms
+            );
+            if round == 1 {
+                println!(
+                    "bench generator_{pacer}_at_3k_cpu_s_per_1000 {:.4}",
+                    m.cpu_s / m.sent_in_clock.max(1) as f64 * 1000.0
+                );
+                println!("bench generator_{pacer}_at_3k_lag_p99_ms {:.3}", m.lag.p99_ms);
+            }
+        }
+    }
 }

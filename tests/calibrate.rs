@@ -33,8 +33,16 @@ above = 100
 for = "1m"
 "#;
 
+/// The tests here measure capacities, and a calibration made while another test loads the
+/// machine is a busy one that runs pass over: they run one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn calibrate_finds_a_knee_with_and_without_the_fault_and_rolls_the_fault_back() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let scenario = tmp.path().join("small.toml");
     std::fs::write(&scenario, SMALL).unwrap();
@@ -94,6 +102,7 @@ async fn calibrate_finds_a_knee_with_and_without_the_fault_and_rolls_the_fault_b
 /// search), keeps capacity.json under --out, and takes its knee; the next run reuses it.
 #[test]
 fn a_first_run_calibrates_and_the_next_reuses_the_calibration() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let scenario = tmp.path().join("small.toml");
     std::fs::write(&scenario, SMALL).unwrap();
@@ -152,6 +161,7 @@ fn a_first_run_calibrates_and_the_next_reuses_the_calibration() {
 /// within --max-replays each, and keeps every replay's run directory and headroom.json.
 #[test]
 fn the_capacity_study_brackets_the_scale_within_its_replays() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let scenario = tmp.path().join("small.toml");
     let with_fault =
@@ -204,6 +214,7 @@ fn the_capacity_study_brackets_the_scale_within_its_replays() {
 /// calibration: exit 2 within seconds, naming the statement.
 #[test]
 fn validate_finds_a_broken_migration_before_any_load() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let (scenario, dir) = validation(
         tmp.path(),
@@ -242,6 +253,7 @@ fn validate_finds_a_broken_migration_before_any_load() {
 /// the migration fires it too, so validate refuses to judge (exit 2) instead of failing it.
 #[test]
 fn validate_does_not_blame_a_migration_for_a_peak_that_fails_without_it() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let text = SMALL.replace(
         "points = [ { at = \"12:00\", value = 0.5 } ]",
@@ -289,4 +301,82 @@ fn validation(dir: &Path, text: &str, apply: &str, up: &str) -> (std::path::Path
     let down = "DROP INDEX IF EXISTS by_status;\nDROP INDEX IF EXISTS by_created;\n";
     std::fs::write(migration.join("1_by.down.sql"), down).unwrap();
     (scenario, migration)
+}
+
+/// Ends a process when dropped, however the test ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_calibration_made_while_the_machine_is_busy_is_not_taken_by_the_next_run() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("small.toml");
+    std::fs::write(&scenario, SMALL).unwrap();
+    let url = format!("sqlite:{}", tmp.path().join("small.db").display());
+    let out = tmp.path().join("results");
+    // Another process keeps one of the cores busy while the calibration measures.
+    let hog = Killed(
+        std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap(),
+    );
+    let calibrated = Command::cargo_bin("outage-sim")
+        .unwrap()
+        .args([
+            "calibrate",
+            scenario.to_str().unwrap(),
+            "--db",
+            &url,
+            "--repeat",
+            "1",
+            "--step-ms",
+            "1000",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    drop(hog);
+    let said = String::from_utf8_lossy(&calibrated.stdout);
+    assert!(
+        calibrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&calibrated.stderr)
+    );
+    assert!(said.contains("the machine was busy while it measured"), "{said}");
+    let file = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("capacity.json"))
+        .find(|f| f.is_file())
+        .unwrap();
+    let c: Capacity = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let host = c.host.expect("the machine's load is recorded");
+    assert!(host.busy() && host.others_cores > 0.3, "{host:?}");
+    // The next run passes over it, says why, and calibrates again.
+    let run = Command::cargo_bin("outage-sim")
+        .unwrap()
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--db",
+            &url,
+            "--speed",
+            "120",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("was made while the machine was busy"), "{stderr}");
+    assert!(stderr.contains("calibrating again"), "{stderr}");
 }

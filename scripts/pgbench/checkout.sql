@@ -1,11 +1,39 @@
 -- outage-sim's checkout transaction (src/store/postgres.rs) as a pgbench script: the same
 -- statements in the same order, a 3-item cart with Zipf(1.1) product popularity over the
--- checkout-peak data (200,000 customers, 10,000 products). pgbench cannot keep a cart's
--- products distinct as outage-sim does; a repeated product is locked and updated once.
+-- checkout-peak data (200,000 customers, 10,000 products). A cart's products are distinct, as
+-- outage-sim draws them: a product already in the cart is drawn again (three times at most,
+-- then the next id), since a repeated product would lock and update one row fewer.
 \set customer random(1, 200000)
 \set p1 random_zipfian(1, 10000, 1.1)
 \set p2 random_zipfian(1, 10000, 1.1)
+\if :p2 = :p1
+\set p2 random_zipfian(1, 10000, 1.1)
+\endif
+\if :p2 = :p1
+\set p2 random_zipfian(1, 10000, 1.1)
+\endif
+\if :p2 = :p1
+\set p2 random_zipfian(1, 10000, 1.1)
+\endif
+\if :p2 = :p1
+\set p2 :p1 % 10000 + 1
+\endif
 \set p3 random_zipfian(1, 10000, 1.1)
+\if (:p3 = :p1 or :p3 = :p2)
+\set p3 random_zipfian(1, 10000, 1.1)
+\endif
+\if (:p3 = :p1 or :p3 = :p2)
+\set p3 random_zipfian(1, 10000, 1.1)
+\endif
+\if (:p3 = :p1 or :p3 = :p2)
+\set p3 random_zipfian(1, 10000, 1.1)
+\endif
+\if (:p3 = :p1 or :p3 = :p2)
+\set p3 :p3 % 10000 + 1
+\endif
+\if (:p3 = :p1 or :p3 = :p2)
+\set p3 :p3 % 10000 + 1
+\endif
 \set q1 random(1, 3)
 \set q2 random(1, 3)
 \set q3 random(1, 3)

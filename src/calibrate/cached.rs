@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::host::HostLoad;
 use crate::results::{CAPACITY_JSON, Capacity};
 
 /// What a calibration holds for: the workload (the scenario's mix, cart shape, limits and the
@@ -103,16 +104,29 @@ impl Source {
 }
 
 /// The latest `capacity.json` directly under a directory of `out` whose calibration holds for
-/// `key` and has a knee without a fault. Unreadable files are passed over.
+/// `key`, has a knee without a fault and was made on a quiet machine (see [`super::host`]).
+/// Unreadable files are passed over.
 pub fn latest(out: &Path, key: &Key) -> Option<(PathBuf, Capacity)> {
-    let entries = std::fs::read_dir(out).ok()?;
-    entries
-        .filter_map(|e| {
-            let file = e.ok()?.path().join(CAPACITY_JSON);
-            let c: Capacity = serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
-            (Key::of(&c) == *key && c.calibrations.iter().any(|c| c.fault.is_none())).then_some((file, c))
-        })
+    matching(out, key)
+        .filter(|(_, c)| !c.host.is_some_and(|h| h.busy()))
         .max_by(|a, b| a.1.measured_at.cmp(&b.1.measured_at))
+}
+
+/// The latest calibration for `key` made while the machine was busy, which runs pass over.
+pub fn latest_busy(out: &Path, key: &Key) -> Option<(PathBuf, HostLoad)> {
+    matching(out, key)
+        .filter_map(|(file, c)| Some((file, c.host.filter(HostLoad::busy)?, c.measured_at)))
+        .max_by(|a, b| a.2.cmp(&b.2))
+        .map(|(file, host, _)| (file, host))
+}
+
+fn matching(out: &Path, key: &Key) -> impl Iterator<Item = (PathBuf, Capacity)> {
+    let entries = std::fs::read_dir(out).into_iter().flatten();
+    entries.filter_map(|e| {
+        let file = e.ok()?.path().join(CAPACITY_JSON);
+        let c: Capacity = serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
+        (Key::of(&c) == *key && c.calibrations.iter().any(|c| c.fault.is_none())).then_some((file, c))
+    })
 }
 
 #[cfg(test)]
@@ -143,6 +157,7 @@ mod tests {
                 steps: vec![],
                 closed_loop_per_s: vec![],
             }],
+            host: None,
         }
     }
 
@@ -168,9 +183,19 @@ mod tests {
         write("d", &other_data);
         std::fs::create_dir_all(tmp.path().join("e")).unwrap();
         std::fs::write(tmp.path().join("e").join(CAPACITY_JSON), "{ not json").unwrap();
+        // Newer, but made while other work took a core: passed over, and named as such.
+        let mut busy = capacity("peak", "2026-11-26T13:00:00Z", 2000.0);
+        busy.host = Some(HostLoad {
+            others_cores: 1.0,
+            steal_cores: 0.0,
+            cores: 2,
+        });
+        write("f", &busy);
         let (file, found) = latest(tmp.path(), &key).unwrap();
         assert_eq!(found.calibrations[0].knee_per_s, 3100.0);
         assert!(file.ends_with("b/capacity.json"));
+        let (busy_file, load) = latest_busy(tmp.path(), &key).unwrap();
+        assert!(busy_file.ends_with("f/capacity.json") && load.others_cores == 1.0);
         let source = Source::calibrated(file, &found).unwrap();
         assert!(
             source

@@ -7,6 +7,7 @@
 
 pub mod cached;
 pub mod headroom;
+pub mod host;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use super::BadInput;
 use crate::calibrate::cached;
+use crate::calibrate::host::{self, HostLoad};
 use crate::calibrate::{self, Plan, Slo};
 use crate::cli::{CalibrateArgs, DbArgs};
 use crate::faults::{self, Fault};
@@ -150,6 +151,7 @@ async fn measure(
     // With a fault, each search is followed by a closed-loop probe in the same configuration,
     // so the capacity ratio can be checked against a measurement of another kind.
     let closed_loop_too = configs.len() > 1;
+    let before = host::now();
     for search in 1..=args.repeat as usize {
         for c in configs.iter_mut() {
             let start = c.knees.last().map_or(50.0, |k: &f64| (k / 2.0).max(1.0));
@@ -172,7 +174,8 @@ async fn measure(
             }
         }
     }
-    Ok(record(scenario, key, data, slo, configs))
+    let host = before.zip(host::now()).map(|(a, b)| host::between(&a, &b, key.cores));
+    Ok(record(scenario, key, data, slo, configs, host))
 }
 
 /// Checks that a fault may be applied, rolls back faults left applied, and reads the server's
@@ -283,7 +286,14 @@ impl Config {
     }
 }
 
-fn record(scenario: &Scenario, key: cached::Key, data: Data<'_>, slo: Slo, configs: Vec<Config>) -> Capacity {
+fn record(
+    scenario: &Scenario,
+    key: cached::Key,
+    data: Data<'_>,
+    slo: Slo,
+    configs: Vec<Config>,
+    host: Option<HostLoad>,
+) -> Capacity {
     Capacity {
         tool: "outage-sim".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -312,6 +322,7 @@ fn record(scenario: &Scenario, key: cached::Key, data: Data<'_>, slo: Slo, confi
                 }
             })
             .collect(),
+        host,
     }
 }
 
@@ -352,6 +363,19 @@ fn summary(c: &Capacity) -> String {
             with.knee_per_s / none.knee_per_s.max(1e-9)
         );
     }
-    out += "  runs of this workload on this database take it from now on (or: run SCENARIO --capacity N)\n";
+    match c.host {
+        Some(h) if h.busy() => {
+            out += &format!(
+                "  the machine was busy while it measured ({}): this capacity is low, and runs will not \
+                 take it; calibrate again when the machine is quiet (or: run SCENARIO --capacity N)\n",
+                h.describe()
+            )
+        }
+        Some(h) => {
+            out += &format!("  the machine was quiet while it measured ({})\n", h.describe());
+            out += "  runs of this workload on this database take it from now on (or: run SCENARIO --capacity N)\n";
+        }
+        None => out += "  runs of this workload on this database take it from now on (or: run SCENARIO --capacity N)\n",
+    }
     out
 }

@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use super::{BadInput, EXIT_GATE_FAILED};
 use crate::calibrate::cached::{self, Source};
+use crate::calibrate::host::HostLoad;
 use crate::cli::{CalibrateArgs, RunArgs, ValidateArgs};
 use crate::faults::{self, Choice, Fault};
 use crate::replay::{self, AlertSink, Ending, ProgressSink, Replay, ResultsSink, Sink};
@@ -315,12 +316,21 @@ pub(crate) async fn capacity_source(args: &RunArgs, scenario: &Scenario, db: Opt
     if let Some(source) = cached::latest(&args.out, &key).and_then(|(file, c)| Source::calibrated(file, &c)) {
         return Ok(source);
     }
-    eprintln!(
-        "capacity: {} has not been calibrated on this database and data (no capacity.json under {}): \
-         calibrating first, one search (`outage-sim calibrate` makes three); later runs reuse it",
-        scenario.name,
-        args.out.display()
-    );
+    match cached::latest_busy(&args.out, &key) {
+        Some((file, host)) => eprintln!(
+            "capacity: the latest calibration of {} on this database and data ({}) was made while the \
+             machine was busy ({}), so it is too low to take: calibrating again, one search",
+            scenario.name,
+            file.display(),
+            host.describe()
+        ),
+        None => eprintln!(
+            "capacity: {} has not been calibrated on this database and data (no capacity.json under {}): \
+             calibrating first, one search (`outage-sim calibrate` makes three); later runs reuse it",
+            scenario.name,
+            args.out.display()
+        ),
+    }
     let (file, c) = super::calibrate::calibrate_and_write(&CalibrateArgs {
         scenario: args.scenario.clone(),
         db: args.db.clone(),
@@ -333,6 +343,13 @@ pub(crate) async fn capacity_source(args: &RunArgs, scenario: &Scenario, db: Opt
         out: args.out.clone(),
     })
     .await?;
+    if let Some(host) = c.host.filter(HostLoad::busy) {
+        eprintln!(
+            "capacity: warning: the machine was busy while calibrating ({}): this run's load is a \
+             fraction of a capacity that is too low, and the next run calibrates again",
+            host.describe()
+        );
+    }
     Source::calibrated(file, &c).ok_or_else(|| anyhow::anyhow!("the calibration found no capacity without a fault"))
 }
 

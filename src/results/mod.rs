@@ -250,6 +250,9 @@ pub struct Capacity {
     pub slo_success: f64,
     /// Without a fault first, then with each fault asked for.
     pub calibrations: Vec<Calibration>,
+    /// What other work took of the machine while it measured (absent where /proc is not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<crate::calibrate::host::HostLoad>,
 }
 
 /// The knee of one configuration (no fault, or one fault in place) over repeated searches.

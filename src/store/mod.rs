@@ -41,6 +41,7 @@ macro_rules! bookkeeping {
 pub mod mysql;
 pub mod null;
 mod open;
+mod pool;
 pub mod postgres;
 pub mod seed;
 mod server;

@@ -8,11 +8,12 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use futures_util::future::BoxFuture;
 use indicatif::ProgressBar;
-use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions};
-use sqlx::pool::PoolConnection;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
+use super::pool::Traffic;
 use super::seed::{self, History, STOCK};
 use super::server::{self, ServerStore};
 use super::{CartItem, Request, Store, StoreError, redact};
@@ -33,7 +34,7 @@ const BEFORE_LOCK: &[&str] = &[
 ];
 
 pub struct MysqlStore {
-    traffic: MySqlPool,
+    traffic: Traffic<MySqlConnection>,
     monitor: MySqlPool,
     options: MySqlConnectOptions,
     base: MySqlConnectOptions,
@@ -62,7 +63,7 @@ impl MysqlStore {
                 .connect_lazy_with(o.clone())
         };
         Ok(MysqlStore {
-            traffic: pool(pool_size, Duration::from_secs(10), &options),
+            traffic: Traffic::new(options.clone(), pool_size),
             monitor: pool(2, Duration::from_secs(10), &base),
             options,
             base,
@@ -266,19 +267,21 @@ impl MysqlStore {
         Ok(())
     }
 
-    async fn run_request(mut conn: PoolConnection<MySql>, request: Request) -> Result<(), sqlx::Error> {
-        match request {
-            Request::Browse {
-                product_id,
-                customer_id,
-            } => Self::browse(&mut conn, product_id, customer_id).await,
-            Request::Checkout {
-                customer_id,
-                items,
-                now_unix,
-            } => Self::checkout(&mut conn, customer_id, &items, now_unix).await,
-            Request::Report { since_unix, until_unix } => Self::report(&mut conn, since_unix, until_unix).await,
-        }
+    fn run_request(conn: &mut MySqlConnection, request: Request) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            match request {
+                Request::Browse {
+                    product_id,
+                    customer_id,
+                } => Self::browse(conn, product_id, customer_id).await,
+                Request::Checkout {
+                    customer_id,
+                    items,
+                    now_unix,
+                } => Self::checkout(conn, customer_id, &items, now_unix).await,
+                Request::Report { since_unix, until_unix } => Self::report(conn, since_unix, until_unix).await,
+            }
+        })
     }
 
     async fn try_sample(&self) -> Result<Vec<(String, f64)>, sqlx::Error> {

@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use futures_util::future::BoxFuture;
 use indicatif::ProgressBar;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
+use super::pool::Traffic;
 use super::seed::{self, History, STOCK};
 use super::server::{self, ServerStore};
 use super::{CartItem, Request, Store, StoreError, redact};
@@ -26,7 +27,7 @@ const SEED_BATCH: i64 = 50_000;
 const LOCK_POLL: Duration = Duration::from_millis(10);
 
 pub struct PostgresStore {
-    traffic: PgPool,
+    traffic: Traffic<PgConnection>,
     monitor: PgPool,
     options: PgConnectOptions,
     schema: String,
@@ -58,7 +59,7 @@ impl PostgresStore {
                 .connect_lazy_with(options.clone().application_name(name))
         };
         Ok(PostgresStore {
-            traffic: pool(pool_size, Duration::from_secs(10), "outage-sim"),
+            traffic: Traffic::new(options.clone(), pool_size),
             monitor: pool(2, Duration::from_secs(10), "outage-sim-monitor"),
             options,
             schema: schema.to_string(),
@@ -91,6 +92,11 @@ impl PostgresStore {
         sqlx::query("INSERT INTO outage_sim_meta (key, value) VALUES ('prepared_by', 'outage-sim')")
             .execute(&mut conn)
             .await?;
+        // Each session truncates its tables in the transaction that loads them, so COPY may
+        // write the rows frozen and visible to all, as `pgbench -i` does: the VACUUM after the
+        // load then has nothing to rewrite.
+        conn.execute("BEGIN; TRUNCATE customers, products, inventory, orders, payments")
+            .await?;
         let mut rows = 0u64;
         for (table, text) in seed::small_tables(history, seed::COPY_TEXT) {
             rows += copy(&mut conn, table, text).await?;
@@ -114,11 +120,13 @@ impl PostgresStore {
             }
         });
         let mut items_conn = PgConnection::connect_with(&self.options).await?;
+        items_conn.execute("BEGIN; TRUNCATE order_items").await?;
         let items = async {
             let mut rows = 0;
             while let Some(text) = items_rx.recv().await {
                 rows += copy(&mut items_conn, &seed::ORDER_ITEMS, text).await?;
             }
+            items_conn.execute("COMMIT").await?;
             Ok::<u64, sqlx::Error>(rows)
         };
         let orders_and_payments = async {
@@ -128,14 +136,17 @@ impl PostgresStore {
                 rows += copy(&mut conn, &seed::PAYMENTS, p).await?;
                 progress.set_position(last as u64);
             }
+            conn.execute("COMMIT").await?;
             Ok::<u64, sqlx::Error>(rows)
         };
         let (a, b) = tokio::try_join!(orders_and_payments, items)?;
         rows += a + b;
         generator.await?;
-        items_conn.close().await?;
         progress.set_message("building keys and indexes");
-        conn.execute(INDEXES).await.context("creating the PostgreSQL indexes")?;
+        build_indexes(&mut conn, &mut items_conn)
+            .await
+            .context("creating the PostgreSQL indexes")?;
+        items_conn.close().await?;
         self.restart_sequences(&mut conn, history).await?;
         progress.set_message("vacuum analyze");
         conn.execute("VACUUM ANALYZE").await?;
@@ -290,19 +301,21 @@ impl PostgresStore {
         Ok(())
     }
 
-    async fn run_request(mut conn: PoolConnection<Postgres>, request: Request) -> Result<(), sqlx::Error> {
-        match request {
-            Request::Browse {
-                product_id,
-                customer_id,
-            } => Self::browse(&mut conn, product_id, customer_id).await,
-            Request::Checkout {
-                customer_id,
-                items,
-                now_unix,
-            } => Self::checkout(&mut conn, customer_id, &items, now_unix).await,
-            Request::Report { since_unix, until_unix } => Self::report(&mut conn, since_unix, until_unix).await,
-        }
+    fn run_request(conn: &mut PgConnection, request: Request) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            match request {
+                Request::Browse {
+                    product_id,
+                    customer_id,
+                } => Self::browse(conn, product_id, customer_id).await,
+                Request::Checkout {
+                    customer_id,
+                    items,
+                    now_unix,
+                } => Self::checkout(conn, customer_id, &items, now_unix).await,
+                Request::Report { since_unix, until_unix } => Self::report(conn, since_unix, until_unix).await,
+            }
+        })
     }
 
     async fn try_sample(&self) -> Result<Vec<(String, f64)>, sqlx::Error> {
@@ -352,9 +365,26 @@ impl PostgresStore {
     }
 }
 
+/// The keys and indexes, on two sessions at once: order_items' on one, the rest on the other
+/// (about half the index entries each), so both cores sort. Each sorts in memory rather than
+/// in temporary files (PostgreSQL's default is 64 MB).
+async fn build_indexes(conn: &mut PgConnection, items_conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    let (items, rest): (Vec<&str>, Vec<&str>) = INDEXES
+        .split(';')
+        .filter(|s| !s.trim().is_empty())
+        .partition(|s| s.contains(" order_items "));
+    let build = async |conn: &mut PgConnection, statements: Vec<&str>| {
+        conn.execute("SET maintenance_work_mem = '256MB'").await?;
+        conn.execute(AssertSqlSafe(statements.join(";"))).await?;
+        Ok::<(), sqlx::Error>(())
+    };
+    tokio::try_join!(build(conn, rest), build(items_conn, items))?;
+    Ok(())
+}
+
 async fn copy(conn: &mut PgConnection, rows: &seed::Rows, text: String) -> Result<u64, sqlx::Error> {
     let mut copy = conn
-        .copy_in_raw(&format!("COPY {} ({}) FROM STDIN", rows.table, rows.columns))
+        .copy_in_raw(&format!("COPY {} ({}) FROM STDIN (FREEZE)", rows.table, rows.columns))
         .await?;
     copy.send(text.into_bytes()).await?;
     copy.finish().await

@@ -108,24 +108,15 @@ pub async fn prepare_shown<S: ServerStore>(store: &S, url: &str, history: &Histo
 /// timeout is what lets a server recover from a backlog: waiting for a connection until the
 /// very deadline, every request got one too late to finish in time, and the database spent
 /// all its work on requests nobody waited for any more.
-pub async fn detached<DB, F, Fut>(
-    pool: sqlx::Pool<DB>,
+pub async fn detached<C: sqlx::Connection + 'static>(
+    pool: super::pool::Traffic<C>,
     request: Request,
     (deadline, pool_wait): (tokio::time::Instant, std::time::Duration),
-    run: F,
-) -> Result<(), sqlx::Error>
-where
-    DB: sqlx::Database,
-    F: FnOnce(sqlx::pool::PoolConnection<DB>, Request) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<(), sqlx::Error>> + Send + 'static,
-{
+    run: super::pool::Run<C>,
+) -> Result<(), sqlx::Error> {
     tokio::spawn(async move {
         let wait_until = deadline.min(tokio::time::Instant::now() + pool_wait);
-        let conn = match tokio::time::timeout_at(wait_until, pool.acquire()).await {
-            Ok(conn) => conn?,
-            Err(_) => return Err(sqlx::Error::PoolTimedOut),
-        };
-        run(conn, request).await
+        pool.run(wait_until, request, run).await
     })
     .await
     .unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("request task failed: {e}"))))

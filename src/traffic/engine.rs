@@ -16,9 +16,6 @@ use crate::metrics::{Outcome, Recorder};
 use crate::scenario::Op;
 use crate::store::Store;
 
-/// Half of tokio's timer resolution.
-const HALF_TICK: Duration = Duration::from_micros(500);
-
 /// How shoppers retry a checkout that failed, timed out or was dropped.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -64,20 +61,18 @@ impl<S: Store> Engine<S> {
     /// Sends every arrival of `schedule` at `start + arrival.offset`; returns when the schedule
     /// is exhausted or [`Engine::stop`] was called. Requests still in flight go on.
     pub async fn drive(self: &Arc<Self>, schedule: impl Iterator<Item = Arrival>, start: Instant) {
+        let mut pacer = super::pacer::Pacer::new();
         let mut now = Instant::now();
         for arrival in schedule {
             if self.stopping.load(Ordering::Relaxed) {
                 break;
             }
             let intended = start + arrival.offset;
-            // tokio's timers tick in whole milliseconds and round a deadline up to the next
-            // tick, so a sleep to the intended time wakes 0–1 ms late. Aiming half a tick early
-            // centres that error: a user starts within about ±0.5 ms of its intended time.
-            let wake = intended.checked_sub(HALF_TICK).unwrap_or(intended);
+            let wake = pacer.aim(intended);
             if wake > now {
                 now = Instant::now(); // read the clock only when the last reading is too early
                 if wake > now {
-                    tokio::time::sleep_until(wake).await;
+                    pacer.sleep_until(wake).await;
                     now = Instant::now();
                 }
             }

@@ -2,6 +2,7 @@
 //! sends them, and the closed-loop capacity probe.
 
 mod engine;
+mod pacer;
 mod probe;
 mod requests;
 mod schedule;
