@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Other processes and steal together above this share of the cores make a machine busy. One
-/// busy core on this 2-core machine took a tenth to a half off a calibration.
+/// Other processes and steal together above this share of the cores make a machine busy: well
+/// above what a quiet machine shows here (0.00–0.01 cores) and well below one busy process
+/// (1.0 of 2 cores), which took 18% and 0% off two quick SQLite calibrations (docs/capacity.md).
 pub const BUSY_SHARE: f64 = 0.15;
 
 /// The processes of a local database server, whose CPU is the database's, not other work.
