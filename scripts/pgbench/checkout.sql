@@ -1,8 +1,9 @@
 -- outage-sim's checkout transaction (src/store/postgres.rs) as a pgbench script: the same
 -- statements in the same order (a cart as scalars, ARRAY[$1, $2, $3], in both), a 3-item cart
 -- with Zipf(1.1) product popularity over the checkout-peak data (200,000 customers, 10,000
--- products). A cart's products are distinct, as outage-sim draws them: a product already in the cart is drawn again (three times at most,
--- then the next id), since a repeated product would lock and update one row fewer.
+-- products). A cart's products are distinct, as outage-sim draws them: a product already in
+-- the cart is drawn again (three times at most, then the next id), since a repeated product
+-- would lock and update one row fewer.
 \set customer random(1, 200000)
 \set p1 random_zipfian(1, 10000, 1.1)
 \set p2 random_zipfian(1, 10000, 1.1)
