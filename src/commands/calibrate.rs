@@ -366,8 +366,8 @@ fn summary(c: &Capacity) -> String {
     match c.host {
         Some(h) if h.busy() => {
             out += &format!(
-                "  the machine was busy while it measured ({}): this capacity is low, and runs will not \
-                 take it; calibrate again when the machine is quiet (or: run SCENARIO --capacity N)\n",
+                "  the machine was busy while it measured ({}): this capacity may be low, and runs will \
+                 not take it; calibrate again when the machine is quiet (or: run SCENARIO --capacity N)\n",
                 h.describe()
             )
         }

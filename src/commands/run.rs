@@ -319,7 +319,7 @@ pub(crate) async fn capacity_source(args: &RunArgs, scenario: &Scenario, db: Opt
     match cached::latest_busy(&args.out, &key) {
         Some((file, host)) => eprintln!(
             "capacity: the latest calibration of {} on this database and data ({}) was made while the \
-             machine was busy ({}), so it is too low to take: calibrating again, one search",
+             machine was busy ({}), so it is not taken: calibrating again, one search",
             scenario.name,
             file.display(),
             host.describe()
@@ -346,7 +346,7 @@ pub(crate) async fn capacity_source(args: &RunArgs, scenario: &Scenario, db: Opt
     if let Some(host) = c.host.filter(HostLoad::busy) {
         eprintln!(
             "capacity: warning: the machine was busy while calibrating ({}): this run's load is a \
-             fraction of a capacity that is too low, and the next run calibrates again",
+             fraction of a capacity that may be low, and the next run calibrates again",
             host.describe()
         );
     }
