@@ -1,7 +1,7 @@
 //! The traffic connections of a server store. sqlx's own pool pings every connection it takes
 //! back: one more round trip per request, during which the connection serves nobody. With the
-//! hottest inventory rows locked by every checkout that cost PostgreSQL about a tenth of its
-//! checkout throughput against pgbench (docs/benchmarks.md). This pool takes a connection back
+//! hottest inventory rows locked by most checkouts, every idle round trip is throughput lost
+//! (docs/benchmarks.md has the pairs against pgbench). This pool takes a connection back
 //! as the request left it; only after an error is it tested (which also sends the queued
 //! rollback, so a failed transaction never keeps its row locks while its connection idles),
 //! and one that broke is dropped.
