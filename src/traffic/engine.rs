@@ -107,7 +107,7 @@ impl<S: Store> Engine<S> {
         self.recorder
             .schedule_lag(started.saturating_duration_since(first_intended));
         // Latency counts from the intended start (so a late start counts, as queueing), or from
-        // the real start when a tick woke this user early: never shorter than the request took.
+        // the real start when the pacer started this user early: never shorter than the request took.
         let first_intended = first_intended.min(started);
         let mut rng = SmallRng::seed_from_u64(arrival.seed);
         let request = self.requests.build(arrival.op, arrival.offset, &mut rng);
