@@ -409,7 +409,7 @@ const FIRST_SESSION_TABLES: &str = "orders, customers, products, inventory, outa
 /// sessions that each also start parallel workers made four sorts fight over two cores: the
 /// whole seeding took 8.0–9.4 s instead of 6.5–6.6 (2 seedings each, 2 cores).
 async fn build_indexes(conn: &mut PgConnection, second: &mut PgConnection) -> Result<(), sqlx::Error> {
-    let (theirs, ours): (Vec<&str>, Vec<&str>) = INDEXES
+    let (second_statements, first_statements): (Vec<&str>, Vec<&str>) = INDEXES
         .split(';')
         .filter(|s| !s.trim().is_empty())
         .partition(|s| SECOND_SESSION_TABLES.iter().any(|t| s.contains(&format!(" {t} "))));
@@ -421,8 +421,8 @@ async fn build_indexes(conn: &mut PgConnection, second: &mut PgConnection) -> Re
         Ok::<(), sqlx::Error>(())
     };
     tokio::try_join!(
-        build(conn, ours, FIRST_SESSION_TABLES.to_string()),
-        build(second, theirs, SECOND_SESSION_TABLES.join(", "))
+        build(conn, first_statements, FIRST_SESSION_TABLES.to_string()),
+        build(second, second_statements, SECOND_SESSION_TABLES.join(", "))
     )?;
     Ok(())
 }

@@ -15,7 +15,7 @@ const HALF_TICK: Duration = Duration::from_micros(500);
 /// early (latency then counts from the real start). Each wait costs three system calls (arm,
 /// poll, read) and a park of the runtime; at 250,000 arrivals/s, 4 µs apart, a wait for every
 /// arrival took 2.4 s of system time in a 4 s run on this kind of VM, and the schedule fell
-/// 7–66 ms behind at p99. At 50–400 µs, p99 was 0.08–0.47 ms (one run each).
+/// 2–66 ms behind at p99 (11 runs). At 50–400 µs, p99 was 0.08–0.47 ms (one run each).
 const MIN_WAIT: Duration = Duration::from_micros(100);
 
 pub enum Pacer {
