@@ -350,6 +350,17 @@ pub fn is_lock_timeout(e: &sqlx::Error) -> bool {
     db.code().as_deref() == Some("55P03")
 }
 
+/// The statements of a checkout whose text depends on how many items the cart holds; each
+/// backend's `cart_sql` builds them and says the order of their parameters.
+pub(crate) struct CartSql {
+    /// Locks the cart's inventory rows in product order.
+    pub lock: String,
+    /// Takes the cart's quantities from stock.
+    pub reserve: String,
+    /// Adds the cart's items to the order.
+    pub add_items: String,
+}
+
 /// SQL whose text depends only on how many items a cart holds: built once for each size (0 to
 /// [`crate::scenario::MAX_CART_ITEMS`]) on first use, then looked up on every checkout.
 pub(crate) fn per_cart_size<T: Send + Sync>(

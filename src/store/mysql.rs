@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor};
 use super::pool::Traffic;
 use super::seed::{self, History, STOCK};
 use super::server::{self, ServerStore};
-use super::{CartItem, Request, Store, StoreError, redact};
+use super::{CartItem, CartSql, Request, Store, StoreError, redact};
 
 const SCHEMA: &str = include_str!("../../schema/mysql/schema.sql");
 const INDEXES: &str = include_str!("../../schema/mysql/indexes.sql");
@@ -342,16 +342,9 @@ async fn insert(conn: &mut MySqlConnection, rows: &seed::Rows, tuples: &str) -> 
     Ok(conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await?.rows_affected())
 }
 
-/// The statements of a checkout whose text depends on the number of items in the cart.
-struct CartSql {
-    /// product ids.
-    lock: String,
-    /// (product_id, qty) pairs, now, then product ids.
-    reserve: String,
-    /// order id, then (product_id, qty) pairs.
-    add_items: String,
-}
-
+/// A checkout's statements for a cart of `n` items. Parameters: `lock` the product ids;
+/// `reserve` (product_id, qty) pairs, the time, then the product ids; `add_items` the order id,
+/// then (product_id, qty) pairs.
 fn cart_sql(n: usize) -> &'static CartSql {
     static SQL: OnceLock<Vec<CartSql>> = OnceLock::new();
     super::per_cart_size(&SQL, n, |n| {

@@ -18,7 +18,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor};
 use super::pool::Traffic;
 use super::seed::{self, History, STOCK};
 use super::server::{self, ServerStore};
-use super::{CartItem, Request, Store, StoreError, redact};
+use super::{CartItem, CartSql, Request, Store, StoreError, redact};
 
 const SCHEMA: &str = include_str!("../../schema/postgres/schema.sql");
 const INDEXES: &str = include_str!("../../schema/postgres/indexes.sql");
@@ -226,7 +226,7 @@ impl PostgresStore {
         }
         lock.fetch_all(&mut *tx).await?;
         let mut reserve = sqlx::query(AssertSqlSafe(sql.reserve.as_str()));
-        for value in items.iter().map(|i| i.product_id).chain(items.iter().map(|i| i.qty)) {
+        for value in ids_then_qtys(items) {
             reserve = reserve.bind(value);
         }
         reserve.bind(now).execute(&mut *tx).await?;
@@ -239,7 +239,7 @@ impl PostgresStore {
         .fetch_one(&mut *tx)
         .await?;
         let mut add_items = sqlx::query(AssertSqlSafe(sql.add_items.as_str())).bind(order_id);
-        for value in items.iter().map(|i| i.product_id).chain(items.iter().map(|i| i.qty)) {
+        for value in ids_then_qtys(items) {
             add_items = add_items.bind(value);
         }
         add_items.execute(&mut *tx).await?;
@@ -359,14 +359,11 @@ impl PostgresStore {
 /// $3]`) as pgbench sends it: PostgreSQL then knows the array's length when it plans, and after
 /// five executions keeps a generic plan. With one array parameter (`ANY($1)`) it guessed 10
 /// elements, planned every execution anew, and served 0.83 of pgbench's checkouts
-/// (docs/benchmarks.md).
-struct CartSql {
-    /// product ids.
-    lock: String,
-    /// product ids, then quantities, then the time.
-    reserve: String,
-    /// order id, then product ids, then quantities.
-    add_items: String,
+/// (docs/benchmarks.md). Parameters: `lock` the product ids; `reserve` the product ids, then the
+/// quantities, then the time; `add_items` the order id, then product ids, then quantities.
+/// The cart's product ids, then its quantities: the order `cart_sql`'s arrays take them in.
+fn ids_then_qtys(items: &[CartItem]) -> impl Iterator<Item = i64> + '_ {
+    items.iter().map(|i| i.product_id).chain(items.iter().map(|i| i.qty))
 }
 
 fn cart_sql(n: usize) -> &'static CartSql {
@@ -402,7 +399,7 @@ fn cart_sql(n: usize) -> &'static CartSql {
 /// The tables whose keys and indexes one session builds (then vacuums and analyzes), while
 /// a second session does the rest: about half the index entries each, so both cores sort.
 const SECOND_SESSION_TABLES: [&str; 2] = ["order_items", "payments"];
-const FIRST_SESSION_TABLES: &str = "orders, customers, products, inventory, outage_sim_meta";
+const FIRST_SESSION_TABLES: [&str; 5] = ["orders", "customers", "products", "inventory", "outage_sim_meta"];
 
 /// The keys and indexes, then VACUUM ANALYZE, on two sessions at once. Each sorts in memory
 /// rather than in temporary files (PostgreSQL's default is 64 MB) and on its own core: two
@@ -421,7 +418,7 @@ async fn build_indexes(conn: &mut PgConnection, second: &mut PgConnection) -> Re
         Ok::<(), sqlx::Error>(())
     };
     tokio::try_join!(
-        build(conn, first_statements, FIRST_SESSION_TABLES.to_string()),
+        build(conn, first_statements, FIRST_SESSION_TABLES.join(", ")),
         build(second, second_statements, SECOND_SESSION_TABLES.join(", "))
     )?;
     Ok(())
