@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 pub struct Replay {
     pub scale: f64,
     pub passed: bool,
-    /// The first alert rule that fired, if one did.
+    /// The first alert rule that fired, if one did, or the lock stall.
     pub fired: Option<String>,
+    /// It failed because checkout stalled behind the fault's lock (not on its alert rules).
+    #[serde(default)]
+    pub blocked: bool,
     /// Its run directory.
     pub run_dir: String,
 }
@@ -104,6 +107,7 @@ mod tests {
                     scale,
                     passed,
                     fired: (!passed).then(|| "slow".to_string()),
+                    blocked: false,
                     run_dir: String::new(),
                 })
             }

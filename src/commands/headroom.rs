@@ -83,6 +83,7 @@ async fn one_replay(base: &RunArgs, scale: f64, no_faults: bool, out: &Path) -> 
     let (code, failure) = run_judged(RunArgs {
         load_scale: Some(scale),
         no_faults,
+        fault_dir: if no_faults { None } else { base.fault_dir.clone() },
         out: out.to_path_buf(),
         quiet: true,
         ..base.clone()
@@ -93,6 +94,7 @@ async fn one_replay(base: &RunArgs, scale: f64, no_faults: bool, out: &Path) -> 
         anyhow::bail!("the replay at {scale:.2}× ended without a verdict ({code:?})");
     }
     let run_dir = newest_dir(out).unwrap_or_default();
+    let blocked = matches!(failure, Some(Failure::Blocked(_)));
     let fired = match failure {
         Some(Failure::Blocked(b)) => Some(b.to_string()),
         _ => first_alert(&run_dir),
@@ -101,6 +103,7 @@ async fn one_replay(base: &RunArgs, scale: f64, no_faults: bool, out: &Path) -> 
         scale,
         passed,
         fired: (!passed).then_some(fired).flatten(),
+        blocked,
         run_dir: run_dir.display().to_string(),
     })
 }
@@ -124,7 +127,9 @@ fn first_alert(run_dir: &Path) -> Option<String> {
 }
 
 /// `validate --envelope`: the highest peak fraction at which the migration still passes,
-/// bisected over validations on one capacity.
+/// bisected over validations on one capacity. When the lowest failure was degraded (alert rules,
+/// no lock stall), the same peak is replayed without the migration, as `validate` does: if that
+/// fails too, the bound found is the database's own, not the migration's.
 pub async fn envelope(args: &ValidateArgs) -> Result<ExitCode> {
     let scenario = Scenario::load(&args.scenario)?;
     let highest = scenario.load.points.iter().map(|p| p.1).fold(0.0, f64::max);
@@ -148,26 +153,128 @@ pub async fn envelope(args: &ValidateArgs) -> Result<ExitCode> {
         Ok(r)
     })
     .await?;
-    let at = |s: Option<f64>| s.map(|s| s * highest);
+    let degraded_at = h
+        .fails_from
+        .filter(|f| h.replays.iter().any(|r| r.scale == *f && !r.blocked));
+    let baseline = match degraded_at {
+        Some(f) => {
+            eprintln!(
+                "envelope: the failure at a peak of {:.2} was degraded; replaying that peak without the migration",
+                f * highest
+            );
+            let r = one_replay(&base, f, true, &out.join("without-migration")).await?;
+            crate::progress::line(&format!(
+                "envelope: without the migration at a peak of {:.2}: {}",
+                f * highest,
+                r.verdict()
+            ));
+            Some(r)
+        }
+        None => None,
+    };
+    let said = envelope_said(&h, baseline.as_ref(), highest);
+    println!(
+        "validate --envelope: {migration}: {said} ({} validations in {})",
+        h.replays.len() + baseline.iter().count(),
+        out.display()
+    );
+    match (&baseline, h.passes_up_to) {
+        (Some(b), None) if !b.passed => {
+            let msg = format!(
+                "validate --envelope: cannot judge {migration}: even the lowest peak tried fails its alert rules without it"
+            );
+            Err(super::BadInput(msg).into())
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// The envelope's answer in a line: where the migration is safe, and where and how it failed;
+/// `baseline` is the peak that failed degraded, replayed without the migration.
+fn envelope_said(h: &headroom::Headroom, baseline: Option<&Replay>, highest: f64) -> String {
     let fired = |f: f64| h.fired_at(f);
-    let said = match (at(h.passes_up_to), h.fails_from) {
-        (Some(p), Some(f)) => format!(
-            "safe up to a peak of {p:.2} of capacity (fails at {:.2}{})",
+    let own_limit = baseline.is_some_and(|b| !b.passed);
+    match (h.passes_up_to.map(|p| p * highest), h.fails_from) {
+        (Some(p), Some(f)) if own_limit => format!(
+            "safe up to a peak of {p:.2} of capacity at least: at {:.2} the peak fails its alert rules without the migration too \
+             ({}), so that is the database's limit, not the migration's",
             f * highest,
-            fired(f)
+            baseline.map_or(String::new(), Replay::verdict)
+        ),
+        (Some(p), Some(f)) => format!(
+            "safe up to a peak of {p:.2} of capacity (fails at {:.2}{}{})",
+            f * highest,
+            fired(f),
+            if baseline.is_some() {
+                "; without the migration that peak passes"
+            } else {
+                ""
+            }
         ),
         (Some(p), None) => format!("safe up to a peak of {p:.2} of capacity at least (nothing higher was tried)"),
+        (None, Some(f)) if own_limit => format!(
+            "no verdict: at {:.2} of capacity, the lowest peak tried, the peak fails its alert rules without the migration too",
+            f * highest
+        ),
         (None, Some(f)) => format!(
             "fails at every peak tried, down to {:.2} of capacity{}",
             f * highest,
             fired(f)
         ),
         (None, None) => "nothing ran".into(),
-    };
-    println!(
-        "validate --envelope: {migration}: {said} ({} validations in {})",
-        h.replays.len(),
-        out.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replay(scale: f64, passed: bool, blocked: bool) -> Replay {
+        Replay {
+            scale,
+            passed,
+            fired: (!passed).then(|| if blocked { "blocked 2.0 s" } else { "p99 at 12:45" }.to_string()),
+            blocked,
+            run_dir: String::new(),
+        }
+    }
+
+    fn found(replays: Vec<Replay>) -> headroom::Headroom {
+        let best = |pass: bool| replays.iter().filter(move |r| r.passed == pass).map(|r| r.scale);
+        headroom::Headroom {
+            passes_up_to: best(true).reduce(f64::max),
+            fails_from: best(false).reduce(f64::min),
+            replays,
+        }
+    }
+
+    #[test]
+    fn a_degraded_failure_that_the_peak_alone_repeats_is_the_databases_limit() {
+        let h = found(vec![replay(1.0, false, false), replay(0.8, true, false)]);
+        let said = envelope_said(&h, Some(&replay(1.0, false, false)), 0.7);
+        assert!(
+            said.starts_with("safe up to a peak of 0.56 of capacity at least"),
+            "{said}"
+        );
+        assert!(said.contains("database's limit"), "{said}");
+        let said = envelope_said(&h, Some(&replay(1.0, true, false)), 0.7);
+        assert!(
+            said.starts_with("safe up to a peak of 0.56 of capacity (fails at 0.70: p99 at 12:45"),
+            "{said}"
+        );
+        assert!(said.ends_with("without the migration that peak passes)"), "{said}");
+    }
+
+    #[test]
+    fn a_blocked_migration_fails_without_a_baseline_and_nothing_passing_is_no_verdict() {
+        let h = found(vec![replay(1.0, false, true), replay(0.5, false, true)]);
+        let said = envelope_said(&h, None, 0.7);
+        assert_eq!(
+            said,
+            "fails at every peak tried, down to 0.35 of capacity: blocked 2.0 s"
+        );
+        let h = found(vec![replay(1.0, false, false), replay(0.5, false, false)]);
+        let said = envelope_said(&h, Some(&replay(0.5, false, false)), 0.7);
+        assert!(said.starts_with("no verdict: at 0.35 of capacity"), "{said}");
+    }
 }
