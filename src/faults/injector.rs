@@ -45,6 +45,10 @@ pub struct Injector<S: Store> {
     applied: Mutex<Vec<(Fault, Option<LockGuard>)>>,
     /// The server's id of each held session, by fault.
     session_ids: Mutex<std::collections::HashMap<String, i64>>,
+    /// One turn per fault: its rollback waits while its DDL is being applied. A `DROP INDEX IF
+    /// EXISTS` sent during the build finds no index yet and succeeds, and the build then
+    /// leaves it in place (seen at replay speeds where the rollback is due within the build).
+    turns: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 type HeldSession<S> = Arc<tokio::sync::Mutex<Option<<S as Store>::Session>>>;
@@ -57,7 +61,13 @@ impl<S: Store> Injector<S> {
             held: Mutex::new(Default::default()),
             applied: Mutex::new(Vec::new()),
             session_ids: Mutex::new(Default::default()),
+            turns: Mutex::new(Default::default()),
         }
+    }
+
+    fn turn(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        turns.entry(name.to_string()).or_default().clone()
     }
 
     /// The server's id of the session the fault `name` holds open, while it does.
@@ -88,6 +98,12 @@ impl<S: Store> Injector<S> {
     }
 
     async fn apply(&self, fault: Fault, guard: Option<LockGuard>) {
+        let turn = self.turn(&fault.name);
+        let _turn = if fault.holds_session {
+            None // its rollback waits for the session instead (`held`)
+        } else {
+            Some(turn.lock().await)
+        };
         self.applied
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -105,7 +121,7 @@ impl<S: Store> Injector<S> {
             // A migration of several statements may have run in part: undo it. A single
             // statement failed as a whole, so nothing is left applied.
             if crate::store::split_statements(&fault.up).len() > 1 {
-                self.rollback(&fault.name).await;
+                self.rollback_in_turn(&fault.name).await;
                 return;
             }
             self.applied
@@ -116,8 +132,14 @@ impl<S: Store> Injector<S> {
         }
     }
 
-    /// Rolls back the fault `name` if it is applied.
+    /// Rolls back the fault `name` if it is applied, once its apply is done.
     pub async fn rollback(&self, name: &str) {
+        let turn = self.turn(name);
+        let _turn = turn.lock().await;
+        self.rollback_in_turn(name).await;
+    }
+
+    async fn rollback_in_turn(&self, name: &str) {
         let found = {
             let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
             applied.iter().find(|(f, _)| f.name == name).cloned()
@@ -340,5 +362,52 @@ mod tests {
             kinds.push(e.kind);
         }
         assert_eq!(kinds.last(), Some(&EventKind::FaultRollbackDone), "{kinds:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rollback_due_while_the_build_runs_waits_for_it_then_drops_it() {
+        let store = Arc::new(NullStore {
+            ddl_time: Duration::from_secs(5),
+            ..Default::default()
+        });
+        let start = tokio::time::Instant::now();
+        let clock = crate::scenario::IncidentClock {
+            date: "2024-06-08".into(),
+            start: "12:00".parse().unwrap(),
+            end: "13:00".parse().unwrap(),
+            speed: 1.0,
+        };
+        let (bus, mut events) = EventBus::new(Timebase { start, clock });
+        let injector = Injector::new(store.clone(), bus);
+        let fault = Fault {
+            name: "reporting-index".into(),
+            description: String::new(),
+            up: "CREATE INDEX orders_reporting ON orders (status);\n".into(),
+            down: "DROP INDEX IF EXISTS orders_reporting;\n".into(),
+            holds_session: false,
+        };
+        let steps = vec![
+            TimelineStep::Apply {
+                at: Duration::ZERO,
+                fault,
+                guard: None,
+            },
+            TimelineStep::Rollback {
+                at: Duration::from_secs(1),
+                name: "reporting-index".into(),
+            },
+        ];
+        injector.run_timeline(steps, start).await;
+        let mut kinds = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            kinds.push(e.kind);
+        }
+        let at = |k: EventKind| kinds.iter().position(|x| *x == k);
+        assert!(
+            at(EventKind::FaultApplyDone) < at(EventKind::FaultRollbackSent),
+            "the rollback was sent before the build was done: {kinds:?}"
+        );
+        assert_eq!(kinds.last(), Some(&EventKind::FaultRollbackDone), "{kinds:?}");
+        assert!(injector.applied().is_empty());
     }
 }

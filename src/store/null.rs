@@ -14,6 +14,8 @@ pub struct NullStore {
     pub service: Duration,
     pub sample_delay: Duration,
     pub session_open_delay: Duration,
+    /// How long each DDL runs.
+    pub ddl_time: Duration,
     /// Bookkeeping fails as when the connection drops (the marker cannot be read).
     pub bookkeeping_fails: bool,
     /// Sessions open now.
@@ -48,6 +50,7 @@ impl Store for NullStore {
         locked: &(dyn Fn(tokio::time::Instant) + Sync),
     ) -> Result<(), sqlx::Error> {
         locked(tokio::time::Instant::now());
+        tokio::time::sleep(self.ddl_time).await;
         Ok(())
     }
 
