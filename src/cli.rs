@@ -294,9 +294,11 @@ pub struct ValidateArgs {
     pub peak: Option<f64>,
     /// Find the highest peak fraction at which the migration still passes (bisection over
     /// validations; at most --max-replays), e.g. "safe up to 0.80 (fails at 0.88: blocked …)".
+    /// A degraded lowest failure is replayed once more without the migration, to tell its cost
+    /// from the peak's.
     #[arg(long)]
     pub envelope: bool,
-    /// With --envelope: at most this many validations.
+    /// With --envelope: at most this many validations (plus that one without the migration).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(2..=20))]
     pub max_replays: u32,
     /// The capacity the peak is a fraction of, instead of the latest calibration.

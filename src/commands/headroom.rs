@@ -153,23 +153,11 @@ pub async fn envelope(args: &ValidateArgs) -> Result<ExitCode> {
         Ok(r)
     })
     .await?;
-    let degraded_at = h
+    let baseline = match h
         .fails_from
-        .filter(|f| h.replays.iter().any(|r| r.scale == *f && !r.blocked));
-    let baseline = match degraded_at {
-        Some(f) => {
-            eprintln!(
-                "envelope: the failure at a peak of {:.2} was degraded; replaying that peak without the migration",
-                f * highest
-            );
-            let r = one_replay(&base, f, true, &out.join("without-migration")).await?;
-            crate::progress::line(&format!(
-                "envelope: without the migration at a peak of {:.2}: {}",
-                f * highest,
-                r.verdict()
-            ));
-            Some(r)
-        }
+        .filter(|f| h.replays.iter().any(|r| r.scale == *f && !r.blocked))
+    {
+        Some(f) => Some(peak_alone(&base, f, highest, &out).await?),
         None => None,
     };
     let said = envelope_said(&h, baseline.as_ref(), highest);
@@ -187,6 +175,19 @@ pub async fn envelope(args: &ValidateArgs) -> Result<ExitCode> {
         }
         _ => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The peak at `scale` without the migration, after the migration failed there degraded: did
+/// the peak alone break the rules?
+async fn peak_alone(base: &RunArgs, scale: f64, highest: f64, out: &Path) -> Result<Replay> {
+    let peak = scale * highest;
+    eprintln!("envelope: the failure at a peak of {peak:.2} was degraded; replaying that peak without the migration");
+    let r = one_replay(base, scale, true, &out.join("without-migration")).await?;
+    crate::progress::line(&format!(
+        "envelope: without the migration at a peak of {peak:.2}: {}",
+        r.verdict()
+    ));
+    Ok(r)
 }
 
 /// The envelope's answer in a line: where the migration is safe, and where and how it failed;
