@@ -317,12 +317,9 @@ mod tests {
     use crate::results::{EventBus, Timebase};
     use crate::store::null::NullStore;
 
-    #[tokio::test(start_paused = true)]
-    async fn a_rollback_that_comes_while_a_held_session_opens_waits_and_closes_it() {
-        let store = Arc::new(NullStore {
-            session_open_delay: Duration::from_secs(5),
-            ..Default::default()
-        });
+    /// Runs `fault` applied at 0 s and rolled back at 1 s (paused clock) on `store`; returns the
+    /// injector and the kinds of the events it emitted.
+    async fn apply_then_roll_back(store: Arc<NullStore>, fault: Fault) -> (Injector<NullStore>, Vec<EventKind>) {
         let start = tokio::time::Instant::now();
         let clock = crate::scenario::IncidentClock {
             date: "2024-06-08".into(),
@@ -331,14 +328,8 @@ mod tests {
             speed: 1.0,
         };
         let (bus, mut events) = EventBus::new(Timebase { start, clock });
-        let injector = Injector::new(store.clone(), bus);
-        let fault = Fault {
-            name: "long-report".into(),
-            description: String::new(),
-            up: "BEGIN;\nSELECT 1;\n".into(),
-            down: "COMMIT;\n".into(),
-            holds_session: true,
-        };
+        let injector = Injector::new(store, bus);
+        let name = fault.name.clone();
         let steps = vec![
             TimelineStep::Apply {
                 at: Duration::ZERO,
@@ -347,20 +338,37 @@ mod tests {
             },
             TimelineStep::Rollback {
                 at: Duration::from_secs(1),
-                name: "long-report".into(),
+                name,
             },
         ];
         injector.run_timeline(steps, start).await;
+        let mut kinds = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            kinds.push(e.kind);
+        }
+        (injector, kinds)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rollback_that_comes_while_a_held_session_opens_waits_and_closes_it() {
+        let store = Arc::new(NullStore {
+            session_open_delay: Duration::from_secs(5),
+            ..Default::default()
+        });
+        let fault = Fault {
+            name: "long-report".into(),
+            description: String::new(),
+            up: "BEGIN;\nSELECT 1;\n".into(),
+            down: "COMMIT;\n".into(),
+            holds_session: true,
+        };
+        let (injector, kinds) = apply_then_roll_back(store.clone(), fault).await;
         assert_eq!(
             store.open_sessions.load(Ordering::SeqCst),
             0,
             "the held transaction was left open"
         );
         assert!(injector.applied().is_empty());
-        let mut kinds = Vec::new();
-        while let Ok(e) = events.try_recv() {
-            kinds.push(e.kind);
-        }
         assert_eq!(kinds.last(), Some(&EventKind::FaultRollbackDone), "{kinds:?}");
     }
 
@@ -370,15 +378,6 @@ mod tests {
             ddl_time: Duration::from_secs(5),
             ..Default::default()
         });
-        let start = tokio::time::Instant::now();
-        let clock = crate::scenario::IncidentClock {
-            date: "2024-06-08".into(),
-            start: "12:00".parse().unwrap(),
-            end: "13:00".parse().unwrap(),
-            speed: 1.0,
-        };
-        let (bus, mut events) = EventBus::new(Timebase { start, clock });
-        let injector = Injector::new(store.clone(), bus);
         let fault = Fault {
             name: "reporting-index".into(),
             description: String::new(),
@@ -386,22 +385,7 @@ mod tests {
             down: "DROP INDEX IF EXISTS orders_reporting;\n".into(),
             holds_session: false,
         };
-        let steps = vec![
-            TimelineStep::Apply {
-                at: Duration::ZERO,
-                fault,
-                guard: None,
-            },
-            TimelineStep::Rollback {
-                at: Duration::from_secs(1),
-                name: "reporting-index".into(),
-            },
-        ];
-        injector.run_timeline(steps, start).await;
-        let mut kinds = Vec::new();
-        while let Ok(e) = events.try_recv() {
-            kinds.push(e.kind);
-        }
+        let (injector, kinds) = apply_then_roll_back(store, fault).await;
         let at = |k: EventKind| kinds.iter().position(|x| *x == k);
         assert!(
             at(EventKind::FaultApplyDone) < at(EventKind::FaultRollbackSent),
