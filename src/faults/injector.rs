@@ -51,6 +51,9 @@ pub struct Injector<S: Store> {
     turns: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// A fault's turn, shared by whoever runs its DDL: the turn ends when the last holder lets go.
+type Turn = Arc<tokio::sync::OwnedMutexGuard<()>>;
+
 type HeldSession<S> = Arc<tokio::sync::Mutex<Option<<S as Store>::Session>>>;
 
 impl<S: Store> Injector<S> {
@@ -65,9 +68,13 @@ impl<S: Store> Injector<S> {
         }
     }
 
-    fn turn(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
-        turns.entry(name.to_string()).or_default().clone()
+    /// Waits for the fault's turn and takes it.
+    async fn turn(&self, name: &str) -> Turn {
+        let turn = {
+            let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+            turns.entry(name.to_string()).or_default().clone()
+        };
+        Arc::new(turn.lock_owned().await)
     }
 
     /// The server's id of the session the fault `name` holds open, while it does.
@@ -98,30 +105,24 @@ impl<S: Store> Injector<S> {
     }
 
     async fn apply(&self, fault: Fault, guard: Option<LockGuard>) {
-        let turn = self.turn(&fault.name);
-        let _turn = if fault.holds_session {
-            None // its rollback waits for the session instead (`held`)
-        } else {
-            Some(turn.lock().await)
-        };
-        self.applied
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((fault.clone(), guard));
         if fault.holds_session {
+            // Its rollback waits for the session instead (`held`), not for a turn.
+            self.push_applied(&fault, guard);
             return self.open_held(fault).await;
         }
+        let turn = self.turn(&fault.name).await;
+        self.push_applied(&fault, guard);
         self.record(&fault.name, Some(&fault.down)).await;
         let kinds = [
             EventKind::FaultApplySent,
             EventKind::FaultApplyLocked,
             EventKind::FaultApplyDone,
         ];
-        if !self.ddl(&fault.name, &fault.up, kinds, guard).await {
+        if !self.ddl(&fault.name, &fault.up, kinds, guard, &turn).await {
             // A migration of several statements may have run in part: undo it. A single
             // statement failed as a whole, so nothing is left applied.
             if crate::store::split_statements(&fault.up).len() > 1 {
-                self.rollback_in_turn(&fault.name).await;
+                self.rollback_in_turn(&fault.name, &turn).await;
                 return;
             }
             self.applied
@@ -132,14 +133,18 @@ impl<S: Store> Injector<S> {
         }
     }
 
-    /// Rolls back the fault `name` if it is applied, once its apply is done.
-    pub async fn rollback(&self, name: &str) {
-        let turn = self.turn(name);
-        let _turn = turn.lock().await;
-        self.rollback_in_turn(name).await;
+    fn push_applied(&self, fault: &Fault, guard: Option<LockGuard>) {
+        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        applied.push((fault.clone(), guard));
     }
 
-    async fn rollback_in_turn(&self, name: &str) {
+    /// Rolls back the fault `name` if it is applied, once its apply is done.
+    pub async fn rollback(&self, name: &str) {
+        let turn = self.turn(name).await;
+        self.rollback_in_turn(name, &turn).await;
+    }
+
+    async fn rollback_in_turn(&self, name: &str, turn: &Turn) {
         let found = {
             let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
             applied.iter().find(|(f, _)| f.name == name).cloned()
@@ -162,7 +167,7 @@ impl<S: Store> Injector<S> {
             EventKind::FaultRollbackLocked,
             EventKind::FaultRollbackDone,
         ];
-        if self.ddl(&fault.name, &fault.down, kinds, guard).await {
+        if self.ddl(&fault.name, &fault.down, kinds, guard, turn).await {
             self.applied
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -245,16 +250,19 @@ impl<S: Store> Injector<S> {
 
     /// Runs one DDL, with its guard's tries: each try is sent, may get its lock, and is done
     /// or failed (a lock timeout with tries left is retried after the backoff).
-    async fn ddl(&self, name: &str, sql: &str, [sent, locked, done]: [EventKind; 3], guard: Option<LockGuard>) -> bool {
+    async fn ddl(
+        &self,
+        name: &str,
+        sql: &str,
+        [sent, locked, done]: [EventKind; 3],
+        guard: Option<LockGuard>,
+        turn: &Turn,
+    ) -> bool {
         let tries = guard.map_or(1, |g| g.retries + 1);
         for attempt in 1..=tries {
             self.events.emit(sent, name, &first_statement(sql));
-            let on_locked = |at| self.events.emit_at(locked, name, "", at);
-            match self.store.run_ddl(sql, guard.map(|g| g.timeout), &on_locked).await {
-                Ok(()) => {
-                    self.events.emit(done, name, "");
-                    return true;
-                }
+            match self.try_ddl(name, sql, [locked, done], guard, turn).await {
+                Ok(()) => return true,
                 Err(e) if attempt < tries && is_lock_timeout(&e) => {
                     let g = guard.expect("more than one try only with a guard");
                     let detail = format!(
@@ -273,6 +281,31 @@ impl<S: Store> Injector<S> {
             }
         }
         false
+    }
+
+    /// One try of a DDL, on a task of its own that keeps the fault's turn until the server
+    /// answers: when the run is interrupted mid-build, the build still finishes in the
+    /// database, and the rollback must wait for it (the race `turns` describes).
+    async fn try_ddl(
+        &self,
+        name: &str,
+        sql: &str,
+        [locked, done]: [EventKind; 2],
+        guard: Option<LockGuard>,
+        turn: &Turn,
+    ) -> Result<(), sqlx::Error> {
+        let (store, events, turn) = (self.store.clone(), self.events.clone(), turn.clone());
+        let (name, sql) = (name.to_string(), sql.to_string());
+        let task = tokio::spawn(async move {
+            let on_locked = |at| events.emit_at(locked, &name, "", at);
+            let result = store.run_ddl(&sql, guard.map(|g| g.timeout), &on_locked).await;
+            if result.is_ok() {
+                events.emit(done, &name, "");
+            }
+            drop(turn);
+            result
+        });
+        task.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 }
 
@@ -313,13 +346,14 @@ pub async fn roll_back_leftovers<S: Store>(store: &S) -> anyhow::Result<()> {
 mod tests {
     use std::sync::atomic::Ordering;
 
+    use tokio::sync::mpsc::UnboundedReceiver;
+
     use super::*;
-    use crate::results::{EventBus, Timebase};
+    use crate::results::{EventBus, EventRow, Timebase};
     use crate::store::null::NullStore;
 
-    /// Runs `fault` applied at 0 s and rolled back at 1 s (paused clock) on `store`; returns the
-    /// injector and the kinds of the events it emitted.
-    async fn apply_then_roll_back(store: Arc<NullStore>, fault: Fault) -> (Injector<NullStore>, Vec<EventKind>) {
+    /// An injector on `store`, the receiver of its events and its start (paused clock).
+    fn injector_on(store: Arc<NullStore>) -> (Injector<NullStore>, UnboundedReceiver<EventRow>, tokio::time::Instant) {
         let start = tokio::time::Instant::now();
         let clock = crate::scenario::IncidentClock {
             date: "2024-06-08".into(),
@@ -327,26 +361,56 @@ mod tests {
             end: "13:00".parse().unwrap(),
             speed: 1.0,
         };
-        let (bus, mut events) = EventBus::new(Timebase { start, clock });
-        let injector = Injector::new(store, bus);
+        let (bus, events) = EventBus::new(Timebase { start, clock });
+        (Injector::new(store, bus), events, start)
+    }
+
+    fn kinds(mut events: UnboundedReceiver<EventRow>) -> Vec<EventKind> {
+        let mut kinds = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            kinds.push(e.kind);
+        }
+        kinds
+    }
+
+    fn apply_at_zero(fault: Fault) -> TimelineStep {
+        TimelineStep::Apply {
+            at: Duration::ZERO,
+            fault,
+            guard: None,
+        }
+    }
+
+    /// The catalog's kind of index build, taking 5 s on a NullStore.
+    fn five_second_build() -> (Arc<NullStore>, Fault) {
+        let store = Arc::new(NullStore {
+            ddl_time: Duration::from_secs(5),
+            ..Default::default()
+        });
+        let fault = Fault {
+            name: "reporting-index".into(),
+            description: String::new(),
+            up: "CREATE INDEX orders_reporting ON orders (status);\n".into(),
+            down: "DROP INDEX IF EXISTS orders_reporting;\n".into(),
+            holds_session: false,
+        };
+        (store, fault)
+    }
+
+    /// Runs `fault` applied at 0 s and rolled back at 1 s on `store`; returns the injector and
+    /// the kinds of the events it emitted.
+    async fn apply_then_roll_back(store: Arc<NullStore>, fault: Fault) -> (Injector<NullStore>, Vec<EventKind>) {
+        let (injector, events, start) = injector_on(store);
         let name = fault.name.clone();
         let steps = vec![
-            TimelineStep::Apply {
-                at: Duration::ZERO,
-                fault,
-                guard: None,
-            },
+            apply_at_zero(fault),
             TimelineStep::Rollback {
                 at: Duration::from_secs(1),
                 name,
             },
         ];
         injector.run_timeline(steps, start).await;
-        let mut kinds = Vec::new();
-        while let Ok(e) = events.try_recv() {
-            kinds.push(e.kind);
-        }
-        (injector, kinds)
+        (injector, kinds(events))
     }
 
     #[tokio::test(start_paused = true)]
@@ -372,26 +436,38 @@ mod tests {
         assert_eq!(kinds.last(), Some(&EventKind::FaultRollbackDone), "{kinds:?}");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_rollback_due_while_the_build_runs_waits_for_it_then_drops_it() {
-        let store = Arc::new(NullStore {
-            ddl_time: Duration::from_secs(5),
-            ..Default::default()
-        });
-        let fault = Fault {
-            name: "reporting-index".into(),
-            description: String::new(),
-            up: "CREATE INDEX orders_reporting ON orders (status);\n".into(),
-            down: "DROP INDEX IF EXISTS orders_reporting;\n".into(),
-            holds_session: false,
-        };
-        let (injector, kinds) = apply_then_roll_back(store, fault).await;
+    fn assert_dropped_after_the_build(kinds: &[EventKind]) {
         let at = |k: EventKind| kinds.iter().position(|x| *x == k);
+        assert!(
+            at(EventKind::FaultApplyDone).is_some(),
+            "the build never finished: {kinds:?}"
+        );
         assert!(
             at(EventKind::FaultApplyDone) < at(EventKind::FaultRollbackSent),
             "the rollback was sent before the build was done: {kinds:?}"
         );
         assert_eq!(kinds.last(), Some(&EventKind::FaultRollbackDone), "{kinds:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rollback_due_while_the_build_runs_waits_for_it_then_drops_it() {
+        let (store, fault) = five_second_build();
+        let (injector, kinds) = apply_then_roll_back(store, fault).await;
+        assert_dropped_after_the_build(&kinds);
+        assert!(injector.applied().is_empty());
+    }
+
+    /// Ctrl-C drops the timeline mid-build; the build still finishes in the database.
+    #[tokio::test(start_paused = true)]
+    async fn a_run_stopped_mid_build_rolls_back_once_the_build_is_done() {
+        let (store, fault) = five_second_build();
+        let (injector, events, start) = injector_on(store);
+        tokio::select! {
+            _ = injector.run_timeline(vec![apply_at_zero(fault)], start) => panic!("the build ended early"),
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+        injector.rollback_all().await;
+        assert_dropped_after_the_build(&kinds(events));
         assert!(injector.applied().is_empty());
     }
 }

@@ -371,6 +371,9 @@ pub async fn ensure_base(cache_dir: &Path, history: &History, progress: &Progres
     let tmp = file.with_extension(format!("seeding-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     prepare_file(&tmp, history, progress).await?;
+    // Seeded with synchronous=OFF: flushed before it takes its name, so a crash cannot leave a
+    // half-written base under it, and its write-back does not compete with the first steps.
+    std::fs::File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, &file)?;
     Ok(file)
 }
