@@ -62,8 +62,8 @@ pub enum Command {
     ///
     /// Each replay is `run --load-scale X --gate` (at --compress times the scenario's speed), on
     /// the calibrated capacity (calibrating first if there is none). The scale grows or shrinks
-    /// by half until the verdict flips, then is bisected; at most --max-replays per
-    /// configuration. Every replay's run directory is kept under the study's directory.
+    /// by half until the verdict flips, then is bisected; a scale holds only when two replays of
+    /// it in a row pass; at most --max-replays per configuration. Every replay's run directory is kept under the study's directory.
     Capacity(HeadroomArgs),
     /// Create and seed the database a scenario runs on, without running it.
     ///
@@ -292,8 +292,9 @@ pub struct ValidateArgs {
     /// Hold the scenario's peak at this fraction of capacity instead, e.g. 0.8.
     #[arg(long, value_name = "F", value_parser = positive_f64, conflicts_with = "envelope")]
     pub peak: Option<f64>,
-    /// Find the highest peak fraction at which the migration still passes (bisection over
-    /// validations; at most --max-replays), e.g. "safe up to 0.80 (fails at 0.88: blocked …)".
+    /// Find the highest peak fraction at which the migration still passes, twice in a row
+    /// (bisection over validations; at most --max-replays), e.g. "safe up to 0.80 (fails at
+    /// 0.88: blocked …)".
     /// A degraded lowest failure is replayed once more without the migration, to tell its cost
     /// from the peak's.
     #[arg(long)]

@@ -95,7 +95,12 @@ impl Source {
                 measured_at,
                 file,
             } => Some(format!(
-                "capacity: {per_s:.0} arrivals/s (median of {searches} searches, spread {spread:.2}), calibrated {} ({})",
+                "capacity: {per_s:.0} arrivals/s (median of {searches} searches, spread {spread:.2}{}), calibrated {} ({})",
+                if *spread > super::WIDE_SPREAD {
+                    ": wide, so this run's load is uncertain by as much"
+                } else {
+                    ""
+                },
                 measured_at.get(..16).unwrap_or(measured_at).replace('T', " "),
                 file.display()
             )),
@@ -202,6 +207,18 @@ mod tests {
                 .describe()
                 .unwrap()
                 .contains("capacity: 3100 arrivals/s (median of 1 searches, spread 1.05), calibrated 2026-11-26 11:00")
+        );
+        let wide = Source::Calibrated {
+            per_s: 2104.0,
+            spread: 1.52,
+            searches: 3,
+            measured_at: "2026-11-27T01:50:00Z".into(),
+            file: "c/capacity.json".into(),
+        };
+        assert!(
+            wide.describe()
+                .unwrap()
+                .contains("spread 1.52: wide, so this run's load is uncertain")
         );
     }
 }

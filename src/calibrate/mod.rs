@@ -212,6 +212,26 @@ pub async fn search(
     }
 }
 
+/// Searches farther apart than this (max / min) say the machine's own speed moved while they
+/// ran: a fixed CPU reference alone drifted 1.17–1.26 within one run on this repo's 2-core VMs.
+pub const WIDE_SPREAD: f64 = 1.2;
+
+/// A warning for knees that spread wider than [`WIDE_SPREAD`]: their median is not a figure to
+/// trust to the percent, and a run's load on it is uncertain by as much.
+pub fn spread_warning(knees: &[f64]) -> Option<String> {
+    let (median, spread) = median_and_spread(knees);
+    let (lo, hi) = knees
+        .iter()
+        .fold((f64::MAX, 0.0_f64), |(lo, hi), &k| (lo.min(k), hi.max(k)));
+    (knees.len() > 1 && spread > WIDE_SPREAD).then(|| {
+        format!(
+            "warning: the searches spread {spread:.2} ({lo:.0}–{hi:.0}/s): the machine's speed moved while \
+             they ran, so a load on the median ({median:.0}/s) is uncertain by as much; calibrate again \
+             when the machine is quiet, or with --repeat 5"
+        )
+    })
+}
+
 /// The median of the knees and their spread (max / min).
 pub fn median_and_spread(knees: &[f64]) -> (f64, f64) {
     let mut k = knees.to_vec();

@@ -108,6 +108,17 @@ async fn a_store_that_fails_everything_has_no_knee() {
 }
 
 #[test]
+fn searches_that_spread_widely_are_warned_of() {
+    assert_eq!(spread_warning(&[2000.0, 2100.0, 2200.0]), None);
+    assert_eq!(spread_warning(&[2700.0]), None);
+    let w = spread_warning(&[2700.0, 1772.0, 2104.0]).unwrap();
+    assert!(
+        w.contains("spread 1.52 (1772–2700/s)") && w.contains("median (2104/s)"),
+        "{w}"
+    );
+}
+
+#[test]
 fn median_and_spread_of_knees() {
     assert_eq!(median_and_spread(&[900.0, 1000.0, 950.0]), (950.0, 1000.0 / 900.0));
     assert_eq!(median_and_spread(&[900.0, 1000.0]).0, 950.0);

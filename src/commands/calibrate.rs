@@ -348,6 +348,9 @@ fn summary(c: &Capacity) -> String {
             knees.join(", "),
             cal.spread
         );
+        if let Some(warning) = calibrate::spread_warning(&cal.knees) {
+            out += &format!("    {warning}\n");
+        }
     }
     if let [none, with, ..] = &c.calibrations[..]
         && !none.closed_loop_per_s.is_empty()

@@ -155,7 +155,7 @@ pub async fn envelope(args: &ValidateArgs) -> Result<ExitCode> {
     .await?;
     let baseline = match h
         .fails_from
-        .filter(|f| h.replays.iter().any(|r| r.scale == *f && !r.blocked))
+        .filter(|f| h.replays.iter().any(|r| r.scale == *f && !r.passed && !r.blocked))
     {
         Some(f) => Some(peak_alone(&base, f, highest, &out).await?),
         None => None,

@@ -504,13 +504,7 @@ impl Store for MysqlStore {
     }
 
     async fn sample(&self) -> Vec<(String, f64)> {
-        match self.try_sample().await {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!("database monitor: {e}");
-                vec![("monitor_errors".into(), 1.0)]
-            }
-        }
+        super::server::sample_or_error(self.try_sample().await)
     }
 
     async fn close(&self) {

@@ -188,6 +188,19 @@ pub fn plan(state: SchemaState, history: &History, what: &str) -> Result<Plan, N
     }
 }
 
+/// A monitor sample as the replay records it: its values, or one `monitor_errors` after a
+/// warning. A sample that found the pool closed raced the end of the run, and is dropped quietly.
+pub fn sample_or_error(sample: Result<Vec<(String, f64)>, sqlx::Error>) -> Vec<(String, f64)> {
+    match sample {
+        Ok(values) => values,
+        Err(sqlx::Error::PoolClosed) => Vec::new(),
+        Err(e) => {
+            tracing::warn!("database monitor: {e}");
+            vec![("monitor_errors".into(), 1.0)]
+        }
+    }
+}
+
 pub fn not_prepared(what: &str) -> NotPrepared {
     NotPrepared(format!(
         "{what} exists but was not prepared by outage-sim (it has no outage_sim_meta marker), so \
@@ -213,6 +226,19 @@ mod tests {
             seed: 1,
             end_unix: 0,
         }
+    }
+
+    #[test]
+    fn a_sample_that_raced_the_close_is_dropped_and_other_errors_are_counted() {
+        assert!(sample_or_error(Err(sqlx::Error::PoolClosed)).is_empty());
+        assert_eq!(
+            sample_or_error(Err(sqlx::Error::PoolTimedOut)),
+            vec![("monitor_errors".to_string(), 1.0)]
+        );
+        assert_eq!(
+            sample_or_error(Ok(vec![("x".into(), 2.0)])),
+            vec![("x".to_string(), 2.0)]
+        );
     }
 
     #[test]
