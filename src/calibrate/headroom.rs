@@ -175,8 +175,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_scenario_that_never_fails_or_always_fails_says_so() {
-        let h = search(3, 1.1, at_limit(100.0)).await.unwrap();
-        assert_eq!((h.fails_from, h.replays.len()), (None, 3));
+        // Each scale that holds takes two replays: 1.0 and 1.5 in four.
+        let h = search(4, 1.1, at_limit(100.0)).await.unwrap();
+        assert_eq!((h.passes_up_to, h.fails_from, h.replays.len()), (Some(1.5), None, 4));
         assert!(h.describe().contains("at least"));
         let h = search(3, 1.1, at_limit(0.0)).await.unwrap();
         assert_eq!(h.passes_up_to, None);
