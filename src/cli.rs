@@ -63,7 +63,8 @@ pub enum Command {
     /// Each replay is `run --load-scale X --gate` (at --compress times the scenario's speed), on
     /// the calibrated capacity (calibrating first if there is none). The scale grows or shrinks
     /// by half until the verdict flips, then is bisected; a scale holds only when two replays of
-    /// it in a row pass; at most --max-replays per configuration. Every replay's run directory is kept under the study's directory.
+    /// it in a row pass; at most --max-replays per configuration. Every replay's run directory
+    /// is kept under the study's directory.
     Capacity(HeadroomArgs),
     /// Create and seed the database a scenario runs on, without running it.
     ///
