@@ -108,19 +108,19 @@ impl Headroom {
 mod tests {
     use super::*;
 
+    /// A replay at `scale` with its verdict; a failure fired "slow".
+    fn replay(scale: f64, passed: bool) -> Result<Replay> {
+        Ok(Replay {
+            scale,
+            passed,
+            fired: (!passed).then(|| "slow".to_string()),
+            blocked: false,
+            run_dir: String::new(),
+        })
+    }
+
     fn at_limit(limit: f64) -> impl AsyncFnMut(f64) -> Result<Replay> {
-        move |scale: f64| {
-            let passed = scale <= limit;
-            async move {
-                Ok(Replay {
-                    scale,
-                    passed,
-                    fired: (!passed).then(|| "slow".to_string()),
-                    blocked: false,
-                    run_dir: String::new(),
-                })
-            }
-        }
+        move |scale: f64| async move { replay(scale, scale <= limit) }
     }
 
     #[tokio::test]
@@ -146,14 +146,7 @@ mod tests {
         // The edge is at 1.2, but the first replay above it passes by luck.
         let mut lucky = true;
         let h = search(8, 1.1, async |scale: f64| {
-            let passed = scale <= 1.2 || std::mem::take(&mut lucky);
-            Ok(Replay {
-                scale,
-                passed,
-                fired: (!passed).then(|| "slow".to_string()),
-                blocked: false,
-                run_dir: String::new(),
-            })
+            replay(scale, scale <= 1.2 || std::mem::take(&mut lucky))
         })
         .await
         .unwrap();
