@@ -81,6 +81,7 @@ async fn measure() -> anyhow::Result<()> {
         cache: &PathBuf::from("results/.cache"),
         copy: &copy,
         prepare: true,
+        copy_own: false,
     };
     let (opened, _) = store::open(at, &scenario).await?;
     with_store!(opened, store => bench(store, &scenario, clients, rate, dir.path()).await)

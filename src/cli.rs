@@ -30,6 +30,7 @@ pub enum Command {
     /// Replay a scenario against a database and write results/<scenario>-<UTC time>/.
     ///
     /// Example: outage-sim run workloads/checkout-peak.toml
+    /// Example: outage-sim run workloads/checkout-peak.toml --repeat 10   (the odds, not one draw)
     ///
     /// With no --db, the run uses an embedded SQLite file in the run directory, copied from a
     /// seeded base database kept in --cache (seeded once, then reused so every run starts from
@@ -62,9 +63,10 @@ pub enum Command {
     ///
     /// Each replay is `run --load-scale X --gate` (at --compress times the scenario's speed), on
     /// the calibrated capacity (calibrating first if there is none). The scale grows or shrinks
-    /// by half until the verdict flips, then is bisected; a scale holds only when two replays of
-    /// it in a row pass; at most --max-replays per configuration. Every replay's run directory
-    /// is kept under the study's directory.
+    /// by half until the verdict flips, then is bisected. Each scale tried is an ensemble of
+    /// --repeat replays (seeds S..S+N-1) and holds only when all of them pass: "holds at 0.85×
+    /// (3 of 3 passed); fails at 0.92× (1 of 3 passed: …)"; at most --max-replays per
+    /// configuration. Every replay's run directory is kept under the study's directory.
     Capacity(HeadroomArgs),
     /// Create and seed the database a scenario runs on, without running it.
     ///
@@ -92,16 +94,21 @@ pub enum Command {
     /// Validate a schema change under peak load: replay a scenario with your migration applied
     /// mid-peak, and pass or fail it on checkout's lock stalls and the scenario's alert rules.
     ///
-    /// Example: outage-sim validate --migration migrations/ --db postgres://localhost/test
-    /// Example: outage-sim validate --migration migrations/ --peak 0.8
+    /// Example: outage-sim validate --migration my-migration/ --db postgres://localhost/test
+    /// Example: outage-sim validate --migration my-migration/ --peak 0.8 --repeat 5
     ///
-    /// The migration is first tried on an empty copy of the schema and rolled back, so one that
-    /// cannot apply is found before any load. Then it stands in for the scenario's fault, at its
-    /// times (validate-peak, the default: applied at 12:40 with the lunch peak held at 0.7 of
-    /// calibrated capacity, and kept). FAIL names its kind: blocked (checkouts timed out
-    /// waiting for the migration's lock while it ran) or degraded (no lock stall, but an alert
-    /// rule fired; then the same peak is replayed without the migration, and if that fires
-    /// too the migration is not judged: "cannot judge", exit 2). Exit code 0 on PASS, 3 on
+    /// The migration runs against outage-sim's own orders schema (schema/<dialect>/schema.sql),
+    /// so it must name those tables. It is first tried on an empty copy of the schema and rolled
+    /// back, so one that cannot apply is found before any load. Then it stands in for the
+    /// scenario's fault, at its times (validate-peak, the default: applied at 12:40 with the
+    /// lunch peak held at 0.7 of calibrated capacity, and kept), in --repeat runs (default 3)
+    /// with seeds S..S+N-1. The rule: FAIL (blocked) when any run stalled checkout on the
+    /// migration's lock (checkouts timed out waiting for it: deterministic, one is enough);
+    /// otherwise, when alert rules fired in k of N runs (degraded), the same peak is replayed
+    /// on the same seeds without the migration: FAIL (degraded) when that fires them in fewer
+    /// runs, "cannot judge" (exit 2) when as many or more; PASS when no run was blocked or
+    /// degraded. Every count is printed with its Wilson 95% interval, and the worst run's seed
+    /// with the command that replays it alone. Exit code 0 on PASS, 3 on
     /// FAIL, 2 when the migration is malformed or fails to apply (what part of it ran is rolled
     /// back) or cannot be judged, 1 on other errors. The run directory is written as for `run`.
     Validate(ValidateArgs),
@@ -135,12 +142,15 @@ pub enum Command {
         #[arg(long, env = "OUTAGE_SIM_DATABASE_URL", hide_env_values = true)]
         db: Option<String>,
     },
-    /// Overlay several runs on the incident clock (e.g. the incident and its fix).
+    /// Overlay several runs on the incident clock (e.g. the incident and its fix), or compare
+    /// two ensembles.
     ///
     /// Example: outage-sim compare results/checkout-peak-A results/checkout-peak-B
     ///
     /// Writes compare.png, compare.svg and compare.html (per-phase deltas against the first
-    /// run, time to detect / mitigate / recover side by side) into --out.
+    /// run, time to detect / mitigate / recover side by side) into --out. Given two ensemble
+    /// directories (`run --repeat`), it writes compare.md: each figure's count and interval (or
+    /// median and range) side by side, and "within the noise" where the intervals overlap.
     Compare {
         /// Two or more run directories; the first is the baseline of the deltas.
         #[arg(required = true, num_args = 2..)]
@@ -156,19 +166,30 @@ pub enum Command {
     /// Adds the shards' latency histograms per window and operation (latency.hlog: exact
     /// percentiles, not averages of percentiles), sums their counters, joins their events and
     /// database samples, then analyses and draws the merged run as any other.
+    ///
+    /// With --ensemble, the run directories are whole runs of one ensemble made on several
+    /// machines (one seed each, e.g. the pods of deploy/k8s/ensemble-job.yaml): they are copied
+    /// into one ensemble directory and counted as `run --repeat` counts them.
+    ///
+    /// Example: outage-sim merge --ensemble results/pods/*/seed-* --out results/ensemble
     Merge {
-        /// Every shard's run directory, one per shard.
+        /// Every shard's run directory, one per shard (with --ensemble: one per seed).
         #[arg(required = true, num_args = 1..)]
         run_dirs: Vec<PathBuf>,
         /// The merged run directory to write (created; must not exist).
         #[arg(long)]
         out: PathBuf,
+        /// Collect whole runs (one seed each) into an ensemble instead of joining shards.
+        #[arg(long)]
+        ensemble: bool,
     },
-    /// Redraw the charts, summary and timeline of a run directory from its files alone.
+    /// Redraw the charts, summary and timeline of a run directory from its files alone; for an
+    /// ensemble directory, judge every run again and redraw ensemble.json, .md and the chart.
     ///
     /// Example: outage-sim plot results/checkout-peak-20260101T120000Z
+    /// Example: outage-sim plot results/checkout-peak-ensemble-20260101T120000Z
     Plot {
-        /// A run directory written by `outage-sim run`.
+        /// A run directory written by `outage-sim run`, or an ensemble directory (`run --repeat`).
         run_dir: PathBuf,
     },
 }
@@ -270,8 +291,12 @@ pub struct HeadroomArgs {
     /// clock the alert rules judge, so the faults look worse than they are.
     #[arg(long, default_value_t = 1.0, value_parser = positive_f64)]
     pub compress: f64,
-    /// At most this many replays per configuration (without and with the faults).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=20))]
+    /// Replays per scale tried, with seeds S..S+N-1; a scale holds when all of them pass.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// At most this many replays per configuration (without and with the faults): --repeat per
+    /// scale tried.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=400))]
     pub max_replays: u32,
     /// The capacity the load is a fraction of, instead of the latest calibration.
     #[arg(long, value_name = "PER_S", value_parser = positive_f64)]
@@ -300,8 +325,18 @@ pub struct ValidateArgs {
     /// from the peak's.
     #[arg(long)]
     pub envelope: bool,
-    /// With --envelope: at most this many validations (plus that one without the migration).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(2..=20))]
+    /// Runs per validation, with seeds S..S+N-1. One run blocked on the migration's lock fails
+    /// it; degraded runs fail it only when the peak alone, on the same seeds, fires its alert
+    /// rules in fewer runs. Example: --repeat 5
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// The first seed (default: the scenario's): `--seed S --repeat 1` replays one run of an
+    /// earlier validation alone, with the same arrival schedule.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// With --envelope: at most this many runs in all (--repeat per peak tried), plus those
+    /// without the migration.
+    #[arg(long, default_value_t = 18, value_parser = clap::value_parser!(u32).range(2..=200))]
     pub max_replays: u32,
     /// The capacity the peak is a fraction of, instead of the latest calibration.
     #[arg(long, value_name = "PER_S", value_parser = positive_f64)]
@@ -376,37 +411,14 @@ pub struct RunArgs {
     /// an hour ahead. Example: --start-at 2026-11-26T10:00:00Z
     #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Not an option: studies that run many replays (`capacity`, `validate --envelope`) print
-    /// one line a replay instead of each replay's summary.
-    #[arg(skip)]
-    pub quiet: bool,
-}
-
-impl RunArgs {
-    /// A gated run of `scenario` with every other option at its default: what `validate` and
-    /// `capacity` start from.
-    pub fn gated(scenario: PathBuf, db: DbArgs, out: PathBuf) -> RunArgs {
-        RunArgs {
-            scenario,
-            db,
-            fault: None,
-            fault_dir: None,
-            speed: None,
-            seed: None,
-            capacity: None,
-            probe: false,
-            load_scale: None,
-            out,
-            gate: true,
-            no_faults: false,
-            keep_db: false,
-            metrics_addr: None,
-            metrics_linger: 0.0,
-            shard: None,
-            start_at: None,
-            quiet: false,
-        }
-    }
+    /// Replay it N times, with seeds S, S+1, …, S+N-1 (S: --seed or the scenario's), the data
+    /// reset before each, into one ensemble directory: each run classified (outage, degraded,
+    /// no outage) and scored against the scenario's [story], every proportion with its Wilson
+    /// 95% interval (ensemble.json, ensemble.md, ensemble.png). Ctrl-C keeps the finished runs.
+    /// Example: --repeat 10
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000),
+          conflicts_with_all = ["shard", "start_at"])]
+    pub repeat: u32,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {

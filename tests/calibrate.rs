@@ -157,8 +157,8 @@ fn a_first_run_calibrates_and_the_next_reuses_the_calibration() {
     }
 }
 
-/// `capacity` bisects the load scale over gated replays, without and with the scenario's fault,
-/// within --max-replays each, and keeps every replay's run directory and headroom.json.
+/// `capacity` bisects the load scale over ensembles of gated replays, without and with the
+/// scenario's fault, within --max-replays each, and keeps every ensemble and headroom.json.
 #[test]
 fn the_capacity_study_brackets_the_scale_within_its_replays() {
     let _serial = serial();
@@ -179,7 +179,7 @@ fn the_capacity_study_brackets_the_scale_within_its_replays() {
             "--capacity",
             "300",
         ])
-        .args(["--max-replays", "3", "--compress", "2", "--out"])
+        .args(["--repeat", "1", "--max-replays", "3", "--compress", "2", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -199,7 +199,7 @@ fn the_capacity_study_brackets_the_scale_within_its_replays() {
         assert_eq!(replays[0]["scale"].as_f64(), Some(1.0));
         for r in replays {
             assert!(
-                Path::new(r["run_dir"].as_str().unwrap()).join("summary.json").is_file(),
+                Path::new(r["run_dir"].as_str().unwrap()).join("ensemble.json").is_file(),
                 "{r}"
             );
         }

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod blocked;
+pub mod story;
 
 pub use alerts::{AlertEvaluator, AlertSpan, AlertTransition};
 pub use blocked::{Blocked, LOCK_WAIT_METRICS, blocked};
@@ -10,7 +11,7 @@ pub use blocked::{Blocked, LOCK_WAIT_METRICS, blocked};
 use serde::{Deserialize, Serialize};
 
 use crate::results::{EventKind, EventRow, Verdict, WindowRow, clock_secs, window_secs};
-use crate::scenario::AlertRule;
+use crate::scenario::{AlertRule, Story};
 
 /// The operation the incident is about.
 pub const FOCUS_OP: &str = "checkout";
@@ -63,6 +64,13 @@ pub struct Summary {
     /// run did not replay what it set out to.
     #[serde(default)]
     pub faults_not_applied: Vec<String>,
+    /// How the run went: its class, when it went down, whether it held until the mitigation,
+    /// and the `[story]` checkpoints scored.
+    #[serde(default)]
+    pub outcome: Option<story::Outcome>,
+    /// The story the run was scored against, so a copied run can be scored again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story: Option<Story>,
 }
 
 /// What a gate made of a run.
@@ -171,7 +179,13 @@ pub fn phase_stats(name: &str, windows: &[&WindowRow], window_s: f64, from_s: f6
 }
 
 /// Everything `summary.json` holds, from a run's rows, its alert rules and whether it was gated.
-pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule], gated: bool) -> Summary {
+pub fn summarize(
+    windows: &[WindowRow],
+    events: &[EventRow],
+    rules: &[AlertRule],
+    story: Option<&Story>,
+    gated: bool,
+) -> Summary {
     let focus: Vec<&WindowRow> = windows.iter().filter(|w| w.op == FOCUS_OP).collect();
     let end_s = focus.last().map(|w| w.t_s).unwrap_or(0.0);
     let window_s = window_secs(&focus);
@@ -232,12 +246,14 @@ pub fn summarize(windows: &[WindowRow], events: &[EventRow], rules: &[AlertRule]
             (true, _) => Gate::Fail,
         },
         rules: rules.to_vec(),
-        alerts,
         outage,
         time_to_detect_min: minutes(applied, first_fired).filter(|m| *m >= 0.0),
         time_to_mitigate_min: minutes(first_fired, rollback_sent),
         time_to_recover_min: minutes(rollback_sent, all_resolved).filter(|m| *m >= 0.0),
         faults_not_applied: not_applied(events).into_iter().map(|(name, _)| name).collect(),
+        outcome: Some(story::outcome(&focus, events, &alerts, story)),
+        story: story.cloned(),
+        alerts,
     }
 }
 

@@ -99,7 +99,7 @@ fn summary_splits_phases_at_the_fault_events_and_times_the_response() {
         ev(6.0, 6, FaultRollbackSent),
         ev(6.0, 6, FaultRollbackDone),
     ];
-    let s = summarize(&w, &events, &[p99_rule(1.0)], true);
+    let s = summarize(&w, &events, &[p99_rule(1.0)], None, true);
     let phase = |n: &str| s.phases.iter().find(|p| p.phase == n).unwrap().clone();
     assert_eq!(phase("before_fault").windows, 2);
     // Only the window ending at t = 4 (3..4 s) lies at least 90% inside the lock hold 2.1..4.5 s.
@@ -131,10 +131,10 @@ fn ev(t_s: f64, min: u32, kind: EventKind) -> EventRow {
 
 #[test]
 fn a_run_without_rules_is_not_judged_and_fails_a_gate() {
-    let s = summarize(&series(&[5.0, 5.0]), &[], &[], true);
+    let s = summarize(&series(&[5.0, 5.0]), &[], &[], None, true);
     assert_eq!(s.verdict, Verdict::NotJudged);
     assert!(s.gate_failed());
-    assert!(!summarize(&series(&[5.0]), &[], &[p99_rule(1.0)], true).gate_failed());
+    assert!(!summarize(&series(&[5.0]), &[], &[p99_rule(1.0)], None, true).gate_failed());
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn a_fault_that_failed_to_apply_starts_no_phase_and_detects_nothing() {
         ev(2.0, 2, EventKind::FaultApplySent),
         ev(2.0, 2, EventKind::FaultFailed),
     ];
-    let s = summarize(&w, &events, &[p99_rule(1.0)], false);
+    let s = summarize(&w, &events, &[p99_rule(1.0)], None, false);
     assert_eq!(s.alerts.len(), 1);
     assert_eq!(s.time_to_detect_min, None);
     assert!(s.phases.iter().all(|p| p.phase != "fault_active"), "{:?}", s.phases);

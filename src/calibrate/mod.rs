@@ -8,6 +8,10 @@
 pub mod cached;
 pub mod headroom;
 pub mod host;
+pub mod measure;
+mod source;
+
+pub use source::source_for;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

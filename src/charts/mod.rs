@@ -33,9 +33,11 @@ macro_rules! panel {
 mod capacity;
 mod compare;
 mod dashboard;
+mod ensemble;
 
 pub use capacity::render_capacity;
 pub use compare::render_compare;
+pub use ensemble::render_ensemble;
 pub use dashboard::{Annotations, render_dashboard};
 
 use std::sync::Once;

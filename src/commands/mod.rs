@@ -1,20 +1,23 @@
 //! One file per subcommand; each composes the stages.
 
 mod calibrate;
+mod capacity;
 mod check;
 mod compare;
-mod headroom;
 mod merge;
 mod plot;
 mod prepare;
 mod run;
 mod train;
+mod validate;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, DbArgs};
+use crate::plan::Database;
 
 pub use crate::error::BadInput;
+pub use crate::session::EXIT_GATE_FAILED;
 
 /// Runs one subcommand.
 pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -22,13 +25,13 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { scenario, db } => check::check(&scenario, db.as_deref()),
         Command::Faults { db } => check::list_faults(db.as_deref()),
         Command::Plot { run_dir } => plot::plot(&run_dir),
-        Command::Merge { run_dirs, out } => merge::merge(&run_dirs, &out),
+        Command::Merge { run_dirs, out, ensemble } => merge::merge(&run_dirs, &out, ensemble),
         Command::Compare { run_dirs, out } => compare::compare(&run_dirs, out.as_deref()),
         Command::Run(args) => runtime()?.block_on(run::run(args)),
         Command::Calibrate(args) => runtime()?.block_on(calibrate::calibrate(args)),
-        Command::Capacity(args) => runtime()?.block_on(headroom::capacity(args)),
+        Command::Capacity(args) => runtime()?.block_on(capacity::capacity(args)),
         Command::Prepare(args) => runtime()?.block_on(prepare::prepare(args)),
-        Command::Validate(args) => runtime()?.block_on(run::validate(args)),
+        Command::Validate(args) => runtime()?.block_on(validate::validate(args)),
         Command::Train(args) => runtime()?.block_on(train::train(args)),
     }
 }
@@ -59,8 +62,14 @@ pub fn parse_db(db: Option<&str>) -> Result<Option<crate::store::DbUrl>, BadInpu
         .map_err(|e| BadInput(format!("--db: {e}")))
 }
 
-/// Exit code when gating is on and the alert rules were breached.
-pub const EXIT_GATE_FAILED: u8 = 3;
+/// Where `--db`, `--schema` and `--cache` say a run's data lives.
+pub fn database(args: &DbArgs) -> Result<Database, BadInput> {
+    Ok(Database {
+        url: parse_db(args.db.as_deref())?,
+        schema: args.schema.clone(),
+        cache: args.cache.clone(),
+    })
+}
 
 /// The process exit code for an error: 2 for bad input, 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {

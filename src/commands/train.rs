@@ -15,7 +15,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::BadInput;
 use crate::calibrate::cached::Source;
-use crate::cli::{RunArgs, TrainArgs};
+use crate::cli::TrainArgs;
 use crate::console::Console;
 use crate::faults::{self, Choice, Fault, Injector};
 use crate::replay::{self, AlertSink, ProgressSink, Replay, ResultsSink, Sink};
@@ -40,13 +40,8 @@ pub async fn train(args: TrainArgs) -> Result<ExitCode> {
     let drawn = training::draw(&scenario, dialect, seed).map_err(BadInput)?;
     let hidden = training::hide(&scenario, &drawn);
     let faults = faults::for_steps(&hidden, dialect, Choice::Scenario).map_err(BadInput)?;
-    let as_run = RunArgs {
-        capacity: args.capacity,
-        probe: args.probe,
-        gate: false,
-        ..RunArgs::gated(args.scenario.clone(), args.db.clone(), args.out.clone())
-    };
-    let capacity = super::run::capacity_source(&as_run, &hidden, db.as_ref()).await?;
+    let database = super::database(&args.db)?;
+    let capacity = crate::calibrate::source_for(&hidden, &database, &args.out, args.capacity, args.probe).await?;
     let run = RunDir::create(&args.out, &format!("train-{}", hidden.name), chrono::Utc::now())?;
     let copy = run.file("run.db");
     let at = store::Where {
@@ -55,6 +50,7 @@ pub async fn train(args: TrainArgs) -> Result<ExitCode> {
         cache: &args.db.cache,
         copy: &copy,
         prepare: true,
+        copy_own: false,
     };
     let (opened, target) = match store::open(at, &hidden).await {
         Ok(opened) => opened,
@@ -99,7 +95,7 @@ impl Class<'_> {
 
     async fn run<S: Store>(&self, store: Arc<S>, run: &RunDir, target: store::Target) -> Result<ExitCode> {
         let scenario = &self.scenario;
-        let capacity = super::run::ready(&store, scenario, true, &self.capacity).await?;
+        let capacity = crate::session::ready(&store, scenario, true, &self.capacity).await?;
         std::fs::write(run.file(SCENARIO_TOML), scenario.to_toml_resolved(capacity))?;
         let names = self.faults.iter().map(|f| f.name.clone()).collect();
         let meta = Meta::of_run(

@@ -31,7 +31,7 @@ pub async fn on_empty_copy(
     };
     // A seed of its own each time, so the copy is seeded anew, never reset from a copy a
     // killed pre-check left the migration applied in.
-    empty.run.seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64;
+    empty.run.data_seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64;
     let file = std::env::temp_dir().join(format!("outage-sim-precheck-{}.db", std::process::id()));
     store::sqlite::remove_files(&file);
     let scratch = format!("{schema}_precheck");
@@ -44,6 +44,7 @@ pub async fn on_empty_copy(
         cache: Path::new(""),
         copy: &file,
         prepare: true,
+        copy_own: false,
     };
     let opened = store::open(at, &empty).await;
     let tried = match opened {

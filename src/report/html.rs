@@ -159,6 +159,8 @@ mod tests {
             gated: false,
             gate: crate::analysis::Gate::Off,
             faults_not_applied: vec![],
+            outcome: None,
+            story: None,
         };
         let html = report_html(
             "a <b>",

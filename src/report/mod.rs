@@ -12,7 +12,7 @@ use crate::results::{EventKind, EventRow, Meta};
 
 mod render;
 
-pub use render::{render_run, rules_of};
+pub use render::{render_run, rules_of, story_of};
 
 fn ms(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
@@ -123,7 +123,9 @@ fn describe(e: &EventRow) -> Option<String> {
 
 /// `timeline.md`: the run's events in incident-clock time, then the per-phase table.
 pub fn timeline_md(title: &str, events: &[EventRow], summary: &Summary) -> String {
-    let mut out = format!("# Timeline: {title}\n\nIncident-clock times (the replay runs faster than real time).\n\n");
+    let mut out = format!("# Timeline: {title}\n\n");
+    out += &story_table(summary);
+    out += "Incident-clock times (the replay runs faster than real time).\n\n";
     // The moment every alert is resolved again is the recovery, as a postmortem would write it.
     let recovered = if summary.alerts.iter().all(|a| a.resolved.is_some()) {
         summary.alerts.iter().filter_map(|a| a.resolved.clone()).max()
@@ -155,6 +157,38 @@ pub fn timeline_md(title: &str, events: &[EventRow], summary: &Summary) -> Strin
         summary.verdict
     );
     out + &phase_table(&summary.phases)
+}
+
+/// The postmortem's checkpoints beside this run's own times, and the run's class; nothing when
+/// the scenario has no `[story]`.
+pub fn story_table(summary: &Summary) -> String {
+    let Some(o) = &summary.outcome else { return String::new() };
+    let mut out = format!("Class: **{}**", o.class.name());
+    if let Some(at) = &o.down_at {
+        let _ = write!(out, "; checkout down from {at} ({:.0} incident minutes down)", o.down_minutes);
+    }
+    out += ".\n\n";
+    if o.checkpoints.is_empty() {
+        return out;
+    }
+    let met = o.checkpoints.iter().filter(|c| c.met).count();
+    let _ = writeln!(
+        out,
+        "## The story: {met} of {} checkpoints met{}\n\n| checkpoint | postmortem | this run | met |\n|---|---|---|---|",
+        o.checkpoints.len(),
+        if o.whole_story == Some(true) { " (the whole story)" } else { "" }
+    );
+    for c in &o.checkpoints {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            c.name,
+            c.postmortem,
+            c.run.as_deref().unwrap_or("never"),
+            if c.met { "yes" } else { "no" }
+        );
+    }
+    out + "\n"
 }
 
 /// The comparison for the terminal: verdict, response times and phases of each run.

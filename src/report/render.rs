@@ -7,7 +7,7 @@ use crate::analysis::{self, FOCUS_OP, Summary};
 use crate::charts::{self, Annotations};
 use crate::error::BadInput;
 use crate::results::{META_JSON, Meta, RunDir, SCENARIO_TOML, SUMMARY_JSON};
-use crate::scenario::{AlertMetric, AlertRule, Scenario};
+use crate::scenario::{AlertMetric, AlertRule, Scenario, Story};
 
 /// The alert rules to judge a run by: its `scenario.toml`'s, or, when that file is gone, the
 /// rules its `summary.json` recorded. A run with neither cannot be judged: an error, never a
@@ -29,6 +29,15 @@ pub fn rules_of(run: &RunDir) -> Result<Vec<AlertRule>> {
     }
 }
 
+/// The story to score a run against: its `scenario.toml`'s `[story]`, or the one its
+/// `summary.json` recorded.
+pub fn story_of(run: &RunDir) -> Option<Story> {
+    match Scenario::load(&run.file(SCENARIO_TOML)) {
+        Ok(s) => s.story,
+        Err(_) => run.read_json::<Summary>(SUMMARY_JSON).ok()?.story,
+    }
+}
+
 /// Writes summary.json, timeline.md, the dashboard and report.html from the run's files.
 pub fn render_run(run: &RunDir) -> Result<(Summary, Meta)> {
     let meta: Meta = run.read_json(META_JSON)?;
@@ -37,7 +46,8 @@ pub fn render_run(run: &RunDir) -> Result<(Summary, Meta)> {
     let events = run.read_events()?;
     let db = run.read_db_samples()?;
     let title = meta.label();
-    let summary = analysis::summarize(&windows, &events, &rules, meta.gated);
+    let story = story_of(run);
+    let summary = analysis::summarize(&windows, &events, &rules, story.as_ref(), meta.gated);
     run.write_json(SUMMARY_JSON, &summary)?;
     let timeline = super::timeline_md(&title, &events, &summary);
     std::fs::write(run.file("timeline.md"), &timeline)?;

@@ -160,6 +160,10 @@ pub struct Meta {
     /// For a merged run: the shard run directories it joins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// Real seconds it took to open the store before the run: the copy of the SQLite base or
+    /// the server schema's reset to the seeded data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_s: Option<f64>,
 }
 
 impl Meta {
@@ -191,6 +195,7 @@ impl Meta {
             gated,
             shard: None,
             merged_from: Vec::new(),
+            reset_s: None,
         }
     }
 
@@ -414,6 +419,15 @@ impl RunDir {
             n += 1;
             path = out.join(format!("{scenario}-{stamp}-{n}"));
         }
+        std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(RunDir { path })
+    }
+
+    /// Creates a new, empty run directory `out/name` (an ensemble's `seed-S`); it must not
+    /// exist yet.
+    pub fn create_named(out: &Path, name: &str) -> Result<RunDir> {
+        let path = out.join(name);
+        anyhow::ensure!(!path.exists(), "{} exists already", path.display());
         std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(RunDir { path })
     }

@@ -130,7 +130,11 @@ pub struct Limits {
 pub struct RunSettings {
     /// Real length of one metrics window.
     pub window: Duration,
+    /// Seeds the arrival schedule and the retries' jitter.
     pub seed: u64,
+    /// Seeds the order history (`[data] seed`, default the file's `[run] seed`): it stays when
+    /// `--seed` or an ensemble changes `seed`, so every run starts from the same data.
+    pub data_seed: u64,
     /// Real length of the capacity probe (used when the load is in capacity fractions).
     pub probe: Duration,
     /// The report reads this many incident-clock minutes of recent orders.
@@ -206,6 +210,44 @@ pub struct Reference {
     pub wrong_leads: Vec<String>,
 }
 
+/// `[story]`: the postmortem's checkpoints a run is scored against (`analysis::story`). A
+/// checkpoint left out is not scored.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Story {
+    /// The first alert fires within the tolerance of this time.
+    pub first_alert: Option<Mark>,
+    /// Checkout goes down (success under 0.5 over 5 incident minutes) within the tolerance.
+    pub down: Option<Mark>,
+    /// Down until the mitigation: at least this share of the minutes from going down to the
+    /// rollback.
+    pub held: Option<f64>,
+    /// Down at the mitigation, then checkout success back over 0.5 by this time plus the
+    /// tolerance.
+    pub improving: Option<Mark>,
+    /// Down at the mitigation, then every alert resolved by this time plus the tolerance.
+    pub restored: Option<Mark>,
+}
+
+/// A checkpoint's time on the incident clock and how far from it a run may be.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Mark {
+    #[serde(with = "clock_time_text")]
+    pub at: ClockTime,
+    /// Incident-clock seconds.
+    pub tolerance_s: f64,
+}
+
+mod clock_time_text {
+    use super::ClockTime;
+    pub fn serialize<S: serde::Serializer>(t: &ClockTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_string())
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ClockTime, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A validated workload.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -225,6 +267,8 @@ pub struct Scenario {
     pub gate: bool,
     /// What `train` may hide in this scenario.
     pub training: Option<Training>,
+    /// The postmortem's checkpoints each run is scored against.
+    pub story: Option<Story>,
     raw: RawScenario,
 }
 
@@ -304,6 +348,7 @@ impl Scenario {
         if let Some(seed) = seed {
             self.run.seed = seed;
             self.raw.run.seed = Some(seed);
+            self.raw.data.seed = Some(unspanned(self.run.data_seed));
         }
         Ok(self)
     }

@@ -24,7 +24,7 @@ pub(super) struct RawScenario {
     #[serde(default)]
     checkout: RawCheckout,
     #[serde(default)]
-    data: RawData,
+    pub(super) data: RawData,
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
@@ -37,6 +37,37 @@ pub(super) struct RawScenario {
     gate: Option<RawGate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     training: Option<RawTraining>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    story: Option<RawStory>,
+}
+
+/// `[story]`: the postmortem's checkpoints, each a time with a tolerance (`held` a share).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawStory {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_alert: Option<RawMark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    down: Option<RawMark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    held: Option<RawHeld>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    improving: Option<RawMark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    restored: Option<RawMark>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawMark {
+    at: Spanned<String>,
+    tolerance: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeld {
+    share: Spanned<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -126,7 +157,11 @@ struct RawCheckout {
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawData {
+pub(super) struct RawData {
+    /// The seed of the order history (default: `[run] seed`), so runs with other seeds (`--seed`,
+    /// an ensemble) replay other arrivals on the same data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) seed: Option<Spanned<u64>>,
     orders: Option<Spanned<u64>>,
     customers: Option<Spanned<u64>>,
     products: Option<Spanned<u64>>,
@@ -355,6 +390,7 @@ impl RawScenario {
         let run = RunSettings {
             window: Duration::from_millis(ck.within(&r.window_ms, "run.window_ms", 1000, (10, 60_000))?),
             seed: r.seed.unwrap_or(42),
+            data_seed: d.seed.as_ref().map(|s| *s.get_ref()).or(r.seed).unwrap_or(42),
             probe: Duration::from_millis(ck.within(&r.probe_ms, "run.probe_ms", 3000, (100, 600_000))?),
             report_range_minutes: ck.within(&r.report_range_minutes, "run.report_range_minutes", 15, (1, 1440))?,
         };
@@ -440,6 +476,7 @@ impl RawScenario {
 
         let alerts = self.alerts(&ck)?;
         let training = self.training(&ck, (start, end))?;
+        let story = self.story(&ck, (start, end))?;
         Ok(Scenario {
             name: self.name.clone().unwrap_or_else(|| {
                 path.file_stem()
@@ -459,6 +496,7 @@ impl RawScenario {
             alerts,
             gate: self.gate.as_ref().is_some_and(|g| g.enabled),
             training,
+            story,
             raw: self,
         })
     }
@@ -621,33 +659,15 @@ impl RawScenario {
         })
     }
 
-    /// `[training]`: stories outage-sim knows, drawn within the clock.
+    /// `[training]`: candidate stories (plain names: `training` checks them when it draws), drawn
+    /// within the clock.
     fn training(&self, ck: &Checker, (start, end): (ClockTime, ClockTime)) -> Result<Option<Training>, ScenarioError> {
         let Some(t) = &self.training else { return Ok(None) };
-        let known = || {
-            crate::training::STORIES
-                .iter()
-                .map(|s| s.name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         if t.candidates.get_ref().is_empty() {
             return ck.fail(
                 t.candidates.span(),
                 "training.candidates",
-                format!("expected at least one of: {}", known()),
-            );
-        }
-        if let Some(bad) = t
-            .candidates
-            .get_ref()
-            .iter()
-            .find(|c| crate::training::story(c).is_none())
-        {
-            return ck.fail(
-                t.candidates.span(),
-                "training.candidates",
-                format!("unknown story {bad:?}; expected one of: {}", known()),
+                "expected at least one story name, e.g. [\"reporting-index\"]",
             );
         }
         let between = match &t.between.get_ref()[..] {
@@ -687,6 +707,44 @@ impl RawScenario {
                 recovered: time(&r.recovered, "recovered")?,
                 wrong_leads: r.wrong_leads.clone(),
             },
+        }))
+    }
+
+    /// `[story]`: each checkpoint's time within the clock, tolerances as durations, `held` a
+    /// share in (0, 1].
+    fn story(&self, ck: &Checker, (start, end): (ClockTime, ClockTime)) -> Result<Option<Story>, ScenarioError> {
+        let Some(s) = &self.story else { return Ok(None) };
+        let mark = |m: &Option<RawMark>, k: &str| -> Result<Option<Mark>, ScenarioError> {
+            let Some(m) = m else { return Ok(None) };
+            let at = ck.clock_time(&m.at, &format!("story.{k}.at"))?;
+            if at < start || at > end {
+                return ck.fail(
+                    m.at.span(),
+                    &format!("story.{k}.at"),
+                    format!("expected a time within the clock ({start} to {end}), got {at}"),
+                );
+            }
+            let tolerance_s = parse_sim_duration(m.tolerance.get_ref())
+                .or_else(|e| ck.fail(m.tolerance.span(), &format!("story.{k}.tolerance"), e))?;
+            Ok(Some(Mark { at, tolerance_s }))
+        };
+        let held = match &s.held {
+            Some(h) if *h.share.get_ref() > 0.0 && *h.share.get_ref() <= 1.0 => Some(*h.share.get_ref()),
+            Some(h) => {
+                return ck.fail(
+                    h.share.span(),
+                    "story.held.share",
+                    format!("expected a share of the minutes in (0, 1], got {}", h.share.get_ref()),
+                );
+            }
+            None => None,
+        };
+        Ok(Some(Story {
+            first_alert: mark(&s.first_alert, "first_alert")?,
+            down: mark(&s.down, "down")?,
+            held,
+            improving: mark(&s.improving, "improving")?,
+            restored: mark(&s.restored, "restored")?,
         }))
     }
 

@@ -55,6 +55,9 @@ pub struct Where<'a> {
     /// they share the database as shard 0 (or `prepare`) left it, and must not reset it under
     /// each other.
     pub prepare: bool,
+    /// With `--db sqlite:FILE`: work on a copy of it at `copy` (each run of an ensemble starts
+    /// from the same data), not on the file itself.
+    pub copy_own: bool,
 }
 
 /// Opens the store `at` names, seeded with the scenario's history (or reset to it), with the
@@ -77,6 +80,7 @@ pub async fn open(at: Where<'_>, scenario: &Scenario) -> Result<(Opened, Target)
                     );
                     return Err(BadInput(msg).into());
                 }
+                Some(own) if at.copy_own => RunFile::CopyOfOwn { own, copy: at.copy },
                 Some(f) => RunFile::Own(f),
                 None => RunFile::CopyOfBase {
                     cache: at.cache,
@@ -84,7 +88,8 @@ pub async fn open(at: Where<'_>, scenario: &Scenario) -> Result<(Opened, Target)
                 },
             };
             let store = sqlite::open_for_run(&history, file, limits.pool_size).await?;
-            let url = DbUrl::Sqlite(own.unwrap_or(at.copy).to_path_buf()).to_string();
+            let worked_on = if at.copy_own { None } else { own };
+            let url = DbUrl::Sqlite(worked_on.unwrap_or(at.copy).to_path_buf()).to_string();
             Ok((Opened::Sqlite(Arc::new(store)), Target { url, schema: None }))
         }
         Some(DbUrl::Postgres(url)) => {

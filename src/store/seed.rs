@@ -23,7 +23,7 @@ impl History {
     pub fn of(scenario: &Scenario) -> History {
         History {
             data: scenario.data.clone(),
-            seed: scenario.run.seed,
+            seed: scenario.run.data_seed,
             end_unix: scenario.clock.midnight_unix() + i64::from(scenario.clock.start.secs()),
         }
     }

@@ -316,6 +316,9 @@ pub enum RunFile<'a> {
     CopyOfBase { cache: &'a Path, copy: &'a Path },
     /// The user's own file (`--db sqlite:PATH`), prepared first if it does not exist.
     Own(&'a Path),
+    /// A copy of the user's own file (prepared first if it does not exist), so each run of an
+    /// ensemble starts from the same data.
+    CopyOfOwn { own: &'a Path, copy: &'a Path },
 }
 
 /// Opens the database a run works on, seeding what is missing with a progress bar.
@@ -327,6 +330,14 @@ pub async fn open_for_run(history: &History, file: RunFile<'_>, read_pool_size: 
                 prepare_file(f, history, &seeding).await?;
             }
             f
+        }
+        RunFile::CopyOfOwn { own, copy } => {
+            if !own.exists() {
+                prepare_file(own, history, &seeding).await?;
+            }
+            std::fs::copy(own, copy).with_context(|| format!("cannot copy {} into the run directory", own.display()))?;
+            std::fs::File::open(copy)?.sync_all()?;
+            copy
         }
         RunFile::CopyOfBase { cache, copy } => {
             let base = ensure_base(cache, history, &seeding)

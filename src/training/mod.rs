@@ -92,6 +92,14 @@ pub fn draw(scenario: &Scenario, dialect: &str, seed: u64) -> Result<Drawn, Stri
             scenario.source.display()
         )
     })?;
+    if let Some(bad) = training.candidates.iter().find(|c| story(c).is_none()) {
+        let known: Vec<&str> = STORIES.iter().map(|s| s.name).collect();
+        return Err(format!(
+            "{}: training.candidates: unknown story {bad:?}; expected one of: {}",
+            scenario.source.display(),
+            known.join(", ")
+        ));
+    }
     let fits: Vec<&Story> = training
         .candidates
         .iter()

@@ -75,10 +75,9 @@ fn the_hidden_story_replaces_the_scenarios_faults_on_its_clock() {
 }
 
 #[test]
-fn unknown_stories_and_windows_outside_the_clock_are_refused_with_their_line() {
-    let err = Scenario::parse(&text(r#"["no-such"]"#), Path::new("t.toml")).unwrap_err();
-    assert_eq!((err.field.as_str(), err.line), ("training.candidates", 12), "{err}");
-    assert!(err.message.contains("unknown story \"no-such\""), "{err}");
+fn unknown_stories_are_refused_when_drawn_and_windows_outside_the_clock_with_their_line() {
+    let err = draw(&scenario(r#"["no-such"]"#), "sqlite", 1).unwrap_err();
+    assert!(err.contains("training.candidates: unknown story \"no-such\""), "{err}");
     let late = text(r#"["reporting-index"]"#).replace(r#"["12:30", "12:50"]"#, r#"["12:30", "17:00"]"#);
     let err = Scenario::parse(&late, Path::new("t.toml")).unwrap_err();
     assert_eq!(err.field, "training.between");

@@ -1,0 +1,339 @@
+//! How one run went, from its own rows: its class (no outage, degraded, outage), when checkout
+//! went down, whether it stayed down until the mitigation or climbed out before it, when it
+//! recovered, and each `[story]` checkpoint met or missed with the run's own time.
+//!
+//! "Down" is read from checkout's success ratio smoothed over [`SMOOTH_SECS`] of the incident
+//! clock (all attempts' ok over all attempts offered, centred on each window), so one bad window
+//! is not an outage and one good window inside an outage does not end it.
+
+use serde::{Deserialize, Serialize};
+
+use super::AlertSpan;
+use crate::results::{EventKind, EventRow, WindowRow, clock_secs};
+use crate::scenario::{Mark, Story};
+
+/// Checkout is down while its smoothed success ratio is under this (the postmortem's "fully
+/// down" for a replay whose shoppers retry: fewer than half the attempts succeed).
+pub const DOWN_BELOW: f64 = 0.5;
+/// The smoothing: 5 incident minutes, centred.
+pub const SMOOTH_SECS: f64 = 300.0;
+/// An outage that ended at least this long (incident seconds) before the mitigation climbed out.
+const CLIMB_OUT_SECS: f64 = 300.0;
+
+/// A run's class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// No alert fired and checkout never went down.
+    NoOutage,
+    /// An alert fired, but checkout never went down.
+    Degraded,
+    /// Checkout went down (smoothed success under 0.5).
+    Outage,
+}
+
+impl Class {
+    pub const ALL: [Class; 3] = [Class::Outage, Class::Degraded, Class::NoOutage];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::NoOutage => "no outage",
+            Class::Degraded => "degraded",
+            Class::Outage => "outage",
+        }
+    }
+}
+
+/// One checkpoint of the story, scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// `first_alert`, `down`, `held`, `improving` or `restored`.
+    pub name: String,
+    /// What the postmortem says, e.g. "12:45 ± 10 min".
+    pub postmortem: String,
+    /// The run's own time (or share, for `held`), if it has one.
+    pub run: Option<String>,
+    pub met: bool,
+}
+
+/// How one run went (in `summary.json` as `outcome`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub class: Class,
+    /// When checkout first went down.
+    pub down_at: Option<String>,
+    /// Incident minutes checkout was down.
+    pub down_minutes: f64,
+    /// When the mitigation (the first rollback, or a detected mitigation) was sent.
+    pub mitigated_at: Option<String>,
+    /// Down from going down until the mitigation (share of those minutes down ≥ the story's
+    /// `held`, 0.9 without one); `None` when it never went down or nothing mitigated.
+    pub held: Option<bool>,
+    /// Share of the minutes from going down to the mitigation that were down.
+    pub held_share: Option<f64>,
+    /// When it climbed out on its own, at least 5 incident minutes before the mitigation.
+    pub climbed_out_at: Option<String>,
+    /// The first window after the run's last down window (none: down until the end).
+    pub recovered_at: Option<String>,
+    /// When every alert had resolved, after the mitigation.
+    pub restored_at: Option<String>,
+    /// The `[story]` checkpoints scored (empty without a story).
+    pub checkpoints: Vec<Checkpoint>,
+    /// Every checkpoint met (`None` without a story).
+    pub whole_story: Option<bool>,
+}
+
+/// Checkout's smoothed success ratio per window: (incident-clock seconds, ratio).
+pub fn smoothed_success(focus: &[&WindowRow]) -> Vec<(f64, f64)> {
+    let at: Vec<f64> = focus.iter().map(|w| clock_secs(&w.clock)).collect();
+    (0..focus.len())
+        .map(|i| {
+            let (mut ok, mut offered) = (0u64, 0u64);
+            for (j, w) in focus.iter().enumerate() {
+                if (at[j] - at[i]).abs() <= SMOOTH_SECS / 2.0 {
+                    ok += w.ok;
+                    offered += w.offered;
+                }
+            }
+            let ratio = if offered > 0 { ok as f64 / offered as f64 } else { 1.0 };
+            (at[i], ratio)
+        })
+        .collect()
+}
+
+/// When the mitigation was sent: the first rollback or detected mitigation.
+fn mitigation(events: &[EventRow]) -> Option<f64> {
+    events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::FaultRollbackSent | EventKind::MitigationDetected))
+        .map(|e| clock_secs(&e.clock))
+}
+
+fn clock(secs: f64) -> String {
+    crate::scenario::ClockTime::from_secs(secs.max(0.0).round() as u32).to_string()
+}
+
+/// Scores one run: `focus` is checkout's windows, `alerts` the spans the rules gave.
+pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], story: Option<&Story>) -> Outcome {
+    let series = smoothed_success(focus);
+    let step = window_step(&series);
+    let down = |r: f64| r < DOWN_BELOW;
+    let down_at = series.iter().find(|(_, r)| down(*r)).map(|(t, _)| *t);
+    let mitigated = mitigation(events);
+    let held_needed = story.and_then(|s| s.held).unwrap_or(0.9);
+    let held_share = match (down_at, mitigated) {
+        (Some(d), Some(m)) if m > d => {
+            let span: Vec<_> = series.iter().filter(|(t, _)| *t >= d && *t < m).collect();
+            Some(span.iter().filter(|(_, r)| down(*r)).count() as f64 / span.len().max(1) as f64)
+        }
+        (Some(_), Some(_)) => Some(0.0),
+        _ => None,
+    };
+    let last_down_before = |m: f64| series.iter().rev().find(|(t, r)| *t < m && down(*r)).map(|(t, _)| *t);
+    let climbed_out_at = match (down_at, mitigated) {
+        (Some(_), Some(m)) => last_down_before(m).filter(|t| m - t >= CLIMB_OUT_SECS).map(|t| t + step),
+        (Some(_), None) => None,
+        _ => None,
+    };
+    let last_down = series.iter().rev().find(|(_, r)| down(*r)).map(|(t, _)| *t);
+    let recovered_at = last_down.and_then(|l| series.iter().find(|(t, _)| *t > l).map(|(t, _)| *t));
+    let all_resolved = if alerts.iter().all(|a| a.resolved.is_some()) {
+        alerts.iter().filter_map(|a| a.resolved.as_deref().map(clock_secs)).reduce(f64::max)
+    } else {
+        None
+    };
+    let restored = all_resolved.filter(|r| mitigated.is_some_and(|m| *r >= m));
+    let improving = mitigated.and_then(|m| series.iter().find(|(t, r)| *t >= m && !down(*r)).map(|(t, _)| *t));
+    let first_alert = alerts.iter().map(|a| clock_secs(&a.fired)).reduce(f64::min);
+    let class = match (down_at, alerts.is_empty()) {
+        (Some(_), _) => Class::Outage,
+        (None, false) => Class::Degraded,
+        (None, true) => Class::NoOutage,
+    };
+    // Improving and restored are about an outage the mitigation ended: down at the mitigation.
+    let down_at_mitigation = down_at.is_some() && mitigated.is_some() && climbed_out_at.is_none();
+    let mut checkpoints = Vec::new();
+    if let Some(s) = story {
+        let near = |name: &str, m: &Option<Mark>, run: Option<f64>| {
+            m.map(|m| {
+                let at = f64::from(m.at.secs());
+                Checkpoint {
+                    name: name.into(),
+                    postmortem: format!("{} ± {}", short(at), minutes(m.tolerance_s)),
+                    run: run.map(clock),
+                    met: run.is_some_and(|t| (t - at).abs() <= m.tolerance_s),
+                }
+            })
+        };
+        let by = |name: &str, m: &Option<Mark>, run: Option<f64>| {
+            m.map(|m| {
+                let deadline = f64::from(m.at.secs()) + m.tolerance_s;
+                Checkpoint {
+                    name: name.into(),
+                    postmortem: format!("by {} (+{})", short(f64::from(m.at.secs())), minutes(m.tolerance_s)),
+                    run: run.map(clock),
+                    met: down_at_mitigation && run.is_some_and(|t| t <= deadline),
+                }
+            })
+        };
+        checkpoints.extend(near("first_alert", &s.first_alert, first_alert));
+        checkpoints.extend(near("down", &s.down, down_at));
+        if let Some(share) = s.held {
+            checkpoints.push(Checkpoint {
+                name: "held".into(),
+                postmortem: format!("down until the rollback (≥ {:.0}% of the minutes)", share * 100.0),
+                run: match (held_share, climbed_out_at) {
+                    (Some(h), Some(c)) => Some(format!("{:.0}%, climbed out at {}", h * 100.0, clock(c))),
+                    (Some(h), None) => Some(format!("{:.0}%", h * 100.0)),
+                    (None, _) => None,
+                },
+                met: held_share.is_some_and(|h| h >= share),
+            });
+        }
+        checkpoints.extend(by("improving", &s.improving, improving));
+        checkpoints.extend(by("restored", &s.restored, restored));
+    }
+    Outcome {
+        class,
+        down_at: down_at.map(clock),
+        down_minutes: series.iter().filter(|(_, r)| down(*r)).count() as f64 * step / 60.0,
+        mitigated_at: mitigated.map(clock),
+        held: held_share.map(|h| h >= held_needed),
+        held_share,
+        climbed_out_at: climbed_out_at.map(clock),
+        recovered_at: recovered_at.map(clock),
+        restored_at: restored.map(clock),
+        whole_story: story.map(|_| checkpoints.iter().all(|c| c.met)),
+        checkpoints,
+    }
+}
+
+/// Incident seconds between windows (the median step; 60 when there is one window).
+fn window_step(series: &[(f64, f64)]) -> f64 {
+    let mut steps: Vec<f64> = series.windows(2).map(|p| p[1].0 - p[0].0).filter(|d| *d > 0.0).collect();
+    steps.sort_by(f64::total_cmp);
+    steps.get(steps.len() / 2).copied().unwrap_or(60.0)
+}
+
+fn short(secs: f64) -> String {
+    clock(secs).get(..5).unwrap_or_default().to_string()
+}
+
+fn minutes(secs: f64) -> String {
+    format!("{:.0} min", secs / 60.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checkout windows one incident minute apart from 12:00, with these success ratios.
+    fn windows(ratios: &[f64]) -> Vec<WindowRow> {
+        ratios
+            .iter()
+            .enumerate()
+            .map(|(i, r)| WindowRow {
+                t_s: i as f64 + 1.0,
+                clock: clock(43_200.0 + 60.0 * i as f64),
+                op: "checkout".into(),
+                offered: 1000,
+                ok: (r * 1000.0) as u64,
+                ..WindowRow::default()
+            })
+            .collect()
+    }
+
+    fn rollback_at(minute: u32) -> Vec<EventRow> {
+        vec![EventRow {
+            t_s: 0.0,
+            clock: clock(43_200.0 + 60.0 * f64::from(minute)),
+            kind: EventKind::FaultRollbackSent,
+            name: "reporting-index".into(),
+            detail: String::new(),
+        }]
+    }
+
+    fn story() -> Story {
+        let mark = |at: &str, tol_min: f64| {
+            Some(Mark {
+                at: at.parse().unwrap(),
+                tolerance_s: tol_min * 60.0,
+            })
+        };
+        Story {
+            first_alert: mark("12:10", 5.0),
+            down: mark("12:20", 5.0),
+            held: Some(0.9),
+            improving: mark("13:00", 10.0),
+            restored: mark("13:10", 10.0),
+        }
+    }
+
+    fn alert(fired: &str, resolved: Option<&str>) -> AlertSpan {
+        AlertSpan {
+            name: "success".into(),
+            fired: fired.into(),
+            resolved: resolved.map(String::from),
+        }
+    }
+
+    #[test]
+    fn an_outage_held_until_the_rollback_tells_the_whole_story() {
+        // Healthy 12:00–12:19, down 12:20–12:59, rollback at 13:00, healthy after.
+        let mut r = vec![1.0; 20];
+        r.extend(vec![0.2; 40]);
+        r.extend(vec![1.0; 30]);
+        let w = windows(&r);
+        let focus: Vec<&WindowRow> = w.iter().collect();
+        let alerts = [alert("12:12:00", Some("13:08:00"))];
+        let o = outcome(&focus, &rollback_at(60), &alerts, Some(&story()));
+        assert_eq!(o.class, Class::Outage);
+        assert_eq!(o.held, Some(true));
+        assert_eq!(o.climbed_out_at, None);
+        assert_eq!(o.whole_story, Some(true), "{:#?}", o.checkpoints);
+        let down = o.down_at.unwrap();
+        // The centre of the first 5-minute span under 0.5: a minute or two after the first bad minute.
+        assert!(("12:18:00"..="12:23:00").contains(&down.as_str()), "{down}");
+        assert!((o.down_minutes - 40.0).abs() <= 5.0, "{}", o.down_minutes);
+    }
+
+    #[test]
+    fn an_outage_that_climbs_out_before_the_rollback_misses_held() {
+        let mut r = vec![1.0; 20];
+        r.extend(vec![0.2; 15]);
+        r.extend(vec![1.0; 55]);
+        let w = windows(&r);
+        let focus: Vec<&WindowRow> = w.iter().collect();
+        let o = outcome(&focus, &rollback_at(60), &[alert("12:12:00", Some("12:45:00"))], Some(&story()));
+        assert_eq!(o.class, Class::Outage);
+        assert_eq!(o.held, Some(false));
+        assert!(o.climbed_out_at.is_some());
+        let held = o.checkpoints.iter().find(|c| c.name == "held").unwrap();
+        assert!(!held.met && held.run.as_deref().unwrap().contains("climbed out"), "{held:?}");
+        assert_eq!(o.whole_story, Some(false));
+    }
+
+    #[test]
+    fn one_bad_window_is_not_an_outage_and_an_alert_alone_is_degraded() {
+        let mut r = vec![1.0; 30];
+        r[10] = 0.0;
+        let w = windows(&r);
+        let focus: Vec<&WindowRow> = w.iter().collect();
+        let o = outcome(&focus, &[], &[], None);
+        assert_eq!((o.class, o.whole_story), (Class::NoOutage, None));
+        let o = outcome(&focus, &[], &[alert("12:10:00", None)], None);
+        assert_eq!(o.class, Class::Degraded);
+    }
+
+    #[test]
+    fn a_run_that_never_went_down_meets_neither_improving_nor_restored() {
+        let w = windows(&[1.0; 90]);
+        let focus: Vec<&WindowRow> = w.iter().collect();
+        let o = outcome(&focus, &rollback_at(60), &[alert("12:10:00", Some("13:05:00"))], Some(&story()));
+        let met: Vec<(&str, bool)> = o.checkpoints.iter().map(|c| (c.name.as_str(), c.met)).collect();
+        assert_eq!(
+            met,
+            [("first_alert", true), ("down", false), ("held", false), ("improving", false), ("restored", false)]
+        );
+    }
+}
