@@ -14,6 +14,7 @@ pub mod ensemble;
 pub mod error;
 pub mod exporter;
 pub mod faults;
+pub mod merge;
 pub mod metrics;
 pub mod plan;
 pub mod progress;

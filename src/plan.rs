@@ -1,8 +1,8 @@
 //! The run plan: everything one replay needs, typed and resolved once — the scenario (loaded
 //! once, with its seed, speed and load scale), the database, the faults that stand in for its
 //! steps, the capacity and where it came from, the gate, and where its run directory goes.
-//! Commands build plans; a [`session`](crate::session) runs one, an
-//! [`ensemble`](crate::ensemble) many.
+//! Commands build plans; a session runs one, an
+//! ensemble many.
 
 use std::path::{Path, PathBuf};
 
@@ -13,24 +13,7 @@ use crate::error::BadInput;
 use crate::faults::{self, Choice, Fault};
 use crate::results::Shard;
 use crate::scenario::{LoadUnit, Scenario};
-use crate::store::DbUrl;
-
-/// Where a run's data lives.
-#[derive(Debug, Clone)]
-pub struct Database {
-    /// `None`: a copy of the cached, seeded SQLite base in the run directory.
-    pub url: Option<DbUrl>,
-    /// outage-sim's schema (PostgreSQL) or database (MySQL) on a server.
-    pub schema: String,
-    /// Where seeded SQLite bases are kept.
-    pub cache: PathBuf,
-}
-
-impl Database {
-    pub fn dialect(&self) -> &'static str {
-        self.url.as_ref().map_or("sqlite", DbUrl::dialect)
-    }
-}
+use crate::store::Database;
 
 /// What stands in for the scenario's fault steps.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,6 +157,16 @@ impl RunPlan {
             .into());
         }
         Ok(self)
+    }
+
+    /// A user's migration standing in for the faults is tried on an empty copy of the schema
+    /// first, so one that cannot apply is found before any load or calibration.
+    pub async fn check_migration(&self) -> Result<()> {
+        if let (Some(dir), Some(migration)) = (self.migration(), self.faults.first()) {
+            let (db, schema) = (self.database.url.as_ref(), &self.database.schema);
+            faults::precheck::on_empty_copy(dir, migration, &self.scenario, db, schema).await?;
+        }
+        Ok(())
     }
 
     /// The capacity the load's fractions are taken of (`--capacity` given, `--probe`, or the

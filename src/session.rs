@@ -58,10 +58,6 @@ impl Finished {
 
 /// Runs `plan` once.
 pub async fn run(plan: &RunPlan) -> Result<Finished> {
-    if let (Some(dir), Some(migration)) = (plan.migration(), plan.faults.first()) {
-        let db = plan.database.url.as_ref();
-        faults::precheck::on_empty_copy(dir, migration, &plan.scenario, db, &plan.database.schema).await?;
-    }
     let run = match &plan.dir_name {
         Some(name) => RunDir::create_named(&plan.out, name)?,
         None => RunDir::create(&plan.out, &plan.scenario.name, chrono::Utc::now())?,

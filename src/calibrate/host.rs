@@ -2,39 +2,10 @@
 //! cores with the database, so any third process takes from the capacity measured: a
 //! calibration made on a busy machine is a low one, and runs must not take it.
 
-use serde::{Deserialize, Serialize};
-
-/// Other processes and steal together above this share of the cores make a machine busy: well
-/// above what a quiet machine shows here (0.00–0.01 cores) and well below one busy process
-/// (1.0 of 2 cores), which took 18% and 0% off two quick SQLite calibrations (docs/capacity.md).
-pub const BUSY_SHARE: f64 = 0.15;
+pub use crate::results::{BUSY_SHARE, HostLoad};
 
 /// The processes of a local database server, whose CPU is the database's, not other work.
 const DATABASE_PROCESSES: [&str; 4] = ["postgres", "postmaster", "mariadbd", "mysqld"];
-
-/// The CPU used by others while the calibration measured, in cores (averages over its time).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct HostLoad {
-    /// Neither this tool nor a local database server's processes.
-    pub others_cores: f64,
-    /// Time the hypervisor gave to other machines.
-    pub steal_cores: f64,
-    pub cores: usize,
-}
-
-impl HostLoad {
-    pub fn busy(&self) -> bool {
-        self.others_cores + self.steal_cores > BUSY_SHARE * self.cores as f64
-    }
-
-    /// "other processes used 0.92 of 2 cores, steal 0.00".
-    pub fn describe(&self) -> String {
-        format!(
-            "other processes used {:.2} of {} cores, steal {:.2}",
-            self.others_cores, self.cores, self.steal_cores
-        )
-    }
-}
 
 /// CPU counters at one instant, in clock ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

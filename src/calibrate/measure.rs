@@ -12,7 +12,7 @@ use super::host::{self, HostLoad};
 use super::{Plan, Slo, cached};
 use crate::error::BadInput;
 use crate::faults::{self, Fault};
-use crate::plan::Database;
+use crate::store::Database;
 use crate::results::{CAPACITY_JSON, Calibration, Capacity, RunDir};
 use crate::scenario::Scenario;
 use crate::store::seed::History;

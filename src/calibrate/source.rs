@@ -10,7 +10,7 @@ use super::Slo;
 use super::cached::{self, Source};
 use super::host::HostLoad;
 use super::measure::{CalibrationPlan, calibrate_and_write, key_for};
-use crate::plan::Database;
+use crate::store::Database;
 use crate::scenario::{LoadUnit, Scenario};
 
 /// The capacity source of a run of `scenario` on `database`; calibrations live under `out`.

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use super::BadInput;
-use crate::results::{META_JSON, Meta, RunDir, merge};
-use crate::{ensemble, report};
+use crate::results::{META_JSON, Meta, RunDir};
+use crate::{ensemble, merge, report};
 
 pub fn merge(dirs: &[PathBuf], out: &Path, as_ensemble: bool) -> Result<ExitCode> {
     if as_ensemble {

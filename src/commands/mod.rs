@@ -14,7 +14,7 @@ mod validate;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, DbArgs};
-use crate::plan::Database;
+use crate::store::Database;
 
 pub use crate::error::BadInput;
 pub use crate::session::EXIT_GATE_FAILED;

@@ -47,6 +47,7 @@ async fn plan_of(args: &RunArgs) -> Result<RunPlan> {
         addr,
         linger_s: args.metrics_linger,
     });
+    plan.check_migration().await?;
     plan.with_capacity(args.capacity, args.probe).await
 }
 

@@ -23,11 +23,9 @@ async fn plan_of(args: &ValidateArgs) -> Result<RunPlan> {
         Some(peak) => Some(plan.peak_scale(peak)?),
         None => None,
     };
-    plan.rescale(scale)?
-        .with_faults(FaultPlan::Migration(args.migration.clone()))?
-        .gated(true)?
-        .with_capacity(args.capacity, false)
-        .await
+    let plan = plan.rescale(scale)?.with_faults(FaultPlan::Migration(args.migration.clone()))?.gated(true)?;
+    plan.check_migration().await?;
+    plan.with_capacity(args.capacity, false).await
 }
 
 pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {

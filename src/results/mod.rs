@@ -4,7 +4,6 @@
 //! be re-plotted without a database. CSV files are appended and flushed as the run goes.
 
 pub mod hlog;
-pub mod merge;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -257,7 +256,7 @@ pub struct Capacity {
     pub calibrations: Vec<Calibration>,
     /// What other work took of the machine while it measured (absent where /proc is not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<crate::calibrate::host::HostLoad>,
+    pub host: Option<HostLoad>,
 }
 
 /// The knee of one configuration (no fault, or one fault in place) over repeated searches.
@@ -564,3 +563,33 @@ mod tests {
         assert_eq!(rows.len(), 1);
     }
 }
+
+/// Other processes and steal together above this share of the cores make a machine busy: well
+/// above what a quiet machine shows here (0.00–0.01 cores) and well below one busy process
+/// (1.0 of 2 cores), which took 18% and 0% off two quick SQLite calibrations (docs/capacity.md).
+pub const BUSY_SHARE: f64 = 0.15;
+
+/// The CPU used by others while the calibration measured, in cores (averages over its time).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HostLoad {
+    /// Neither this tool nor a local database server's processes.
+    pub others_cores: f64,
+    /// Time the hypervisor gave to other machines.
+    pub steal_cores: f64,
+    pub cores: usize,
+}
+
+impl HostLoad {
+    pub fn busy(&self) -> bool {
+        self.others_cores + self.steal_cores > BUSY_SHARE * self.cores as f64
+    }
+
+    /// "other processes used 0.92 of 2 cores, steal 0.00".
+    pub fn describe(&self) -> String {
+        format!(
+            "other processes used {:.2} of {} cores, steal {:.2}",
+            self.others_cores, self.cores, self.steal_cores
+        )
+    }
+}
+

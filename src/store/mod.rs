@@ -504,3 +504,21 @@ pub fn error_text(e: &sqlx::Error, sql: &str) -> String {
     }
     text
 }
+
+/// Where a run's data lives.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// `None`: a copy of the cached, seeded SQLite base in the run directory.
+    pub url: Option<DbUrl>,
+    /// outage-sim's schema (PostgreSQL) or database (MySQL) on a server.
+    pub schema: String,
+    /// Where seeded SQLite bases are kept.
+    pub cache: std::path::PathBuf,
+}
+
+impl Database {
+    pub fn dialect(&self) -> &'static str {
+        self.url.as_ref().map_or("sqlite", DbUrl::dialect)
+    }
+}
+

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use super::hlog::{self, HlogWriter, LATENCY_HLOG};
-use super::{CsvLog, DB_CSV, EVENTS_CSV, EventKind, EventRow, META_JSON, Meta, RunDir, SCENARIO_TOML, WINDOWS_CSV};
+use crate::results::hlog::{self, HlogWriter, LATENCY_HLOG};
+use crate::results::{CsvLog, DB_CSV, EVENTS_CSV, EventKind, EventRow, META_JSON, Meta, RunDir, SCENARIO_TOML, WINDOWS_CSV};
 use crate::analysis::{AlertEvaluator, AlertTransition};
 use crate::metrics::OpWindow;
 
@@ -18,7 +18,7 @@ use crate::metrics::OpWindow;
 struct ShardRun {
     dir: PathBuf,
     meta: Meta,
-    windows: Vec<super::WindowRow>,
+    windows: Vec<crate::results::WindowRow>,
     latency: hlog::Log,
 }
 
@@ -153,7 +153,7 @@ fn merged_row(
     shards: &[ShardRun],
     i: usize,
     first: hdrhistogram::Histogram<u64>,
-) -> Result<(super::WindowRow, hdrhistogram::Histogram<u64>)> {
+) -> Result<(crate::results::WindowRow, hdrhistogram::Histogram<u64>)> {
     let mut row = shards[0].windows[i].clone();
     let mut histogram = first;
     for s in &shards[1..] {
@@ -166,7 +166,7 @@ fn merged_row(
     Ok((row, histogram))
 }
 
-fn alert_event(row: &super::WindowRow, t: AlertTransition) -> EventRow {
+fn alert_event(row: &crate::results::WindowRow, t: AlertTransition) -> EventRow {
     let (kind, name, detail) = match t {
         AlertTransition::Fired { name, detail } => (EventKind::AlertFired, name, detail),
         AlertTransition::Resolved { name } => (EventKind::AlertResolved, name, String::new()),
