@@ -66,8 +66,9 @@ pub struct Outcome {
     pub down_minutes: f64,
     /// When the mitigation (the first rollback, or a detected mitigation) was sent.
     pub mitigated_at: Option<String>,
-    /// Down from going down until the mitigation (share of those minutes down ≥ the story's
-    /// `held`, 0.9 without one); `None` when it never went down or nothing mitigated.
+    /// Down from going down until the mitigation: the share of those minutes down is at least
+    /// the story's `held` (0.9 without one), and it did not climb out before it; `None` when it
+    /// never went down or nothing mitigated.
     pub held: Option<bool>,
     /// Share of the minutes from going down to the mitigation that were down.
     pub held_share: Option<f64>,
@@ -187,7 +188,7 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
                     (Some(h), None) => Some(format!("{:.0}%", h * 100.0)),
                     (None, _) => None,
                 },
-                met: held_share.is_some_and(|h| h >= share),
+                met: held_share.is_some_and(|h| h >= share) && climbed_out_at.is_none(),
             });
         }
         checkpoints.extend(by("improving", &s.improving, improving));
@@ -198,7 +199,8 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
         down_at: down_at.map(clock),
         down_minutes: series.iter().filter(|(_, r)| down(*r)).count() as f64 * step / 60.0,
         mitigated_at: mitigated.map(clock),
-        held: held_share.map(|h| h >= held_needed),
+        // Held is down until the mitigation: enough of the minutes, and not out before it.
+        held: held_share.map(|h| h >= held_needed && climbed_out_at.is_none()),
         held_share,
         climbed_out_at: climbed_out_at.map(clock),
         recovered_at: recovered_at.map(clock),
@@ -311,6 +313,26 @@ mod tests {
         let held = o.checkpoints.iter().find(|c| c.name == "held").unwrap();
         assert!(!held.met && held.run.as_deref().unwrap().contains("climbed out"), "{held:?}");
         assert_eq!(o.whole_story, Some(false));
+    }
+
+    #[test]
+    fn an_outage_that_climbs_out_just_before_the_rollback_is_not_held_however_long_it_was_down() {
+        // Down 12:20–12:49, back at 12:50, rollback at 13:00: down in more than the story's
+        // share (0.7 here) of the minutes to the rollback, but out before it.
+        let mut r = vec![1.0; 20];
+        r.extend(vec![0.2; 30]);
+        r.extend(vec![1.0; 40]);
+        let w = windows(&r);
+        let focus: Vec<&WindowRow> = w.iter().collect();
+        let lenient = Story {
+            held: Some(0.7),
+            ..story()
+        };
+        let o = outcome(&focus, &rollback_at(60), &[alert("12:12:00", Some("12:59:00"))], Some(&lenient));
+        assert!(o.held_share.unwrap() >= 0.7, "{o:?}");
+        assert!(o.climbed_out_at.is_some());
+        assert_eq!(o.held, Some(false));
+        assert!(!o.checkpoints.iter().find(|c| c.name == "held").unwrap().met);
     }
 
     #[test]

@@ -48,7 +48,7 @@ fn draw<DB: DrawingBackend>(
         &body,
         "Checkout success ratio (5 incident minutes, all attempts), each run and the ensemble",
         x0..x1,
-        0.0..1.05
+        0.0..1.15
     );
     mesh!(chart, "success ratio")?;
     let b = band(runs);
@@ -79,7 +79,7 @@ fn draw<DB: DrawingBackend>(
         .label(format!("down below {down}"))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], C_RED.stroke_width(2)));
     for (i, (at, what)) in marks.iter().enumerate() {
-        chart.draw_series(LineSeries::new([(*at, 0.0), (*at, 1.05)], C_PURPLE.stroke_width(2)))?;
+        chart.draw_series(LineSeries::new([(*at, 0.0), (*at, 1.15)], C_PURPLE.stroke_width(2)))?;
         let y = 0.12 + 0.07 * (i % 2) as f64;
         chart.draw_series(std::iter::once(Text::new(
             format!(" {} {what}", hhmm(at)),

@@ -12,6 +12,7 @@ pub fn check(path: &Path, db: Option<&str>) -> anyhow::Result<ExitCode> {
     let dialect = super::parse_db(db)?.map_or("sqlite", |d| d.dialect());
     let s = Scenario::load(path)?;
     let steps = faults::for_steps(&s, dialect, faults::Choice::Scenario).map_err(BadInput)?;
+    crate::training::check_candidates(&s).map_err(BadInput)?;
     tracing::info!(
         "{}: {} fault step(s) found in the {dialect} catalog",
         path.display(),

@@ -51,9 +51,10 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     let said = |p: Proportion| p.to_string();
     let worst = worst_seed(&with, &args);
     if blocked.count > 0 {
-        let stall = with.file.runs.iter().find_map(|r| r.blocked.clone()).unwrap_or_default();
+        let first = with.file.runs.iter().find_map(|r| r.blocked.clone()).unwrap_or_default();
+        let stall = first.trim_start_matches("blocked: ");
         println!(
-            "validate: FAIL (blocked in {}: {stall}): {migration} under the peak of {scenario}\n  rule: one run blocked on the migration's lock fails it\n{worst}",
+            "validate: FAIL (blocked in {}; the first: {stall}): {migration} under the peak of {scenario}\n  rule: one run blocked on the migration's lock fails it\n{worst}",
             said(blocked)
         );
         return Ok(ExitCode::from(EXIT_GATE_FAILED));
@@ -124,7 +125,7 @@ fn worst_seed(e: &Ensemble, args: &ValidateArgs) -> String {
         "  worst run: seed {} (checkout success {:.3} with the migration{}), {}\n  replay it alone: {again}",
         w.seed,
         w.fault_success,
-        w.blocked.as_ref().map_or(String::new(), |b| format!(", blocked: {b}")),
+        w.blocked.as_ref().map_or(String::new(), |b| format!(", {b}")),
         e.dir.join(&w.dir).display()
     )
 }

@@ -69,7 +69,7 @@ pub fn ensemble_md(f: &EnsembleFile) -> String {
             "| {} | {}{} | {} | {:.0} | {} | {} | {} | {story} | {:.3} | [{}]({}/timeline.md) |",
             r.seed,
             o.class.name(),
-            r.blocked.as_ref().map_or(String::new(), |b| format!(" (blocked: {b})")),
+            r.blocked.as_ref().map_or(String::new(), |b| format!(" ({b})")),
             o.down_at.as_deref().unwrap_or("-"),
             o.down_minutes,
             o.held.map_or("-", |h| if h { "yes" } else { "no" }),

@@ -42,15 +42,7 @@ impl Ensemble {
 
 /// The name of an ensemble's directory under `out`: `<scenario>-ensemble-<UTC time>`.
 pub fn new_dir(out: &Path, scenario: &str) -> Result<PathBuf> {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let mut path = out.join(format!("{scenario}-ensemble-{stamp}"));
-    let mut n = 1;
-    while path.exists() {
-        n += 1;
-        path = out.join(format!("{scenario}-ensemble-{stamp}-{n}"));
-    }
-    std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    Ok(path)
+    Ok(RunDir::create(out, &format!("{scenario}-ensemble"), chrono::Utc::now())?.path)
 }
 
 /// Replays `plan` `n` times with seeds from the plan's own, into `dir`; `label` starts each
@@ -119,7 +111,7 @@ fn said(r: &RunRecord) -> String {
     let o = &r.outcome;
     let mut text = o.class.name().to_string();
     if let Some(b) = &r.blocked {
-        text += &format!(" (blocked: {b})");
+        text += &format!(" ({b})");
     }
     if let Some(at) = &o.down_at {
         text += &format!(", down at {at} for {:.0} min", o.down_minutes);
@@ -133,7 +125,11 @@ fn said(r: &RunRecord) -> String {
         let met = o.checkpoints.iter().filter(|c| c.met).count();
         text += &format!(", story {met}/{}{}", o.checkpoints.len(), if w { " (whole)" } else { "" });
     }
-    text + &format!(", success {:.2} with the fault", r.fault_success)
+    text += &format!(", success {:.2} with the fault", r.fault_success);
+    match r.reset_s {
+        Some(s) => text + &format!(" (data reset in {s:.1} s, replay {:.0} s)", r.run_s),
+        None => text,
+    }
 }
 
 /// Writes `ensemble.json`, `ensemble.md` and the fan chart from the finished runs.

@@ -83,6 +83,21 @@ pub struct Drawn {
     pub start: ClockTime,
 }
 
+/// Refuses a `[training]` candidate that names no story outage-sim knows (the scenario keeps
+/// plain names; training owns the stories).
+pub fn check_candidates(scenario: &Scenario) -> Result<(), String> {
+    let Some(training) = &scenario.training else { return Ok(()) };
+    if let Some(bad) = training.candidates.iter().find(|c| story(c).is_none()) {
+        let known: Vec<&str> = STORIES.iter().map(|s| s.name).collect();
+        return Err(format!(
+            "{}: training.candidates: unknown story {bad:?}; expected one of: {}",
+            scenario.source.display(),
+            known.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// Draws the story (among the candidates that run on `dialect`) and its start, from `seed`:
 /// the same seed gives a class the same fault.
 pub fn draw(scenario: &Scenario, dialect: &str, seed: u64) -> Result<Drawn, String> {
@@ -92,14 +107,7 @@ pub fn draw(scenario: &Scenario, dialect: &str, seed: u64) -> Result<Drawn, Stri
             scenario.source.display()
         )
     })?;
-    if let Some(bad) = training.candidates.iter().find(|c| story(c).is_none()) {
-        let known: Vec<&str> = STORIES.iter().map(|s| s.name).collect();
-        return Err(format!(
-            "{}: training.candidates: unknown story {bad:?}; expected one of: {}",
-            scenario.source.display(),
-            known.join(", ")
-        ));
-    }
+    check_candidates(scenario)?;
     let fits: Vec<&Story> = training
         .candidates
         .iter()
