@@ -30,6 +30,7 @@ pub enum Command {
     /// Replay a scenario against a database and write results/<scenario>-<UTC time>/.
     ///
     /// Example: outage-sim run workloads/checkout-peak.toml
+    ///
     /// Example: outage-sim run workloads/checkout-peak.toml --repeat 10   (the odds, not one draw)
     ///
     /// With no --db, the run uses an embedded SQLite file in the run directory, copied from a
@@ -95,6 +96,7 @@ pub enum Command {
     /// mid-peak, and pass or fail it on checkout's lock stalls and the scenario's alert rules.
     ///
     /// Example: outage-sim validate --migration my-migration/ --db postgres://localhost/test
+    ///
     /// Example: outage-sim validate --migration my-migration/ --peak 0.8 --repeat 5
     ///
     /// The migration runs against outage-sim's own orders schema (schema/<dialect>/schema.sql),
@@ -187,6 +189,7 @@ pub enum Command {
     /// ensemble directory, judge every run again and redraw ensemble.json, .md and the chart.
     ///
     /// Example: outage-sim plot results/checkout-peak-20260101T120000Z
+    ///
     /// Example: outage-sim plot results/checkout-peak-ensemble-20260101T120000Z
     Plot {
         /// A run directory written by `outage-sim run`, or an ensemble directory (`run --repeat`).
@@ -318,9 +321,9 @@ pub struct ValidateArgs {
     /// Hold the scenario's peak at this fraction of capacity instead, e.g. 0.8.
     #[arg(long, value_name = "F", value_parser = positive_f64, conflicts_with = "envelope")]
     pub peak: Option<f64>,
-    /// Find the highest peak fraction at which the migration still passes, twice in a row
-    /// (bisection over validations; at most --max-replays), e.g. "safe up to 0.80 (fails at
-    /// 0.88: blocked …)".
+    /// Find the highest peak fraction at which the migration still passes in every run of its
+    /// ensemble (--repeat; bisection over validations, at most --max-replays runs), e.g. "safe
+    /// up to a peak of 0.80 of capacity (3 of 3 passed; fails at 0.88: …)".
     /// A degraded lowest failure is replayed once more without the migration, to tell its cost
     /// from the peak's.
     #[arg(long)]
