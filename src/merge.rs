@@ -9,10 +9,12 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use crate::results::hlog::{self, HlogWriter, LATENCY_HLOG};
-use crate::results::{CsvLog, DB_CSV, EVENTS_CSV, EventKind, EventRow, META_JSON, Meta, RunDir, SCENARIO_TOML, WINDOWS_CSV};
 use crate::analysis::{AlertEvaluator, AlertTransition};
 use crate::metrics::OpWindow;
+use crate::results::hlog::{self, HlogWriter, LATENCY_HLOG};
+use crate::results::{
+    CsvLog, DB_CSV, EVENTS_CSV, EventKind, EventRow, META_JSON, Meta, RunDir, SCENARIO_TOML, WINDOWS_CSV,
+};
 
 /// One shard's run directory, read whole.
 struct ShardRun {

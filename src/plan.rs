@@ -109,8 +109,14 @@ impl RunPlan {
     /// The same plan with another seed: the arrival schedule and the retries' jitter follow it.
     pub fn with_seed(&self, seed: u64) -> RunPlan {
         let mut plan = self.clone();
-        plan.scenario = plan.scenario.with_overrides(None, Some(seed)).expect("a seed is always valid");
-        plan.unscaled = plan.unscaled.with_overrides(None, Some(seed)).expect("a seed is always valid");
+        plan.scenario = plan
+            .scenario
+            .with_overrides(None, Some(seed))
+            .expect("a seed is always valid");
+        plan.unscaled = plan
+            .unscaled
+            .with_overrides(None, Some(seed))
+            .expect("a seed is always valid");
         plan
     }
 
@@ -219,7 +225,10 @@ impl RunPlan {
     pub fn peak_scale(&self, peak: f64) -> Result<f64> {
         let highest = self.unscaled.load.points.iter().map(|p| p.1).fold(0.0, f64::max);
         if self.unscaled.load.unit != LoadUnit::Capacity || highest <= 0.0 {
-            let msg = format!("--peak: {} does not give its load in capacity fractions", self.file().display());
+            let msg = format!(
+                "--peak: {} does not give its load in capacity fractions",
+                self.file().display()
+            );
             return Err(BadInput(msg).into());
         }
         Ok(peak / highest)

@@ -74,11 +74,21 @@ fn the_stages_import_each_other_without_a_circle() {
         .collect();
     let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for file in sources(&src) {
-        let stage = file.strip_prefix(&src).unwrap().components().next().unwrap().as_os_str().to_string_lossy();
+        let stage = file
+            .strip_prefix(&src)
+            .unwrap()
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let stage = stage.trim_end_matches(".rs").to_string();
         let Some(stage) = stages.get(&stage) else { continue };
         let used = mentions(&code(&file), &stages);
-        edges.entry(stage).or_default().extend(used.into_iter().filter(|u| *u != stage));
+        edges
+            .entry(stage)
+            .or_default()
+            .extend(used.into_iter().filter(|u| *u != stage));
     }
     // Depth-first search for a back edge; the path to it is the circle.
     fn visit<'a>(
@@ -105,5 +115,8 @@ fn the_stages_import_each_other_without_a_circle() {
     }
     // The reading side's bottom imports nothing above it.
     let results = edges.get("results").cloned().unwrap_or_default();
-    assert!(results.iter().all(|u| ["metrics", "scenario"].contains(u)), "results uses {results:?}");
+    assert!(
+        results.iter().all(|u| ["metrics", "scenario"].contains(u)),
+        "results uses {results:?}"
+    );
 }

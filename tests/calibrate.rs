@@ -199,7 +199,9 @@ fn the_capacity_study_brackets_the_scale_within_its_replays() {
         assert_eq!(replays[0]["scale"].as_f64(), Some(1.0));
         for r in replays {
             assert!(
-                Path::new(r["run_dir"].as_str().unwrap()).join("ensemble.json").is_file(),
+                Path::new(r["run_dir"].as_str().unwrap())
+                    .join("ensemble.json")
+                    .is_file(),
                 "{r}"
             );
         }
@@ -285,7 +287,10 @@ fn validate_does_not_blame_a_migration_for_a_peak_that_fails_without_it() {
         "{err}\n{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    assert!(err.contains("the same peak on the same seeds without the migration"), "{err}");
+    assert!(
+        err.contains("the same peak on the same seeds without the migration"),
+        "{err}"
+    );
     assert!(err.contains("cannot judge"), "{err}");
 }
 

@@ -47,13 +47,21 @@ fn first_attempts(run: &Path) -> BTreeMap<(String, String), u64> {
 /// all, and per window up to an arrival due at a window's edge that the pacer sent a moment
 /// late, into the next window (the running totals never differ by more than one).
 fn same_schedule(a: &BTreeMap<(String, String), u64>, b: &BTreeMap<(String, String), u64>, seed: u64) {
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "seed {seed}: the same windows");
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "seed {seed}: the same windows"
+    );
     for op in ["browse", "checkout", "report"] {
         let (mut running_a, mut running_b) = (0i64, 0i64);
         for (key, n) in a.iter().filter(|(k, _)| k.1 == op) {
             running_a += *n as i64;
             running_b += b[key] as i64;
-            assert!((running_a - running_b).abs() <= 1, "seed {seed} {op} at {}: {running_a} against {running_b}", key.0);
+            assert!(
+                (running_a - running_b).abs() <= 1,
+                "seed {seed} {op} at {}: {running_a} against {running_b}",
+                key.0
+            );
         }
         assert_eq!(running_a, running_b, "seed {seed}: {op}'s first attempts in all");
     }
@@ -69,21 +77,38 @@ fn an_ensemble_counts_its_runs_and_pods_merged_into_one_equal_it() {
     let o = outage_sim(&["run", s, "--db", &db, "--repeat", "2", "--out", local.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(stdout.contains("the whole story in ") && stdout.contains(" of 2 ["), "{stdout}");
+    assert!(
+        stdout.contains("the whole story in ") && stdout.contains(" of 2 ["),
+        "{stdout}"
+    );
     let ens = ensemble_dir(&local);
     let e = json(&ens.join("ensemble.json"));
     assert_eq!((e["n"].as_u64(), e["requested"].as_u64()), (Some(2), Some(2)));
-    let seeds: Vec<u64> = e["runs"].as_array().unwrap().iter().map(|r| r["seed"].as_u64().unwrap()).collect();
+    let seeds: Vec<u64> = e["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seed"].as_u64().unwrap())
+        .collect();
     assert_eq!(seeds, [42, 43]);
     let whole = &e["whole_story"];
     assert_eq!(whole["n"].as_u64(), Some(2));
     assert!(whole["low"].as_f64().unwrap() <= whole["high"].as_f64().unwrap());
     assert_eq!(e["checkpoints"].as_array().unwrap().len(), 4, "{e}");
-    for f in ["ensemble.md", "ensemble.png", "ensemble.svg", "seed-42/timeline.md", "seed-43/summary.json"] {
+    for f in [
+        "ensemble.md",
+        "ensemble.png",
+        "ensemble.svg",
+        "seed-42/timeline.md",
+        "seed-43/summary.json",
+    ] {
         assert!(ens.join(f).is_file(), "{f}");
     }
     let timeline = std::fs::read_to_string(ens.join("seed-42/timeline.md")).unwrap();
-    assert!(timeline.contains("| checkpoint | postmortem | this run | met |"), "{timeline}");
+    assert!(
+        timeline.contains("| checkpoint | postmortem | this run | met |"),
+        "{timeline}"
+    );
 
     // The same seeds, one per "pod", each with its own database, collected into one ensemble.
     let mut pods = Vec::new();
@@ -101,11 +126,20 @@ fn an_ensemble_counts_its_runs_and_pods_merged_into_one_equal_it() {
     let o = outage_sim(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let m = json(&merged.join("ensemble.json"));
-    let merged_seeds: Vec<u64> = m["runs"].as_array().unwrap().iter().map(|r| r["seed"].as_u64().unwrap()).collect();
+    let merged_seeds: Vec<u64> = m["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seed"].as_u64().unwrap())
+        .collect();
     assert_eq!(merged_seeds, seeds);
     for seed in seeds {
         let dir = format!("seed-{seed}");
-        same_schedule(&first_attempts(&merged.join(&dir)), &first_attempts(&ens.join(&dir)), seed);
+        same_schedule(
+            &first_attempts(&merged.join(&dir)),
+            &first_attempts(&ens.join(&dir)),
+            seed,
+        );
     }
 
     // Redrawn from the runs' files, and compared.
@@ -114,10 +148,19 @@ fn an_ensemble_counts_its_runs_and_pods_merged_into_one_equal_it() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(ens.join("ensemble.png").is_file());
     let cmp = tmp.path().join("cmp");
-    let o = outage_sim(&["compare", ens.to_str().unwrap(), merged.to_str().unwrap(), "--out", cmp.to_str().unwrap()]);
+    let o = outage_sim(&[
+        "compare",
+        ens.to_str().unwrap(),
+        merged.to_str().unwrap(),
+        "--out",
+        cmp.to_str().unwrap(),
+    ]);
     let said = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(said.contains("| outage | ") && said.contains("within the noise"), "{said}");
+    assert!(
+        said.contains("| outage | ") && said.contains("within the noise"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -146,11 +189,20 @@ fn ctrl_c_in_the_third_run_keeps_and_counts_the_two_finished() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(2));
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let o = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("the 2 finished runs of 5 are kept"), "{stderr}");
     let e = json(&ensemble_dir(&out).join("ensemble.json"));
-    assert_eq!((e["n"].as_u64(), e["requested"].as_u64(), e["interrupted"].as_bool()), (Some(2), Some(5), Some(true)));
+    assert_eq!(
+        (e["n"].as_u64(), e["requested"].as_u64(), e["interrupted"].as_bool()),
+        (Some(2), Some(5), Some(true))
+    );
 }

@@ -132,14 +132,19 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
     };
     let last_down_before = |m: f64| series.iter().rev().find(|(t, r)| *t < m && down(*r)).map(|(t, _)| *t);
     let climbed_out_at = match (down_at, mitigated) {
-        (Some(_), Some(m)) => last_down_before(m).filter(|t| m - t >= CLIMB_OUT_SECS).map(|t| t + step),
+        (Some(_), Some(m)) => last_down_before(m)
+            .filter(|t| m - t >= CLIMB_OUT_SECS)
+            .map(|t| t + step),
         (Some(_), None) => None,
         _ => None,
     };
     let last_down = series.iter().rev().find(|(_, r)| down(*r)).map(|(t, _)| *t);
     let recovered_at = last_down.and_then(|l| series.iter().find(|(t, _)| *t > l).map(|(t, _)| *t));
     let all_resolved = if alerts.iter().all(|a| a.resolved.is_some()) {
-        alerts.iter().filter_map(|a| a.resolved.as_deref().map(clock_secs)).reduce(f64::max)
+        alerts
+            .iter()
+            .filter_map(|a| a.resolved.as_deref().map(clock_secs))
+            .reduce(f64::max)
     } else {
         None
     };
@@ -212,7 +217,11 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
 
 /// Incident seconds between windows (the median step; 60 when there is one window).
 fn window_step(series: &[(f64, f64)]) -> f64 {
-    let mut steps: Vec<f64> = series.windows(2).map(|p| p[1].0 - p[0].0).filter(|d| *d > 0.0).collect();
+    let mut steps: Vec<f64> = series
+        .windows(2)
+        .map(|p| p[1].0 - p[0].0)
+        .filter(|d| *d > 0.0)
+        .collect();
     steps.sort_by(f64::total_cmp);
     steps.get(steps.len() / 2).copied().unwrap_or(60.0)
 }
@@ -306,12 +315,20 @@ mod tests {
         r.extend(vec![1.0; 55]);
         let w = windows(&r);
         let focus: Vec<&WindowRow> = w.iter().collect();
-        let o = outcome(&focus, &rollback_at(60), &[alert("12:12:00", Some("12:45:00"))], Some(&story()));
+        let o = outcome(
+            &focus,
+            &rollback_at(60),
+            &[alert("12:12:00", Some("12:45:00"))],
+            Some(&story()),
+        );
         assert_eq!(o.class, Class::Outage);
         assert_eq!(o.held, Some(false));
         assert!(o.climbed_out_at.is_some());
         let held = o.checkpoints.iter().find(|c| c.name == "held").unwrap();
-        assert!(!held.met && held.run.as_deref().unwrap().contains("climbed out"), "{held:?}");
+        assert!(
+            !held.met && held.run.as_deref().unwrap().contains("climbed out"),
+            "{held:?}"
+        );
         assert_eq!(o.whole_story, Some(false));
     }
 
@@ -328,7 +345,12 @@ mod tests {
             held: Some(0.7),
             ..story()
         };
-        let o = outcome(&focus, &rollback_at(60), &[alert("12:12:00", Some("12:59:00"))], Some(&lenient));
+        let o = outcome(
+            &focus,
+            &rollback_at(60),
+            &[alert("12:12:00", Some("12:59:00"))],
+            Some(&lenient),
+        );
         assert!(o.held_share.unwrap() >= 0.7, "{o:?}");
         assert!(o.climbed_out_at.is_some());
         assert_eq!(o.held, Some(false));
@@ -351,11 +373,22 @@ mod tests {
     fn a_run_that_never_went_down_meets_neither_improving_nor_restored() {
         let w = windows(&[1.0; 90]);
         let focus: Vec<&WindowRow> = w.iter().collect();
-        let o = outcome(&focus, &rollback_at(60), &[alert("12:10:00", Some("13:05:00"))], Some(&story()));
+        let o = outcome(
+            &focus,
+            &rollback_at(60),
+            &[alert("12:10:00", Some("13:05:00"))],
+            Some(&story()),
+        );
         let met: Vec<(&str, bool)> = o.checkpoints.iter().map(|c| (c.name.as_str(), c.met)).collect();
         assert_eq!(
             met,
-            [("first_alert", true), ("down", false), ("held", false), ("improving", false), ("restored", false)]
+            [
+                ("first_alert", true),
+                ("down", false),
+                ("held", false),
+                ("improving", false),
+                ("restored", false)
+            ]
         );
     }
 }

@@ -159,9 +159,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_scale_where_two_of_three_pass_does_not_hold() {
-        let h = search(8, 1.1, async |scale: f64| replay(scale, if scale <= 1.2 { 3 } else { 2 }))
-            .await
-            .unwrap();
+        let h = search(8, 1.1, async |scale: f64| {
+            replay(scale, if scale <= 1.2 { 3 } else { 2 })
+        })
+        .await
+        .unwrap();
         let tried: Vec<(f64, bool)> = h.replays.iter().map(|r| (r.scale, r.passed)).collect();
         assert_eq!(tried[..2], [(1.0, true), (1.5, false)]);
         assert!(h.fails_from.unwrap() > 1.2 && h.passes_up_to.unwrap() <= 1.2, "{h:?}");

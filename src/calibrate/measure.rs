@@ -12,9 +12,9 @@ use super::host::{self, HostLoad};
 use super::{Plan, Slo, cached};
 use crate::error::BadInput;
 use crate::faults::{self, Fault};
-use crate::store::Database;
 use crate::results::{CAPACITY_JSON, Calibration, Capacity, RunDir};
 use crate::scenario::Scenario;
+use crate::store::Database;
 use crate::store::seed::History;
 use crate::store::{self, Store, sqlite};
 use crate::{charts, progress, with_store};
@@ -238,12 +238,7 @@ async fn with_fault<S: Store, T>(
     result
 }
 
-async fn one_search(
-    data: &Data<'_>,
-    scenario: &Scenario,
-    plan: &Plan,
-    fault: Option<&Fault>,
-) -> Result<super::Search> {
+async fn one_search(data: &Data<'_>, scenario: &Scenario, plan: &Plan, fault: Option<&Fault>) -> Result<super::Search> {
     let name = fault.map_or("no fault".to_string(), |f| f.name.clone());
     let mut shown = |s: &super::Step| {
         let verdict = if s.passed {
@@ -325,4 +320,3 @@ fn record(
         host,
     }
 }
-

@@ -10,8 +10,8 @@ use super::Slo;
 use super::cached::{self, Source};
 use super::host::HostLoad;
 use super::measure::{CalibrationPlan, calibrate_and_write, key_for};
-use crate::store::Database;
 use crate::scenario::{LoadUnit, Scenario};
+use crate::store::Database;
 
 /// The capacity source of a run of `scenario` on `database`; calibrations live under `out`.
 pub async fn source_for(

@@ -66,7 +66,8 @@ fn draw<DB: DrawingBackend>(
     for (i, r) in runs.iter().enumerate() {
         let s = chart.draw_series(LineSeries::new(r.iter().copied(), C_GREY.mix(0.5).stroke_width(1)))?;
         if i == 0 {
-            s.label("one run").legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], C_GREY.stroke_width(1)));
+            s.label("one run")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], C_GREY.stroke_width(1)));
         }
     }
     chart
@@ -104,10 +105,20 @@ pub fn render_ensemble(dir: &Path, runs: &[Vec<(f64, f64)>], marks: &[(f64, Stri
     register_font();
     let png = dir.join("ensemble.png");
     let svg = dir.join("ensemble.svg");
-    draw(&BitMapBackend::new(&png, (WIDTH, HEIGHT * 3 / 5)).into_drawing_area(), runs, marks, title)
-        .map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
-    draw(&SVGBackend::new(&svg, (WIDTH, HEIGHT * 3 / 5)).into_drawing_area(), runs, marks, title)
-        .map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
+    draw(
+        &BitMapBackend::new(&png, (WIDTH, HEIGHT * 3 / 5)).into_drawing_area(),
+        runs,
+        marks,
+        title,
+    )
+    .map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
+    draw(
+        &SVGBackend::new(&svg, (WIDTH, HEIGHT * 3 / 5)).into_drawing_area(),
+        runs,
+        marks,
+        title,
+    )
+    .map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
     Ok(())
 }
 

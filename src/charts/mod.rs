@@ -37,8 +37,8 @@ mod ensemble;
 
 pub use capacity::render_capacity;
 pub use compare::render_compare;
-pub use ensemble::render_ensemble;
 pub use dashboard::{Annotations, render_dashboard};
+pub use ensemble::render_ensemble;
 
 use std::sync::Once;
 

@@ -17,9 +17,7 @@ pub async fn calibrate(args: CalibrateArgs) -> Result<ExitCode> {
     let database = super::database(&args.db)?;
     let scenario = Scenario::load(&args.scenario)?;
     let fault = match (&args.fault, &args.fault_dir) {
-        (Some(name), _) => {
-            Some(faults::find(database.dialect(), name).map_err(|e| BadInput(format!("--fault: {e}")))?)
-        }
+        (Some(name), _) => Some(faults::find(database.dialect(), name).map_err(|e| BadInput(format!("--fault: {e}")))?),
         (None, Some(dir)) => Some(faults::migration_dir::load(dir).map_err(BadInput)?),
         (None, None) => None,
     };

@@ -39,7 +39,11 @@ pub async fn capacity(args: HeadroomArgs) -> Result<ExitCode> {
             true => ("with its faults", "with-faults"),
             false => ("without faults", "no-faults"),
         };
-        let plan = if with_faults { base.clone() } else { base.without_faults() };
+        let plan = if with_faults {
+            base.clone()
+        } else {
+            base.without_faults()
+        };
         let out = study.path.join(sub);
         let h = headroom::search(max_scales, 1.1, async |scale| {
             let r = ensemble::at_scale(&plan, scale, n, &out, &format!("capacity ({label}, {scale:.2}×)")).await?;

@@ -30,9 +30,12 @@ fn collect(dirs: &[PathBuf], out: &Path) -> Result<ExitCode> {
     let mut metas: Vec<(PathBuf, Meta)> = Vec::new();
     for dir in dirs {
         let run = RunDir::open(dir).map_err(|e| BadInput(format!("{e:#}")))?;
-        let meta: Meta = run.read_json(META_JSON).map_err(|e| BadInput(format!("{}: {e:#}", dir.display())))?;
+        let meta: Meta = run
+            .read_json(META_JSON)
+            .map_err(|e| BadInput(format!("{}: {e:#}", dir.display())))?;
         if let Some((first, m)) = metas.first() {
-            let same = (&m.scenario, &m.backend, &m.faults, m.speed) == (&meta.scenario, &meta.backend, &meta.faults, meta.speed);
+            let same = (&m.scenario, &m.backend, &m.faults, m.speed)
+                == (&meta.scenario, &meta.backend, &meta.faults, meta.speed);
             if !same {
                 let msg = format!(
                     "{}: not a run of the same ensemble as {} (scenario, backend, faults and speed must match)",
@@ -43,7 +46,12 @@ fn collect(dirs: &[PathBuf], out: &Path) -> Result<ExitCode> {
             }
         }
         if let Some((other, _)) = metas.iter().find(|(_, m)| m.seed == meta.seed) {
-            let msg = format!("{} and {} are both seed {}: each seed once", other.display(), dir.display(), meta.seed);
+            let msg = format!(
+                "{} and {} are both seed {}: each seed once",
+                other.display(),
+                dir.display(),
+                meta.seed
+            );
             return Err(BadInput(msg).into());
         }
         metas.push((dir.clone(), meta));

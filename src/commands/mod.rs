@@ -25,7 +25,11 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { scenario, db } => check::check(&scenario, db.as_deref()),
         Command::Faults { db } => check::list_faults(db.as_deref()),
         Command::Plot { run_dir } => plot::plot(&run_dir),
-        Command::Merge { run_dirs, out, ensemble } => merge::merge(&run_dirs, &out, ensemble),
+        Command::Merge {
+            run_dirs,
+            out,
+            ensemble,
+        } => merge::merge(&run_dirs, &out, ensemble),
         Command::Compare { run_dirs, out } => compare::compare(&run_dirs, out.as_deref()),
         Command::Run(args) => runtime()?.block_on(run::run(args)),
         Command::Calibrate(args) => runtime()?.block_on(calibrate::calibrate(args)),

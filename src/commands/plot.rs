@@ -14,7 +14,11 @@ pub fn plot(dir: &Path) -> Result<ExitCode> {
         let file = ensemble::record::read(dir).map_err(|e| super::BadInput(format!("{e:#}")))?;
         ensemble::write_file(dir, &file)?;
         println!("{}: {}", ensemble::title(&file), file.headline());
-        println!("redrawn from its {} runs' files: {} (ensemble.json, ensemble.md, ensemble.png)", file.n, dir.display());
+        println!(
+            "redrawn from its {} runs' files: {} (ensemble.json, ensemble.md, ensemble.png)",
+            file.n,
+            dir.display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let run = RunDir::open(dir).map_err(|e| super::BadInput(format!("{e:#}")))?;

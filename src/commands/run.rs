@@ -95,7 +95,10 @@ async fn run_ensemble(plan: &RunPlan, n: usize) -> Result<ExitCode> {
     }
     let failed = e.failures.iter().filter(|(_, f)| f.is_some()).count();
     if plan.gated && failed > 0 {
-        eprintln!("gate: {failed} of {} runs breached the alert rules; exit code {EXIT_GATE_FAILED}", e.file.n);
+        eprintln!(
+            "gate: {failed} of {} runs breached the alert rules; exit code {EXIT_GATE_FAILED}",
+            e.file.n
+        );
         return Ok(ExitCode::from(EXIT_GATE_FAILED));
     }
     Ok(ExitCode::SUCCESS)

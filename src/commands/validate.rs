@@ -23,7 +23,10 @@ async fn plan_of(args: &ValidateArgs) -> Result<RunPlan> {
         Some(peak) => Some(plan.peak_scale(peak)?),
         None => None,
     };
-    let plan = plan.rescale(scale)?.with_faults(FaultPlan::Migration(args.migration.clone()))?.gated(true)?;
+    let plan = plan
+        .rescale(scale)?
+        .with_faults(FaultPlan::Migration(args.migration.clone()))?
+        .gated(true)?;
     plan.check_migration().await?;
     plan.with_capacity(args.capacity, false).await
 }
@@ -33,7 +36,10 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     if args.envelope {
         return envelope(&args, plan).await;
     }
-    let (migration, scenario) = (args.migration.display().to_string(), args.scenario.display().to_string());
+    let (migration, scenario) = (
+        args.migration.display().to_string(),
+        args.scenario.display().to_string(),
+    );
     let n = args.repeat as usize;
     let dir = ensemble::new_dir(&args.out, &format!("validate-{}", plan.scenario.name))?;
     eprintln!(
@@ -51,7 +57,12 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     let said = |p: Proportion| p.to_string();
     let worst = worst_seed(&with, &args);
     if blocked.count > 0 {
-        let first = with.file.runs.iter().find_map(|r| r.blocked.clone()).unwrap_or_default();
+        let first = with
+            .file
+            .runs
+            .iter()
+            .find_map(|r| r.blocked.clone())
+            .unwrap_or_default();
         let stall = first.trim_start_matches("blocked: ");
         println!(
             "validate: FAIL (blocked in {}; the first: {stall}): {migration} under the peak of {scenario}\n  rule: one run blocked on the migration's lock fails it\n{worst}",
@@ -68,8 +79,17 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("validate: alert rules fired in {}; the same peak on the same seeds without the migration, to see whether it is the cause", said(degraded));
-    let without = ensemble::run(&plan.without_faults(), n, &dir.join("without-migration"), "validate (without)").await?;
+    eprintln!(
+        "validate: alert rules fired in {}; the same peak on the same seeds without the migration, to see whether it is the cause",
+        said(degraded)
+    );
+    let without = ensemble::run(
+        &plan.without_faults(),
+        n,
+        &dir.join("without-migration"),
+        "validate (without)",
+    )
+    .await?;
     if without.interrupted() {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
@@ -85,7 +105,11 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         );
         return Err(BadInput(msg).into());
     }
-    let noise = if degraded.overlaps(&baseline) { " (the intervals overlap: more runs would tell it from the noise)" } else { "" };
+    let noise = if degraded.overlaps(&baseline) {
+        " (the intervals overlap: more runs would tell it from the noise)"
+    } else {
+        ""
+    };
     println!(
         "validate: FAIL (degraded in {} with the migration, {} without it{noise}; checkout was not blocked on its lock): \
          {migration} under the peak of {scenario}\n  {rule}\n{worst}",
@@ -136,14 +160,19 @@ fn worst_seed(e: &Ensemble, args: &ValidateArgs) -> String {
 /// database's own, not the migration's.
 async fn envelope(args: &ValidateArgs, base: RunPlan) -> Result<ExitCode> {
     let highest = base.highest_load();
-    let out = args.out.join(format!("envelope-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+    let out = args
+        .out
+        .join(format!("envelope-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
     let migration = args.migration.display().to_string();
     let n = args.repeat as usize;
     let max_scales = (args.max_replays / args.repeat).max(1) as usize;
     let h = headroom::search(max_scales, 1.1, async |scale| {
         let peak = scale * highest;
         let r = ensemble::at_scale(&base, scale, n, &out, &format!("envelope (peak {peak:.2})")).await?;
-        crate::progress::line(&format!("envelope: {migration} at a peak of {peak:.2}: {}", r.verdict()));
+        crate::progress::line(&format!(
+            "envelope: {migration} at a peak of {peak:.2}: {}",
+            r.verdict()
+        ));
         Ok(r)
     })
     .await?;
@@ -178,7 +207,10 @@ async fn peak_alone(base: &RunPlan, scale: f64, highest: f64, n: usize, out: &Pa
     eprintln!("envelope: the failure at a peak of {peak:.2} was degraded; replaying that peak without the migration");
     let label = format!("envelope (peak {peak:.2}, without the migration)");
     let r = ensemble::at_scale(&base.without_faults(), scale, n, &out.join("without-migration"), &label).await?;
-    crate::progress::line(&format!("envelope: without the migration at a peak of {peak:.2}: {}", r.verdict()));
+    crate::progress::line(&format!(
+        "envelope: without the migration at a peak of {peak:.2}: {}",
+        r.verdict()
+    ));
     Ok(r)
 }
 
@@ -201,7 +233,11 @@ fn envelope_said(h: &headroom::Headroom, baseline: Option<&Replay>, highest: f64
             f * highest,
             counts(f),
             fired(f),
-            if baseline.is_some() { "; without the migration that peak passes" } else { "" }
+            if baseline.is_some() {
+                "; without the migration that peak passes"
+            } else {
+                ""
+            }
         ),
         (Some((p, held)), None) => {
             format!("safe up to a peak of {p:.2} of capacity at least ({held}; nothing higher was tried)")
@@ -249,11 +285,16 @@ mod tests {
     fn a_degraded_failure_that_the_peak_alone_repeats_is_the_databases_limit() {
         let h = found(vec![replay(1.0, false, false), replay(0.8, true, false)]);
         let said = envelope_said(&h, Some(&replay(1.0, false, false)), 0.7);
-        assert!(said.starts_with("safe up to a peak of 0.56 of capacity at least (3 of 3 passed)"), "{said}");
+        assert!(
+            said.starts_with("safe up to a peak of 0.56 of capacity at least (3 of 3 passed)"),
+            "{said}"
+        );
         assert!(said.contains("database's limit"), "{said}");
         let said = envelope_said(&h, Some(&replay(1.0, true, false)), 0.7);
         assert!(
-            said.starts_with("safe up to a peak of 0.56 of capacity (3 of 3 passed; fails at 0.70: 1 of 3 passed: p99 at 12:45"),
+            said.starts_with(
+                "safe up to a peak of 0.56 of capacity (3 of 3 passed; fails at 0.70: 1 of 3 passed: p99 at 12:45"
+            ),
             "{said}"
         );
         assert!(said.ends_with("without the migration that peak passes)"), "{said}");
@@ -263,7 +304,10 @@ mod tests {
     fn a_blocked_migration_fails_without_a_baseline_and_nothing_passing_is_no_verdict() {
         let h = found(vec![replay(1.0, false, true), replay(0.5, false, true)]);
         let said = envelope_said(&h, None, 0.7);
-        assert_eq!(said, "fails at every peak tried, down to 0.35 of capacity (1 of 3 passed: blocked 2.0 s)");
+        assert_eq!(
+            said,
+            "fails at every peak tried, down to 0.35 of capacity (1 of 3 passed: blocked 2.0 s)"
+        );
         let h = found(vec![replay(1.0, false, false), replay(0.5, false, false)]);
         let said = envelope_said(&h, Some(&replay(0.5, false, false)), 0.7);
         assert!(said.starts_with("no verdict: at 0.35 of capacity"), "{said}");

@@ -81,11 +81,7 @@ pub fn ensemble_md(f: &EnsembleFile) -> String {
         );
     }
     let t = &f.timing;
-    let _ = write!(
-        out,
-        "\n## Time\n\nThe runs' replays took {:.0} s in all",
-        t.runs_s
-    );
+    let _ = write!(out, "\n## Time\n\nThe runs' replays took {:.0} s in all", t.runs_s);
     if t.total_s > 0.0 {
         let _ = write!(out, "; the ensemble {:.0} s from start to end", t.total_s);
     }
@@ -125,7 +121,10 @@ pub fn compare_md((la, a): (&str, &EnsembleFile), (lb, b): (&str, &EnsembleFile)
     }
     let spread = |s: &Option<super::Spread>, digits: usize| {
         s.map_or("-".to_string(), |s| {
-            format!("median {:.*} ({:.*}–{:.*}, {} runs)", digits, s.median, digits, s.low, digits, s.high, s.n)
+            format!(
+                "median {:.*} ({:.*}–{:.*}, {} runs)",
+                digits, s.median, digits, s.low, digits, s.high, s.n
+            )
         })
     };
     for (name, x, y, digits) in [
@@ -137,7 +136,12 @@ pub fn compare_md((la, a): (&str, &EnsembleFile), (lb, b): (&str, &EnsembleFile)
             (Some(_), Some(_)) => "differs",
             _ => "",
         };
-        let _ = writeln!(out, "| {name} | {} | {} | {noise} |", spread(x, digits), spread(y, digits));
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {noise} |",
+            spread(x, digits),
+            spread(y, digits)
+        );
     }
     out
 }

@@ -71,14 +71,21 @@ pub async fn run(plan: &RunPlan, n: usize, dir: &Path, label: &str) -> Result<En
         let name = format!("seed-{seed}");
         let record = RunRecord::judge(dir, &name)?;
         about.get_or_insert(finished.dir.read_json::<Meta>(META_JSON)?);
-        crate::progress::line(&format!("{label}: run {} of {n} (seed {seed}): {}", i + 1, said(&record)));
+        crate::progress::line(&format!(
+            "{label}: run {} of {n} (seed {seed}): {}",
+            i + 1,
+            said(&record)
+        ));
         runs.push(record);
         failures.push((seed, finished.failure));
         let file = write(dir, runs.clone(), n, about.as_ref(), started.elapsed().as_secs_f64())?;
         crate::progress::line(&format!("{label}: so far {}", file.headline()));
     }
     let Some(about) = about else {
-        anyhow::bail!("interrupted before the first run of the ensemble finished; nothing to count in {}", dir.display());
+        anyhow::bail!(
+            "interrupted before the first run of the ensemble finished; nothing to count in {}",
+            dir.display()
+        );
     };
     let file = write(dir, runs, n, Some(&about), started.elapsed().as_secs_f64())?;
     if file.interrupted {
@@ -123,7 +130,11 @@ fn said(r: &RunRecord) -> String {
     }
     if let Some(w) = o.whole_story {
         let met = o.checkpoints.iter().filter(|c| c.met).count();
-        text += &format!(", story {met}/{}{}", o.checkpoints.len(), if w { " (whole)" } else { "" });
+        text += &format!(
+            ", story {met}/{}{}",
+            o.checkpoints.len(),
+            if w { " (whole)" } else { "" }
+        );
     }
     text += &format!(", success {:.2} with the fault", r.fault_success);
     match r.reset_s {
@@ -133,7 +144,13 @@ fn said(r: &RunRecord) -> String {
 }
 
 /// Writes `ensemble.json`, `ensemble.md` and the fan chart from the finished runs.
-pub fn write(dir: &Path, runs: Vec<RunRecord>, requested: usize, about: Option<&Meta>, total_s: f64) -> Result<EnsembleFile> {
+pub fn write(
+    dir: &Path,
+    runs: Vec<RunRecord>,
+    requested: usize,
+    about: Option<&Meta>,
+    total_s: f64,
+) -> Result<EnsembleFile> {
     let about = match about {
         Some(m) => m.clone(),
         None => RunDir::open(&dir.join(&runs.first().context("no run to write")?.dir))?.read_json(META_JSON)?,
@@ -155,7 +172,10 @@ pub fn write_file(dir: &Path, file: &EnsembleFile) -> Result<()> {
 
 /// "checkout-peak on sqlite, reporting-index: 10 runs".
 pub fn title(file: &EnsembleFile) -> String {
-    format!("{} on {}, {}: {} runs", file.scenario, file.backend, file.faults, file.n)
+    format!(
+        "{} on {}, {}: {} runs",
+        file.scenario, file.backend, file.faults, file.n
+    )
 }
 
 /// Every run's smoothed checkout success over the incident clock (minutes).
@@ -172,7 +192,9 @@ fn fan_series(dir: &Path, file: &EnsembleFile) -> Result<Vec<Vec<(f64, f64)>>> {
 
 /// The fault's apply and rollback, from the first run's events, as (minute, label).
 fn phase_marks(dir: &Path, file: &EnsembleFile) -> Result<Vec<(f64, String)>> {
-    let Some(first) = file.runs.first() else { return Ok(Vec::new()) };
+    let Some(first) = file.runs.first() else {
+        return Ok(Vec::new());
+    };
     let events = RunDir::open(&dir.join(&first.dir))?.read_events()?;
     use crate::results::EventKind::*;
     Ok(events
@@ -195,7 +217,10 @@ pub async fn at_scale(plan: &RunPlan, scale: f64, n: usize, out: &Path, label: &
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let e = run(&plan.clone().rescale(Some(scale))?, n, &dir, label).await?;
     if e.interrupted() {
-        anyhow::bail!("interrupted: the study stops (finished replays are kept in {})", out.display());
+        anyhow::bail!(
+            "interrupted: the study stops (finished replays are kept in {})",
+            out.display()
+        );
     }
     let failed: Vec<&Failure> = e.failures.iter().filter_map(|(_, f)| f.as_ref()).collect();
     let blocked = failed.iter().find_map(|f| match f {
@@ -213,7 +238,11 @@ pub async fn at_scale(plan: &RunPlan, scale: f64, n: usize, out: &Path, label: &
         passed: failed.is_empty(),
         passes: e.file.n - failed.len(),
         n: e.file.n,
-        fired: if failed.is_empty() { None } else { blocked.clone().or(first_alert) },
+        fired: if failed.is_empty() {
+            None
+        } else {
+            blocked.clone().or(first_alert)
+        },
         blocked: blocked.is_some(),
         run_dir: dir.display().to_string(),
     })

@@ -50,7 +50,12 @@ impl RunRecord {
         let summary = analysis::summarize(&windows, &events, &rules, story.as_ref(), meta.gated);
         let migration = meta.faults.iter().any(|f| f.starts_with("migration "));
         let blocked = match meta.gated && migration {
-            true => analysis::blocked(&events, &windows, &run.read_db_samples()?, meta.window_ms as f64 / 1000.0),
+            true => analysis::blocked(
+                &events,
+                &windows,
+                &run.read_db_samples()?,
+                meta.window_ms as f64 / 1000.0,
+            ),
             false => None,
         };
         let phase = |name: &str| summary.phases.iter().find(|p| p.phase == name);
@@ -137,7 +142,10 @@ impl EnsembleFile {
             .iter()
             .map(|c| {
                 let key = serde_json::to_value(c).ok().and_then(|v| v.as_str().map(String::from));
-                (key.unwrap_or_default(), Proportion::of(count(&|r| r.outcome.class == *c), n))
+                (
+                    key.unwrap_or_default(),
+                    Proportion::of(count(&|r| r.outcome.class == *c), n),
+                )
             })
             .collect();
         let went_down = count(&|r| r.outcome.held.is_some());
@@ -194,7 +202,9 @@ impl EnsembleFile {
     }
 
     pub fn class(&self, class: Class) -> Proportion {
-        let key = serde_json::to_value(class).ok().and_then(|v| v.as_str().map(String::from));
+        let key = serde_json::to_value(class)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from));
         key.and_then(|k| self.classes.get(&k).copied())
             .unwrap_or(Proportion::of(0, self.n))
     }
@@ -202,7 +212,9 @@ impl EnsembleFile {
     /// The run whose checkout did worst while the fault was in place (a blocked run first).
     pub fn worst(&self) -> Option<&RunRecord> {
         self.runs.iter().min_by(|a, b| {
-            (a.blocked.is_none(), a.fault_success).partial_cmp(&(b.blocked.is_none(), b.fault_success)).unwrap()
+            (a.blocked.is_none(), a.fault_success)
+                .partial_cmp(&(b.blocked.is_none(), b.fault_success))
+                .unwrap()
         })
     }
 
@@ -259,7 +271,9 @@ pub fn read(ensemble: &Path) -> Result<EnsembleFile> {
         runs.push(RunRecord::judge(ensemble, &dir).with_context(|| format!("{}/{dir}", ensemble.display()))?);
     }
     runs.sort_by_key(|r| r.seed);
-    let first = runs.first().with_context(|| format!("{}: no finished run in it", ensemble.display()))?;
+    let first = runs
+        .first()
+        .with_context(|| format!("{}: no finished run in it", ensemble.display()))?;
     let about: Meta = RunDir::open(&ensemble.join(&first.dir))?.read_json(META_JSON)?;
     let requested = recorded.as_ref().map_or(runs.len(), |r| r.requested.max(runs.len()));
     let total_s = recorded.as_ref().map_or(0.0, |r| r.timing.total_s);

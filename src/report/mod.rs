@@ -162,10 +162,16 @@ pub fn timeline_md(title: &str, events: &[EventRow], summary: &Summary) -> Strin
 /// The postmortem's checkpoints beside this run's own times, and the run's class; nothing when
 /// the scenario has no `[story]`.
 pub fn story_table(summary: &Summary) -> String {
-    let Some(o) = &summary.outcome else { return String::new() };
+    let Some(o) = &summary.outcome else {
+        return String::new();
+    };
     let mut out = format!("Class: **{}**", o.class.name());
     if let Some(at) = &o.down_at {
-        let _ = write!(out, "; checkout down from {at} ({:.0} incident minutes down)", o.down_minutes);
+        let _ = write!(
+            out,
+            "; checkout down from {at} ({:.0} incident minutes down)",
+            o.down_minutes
+        );
     }
     out += ".\n\n";
     if o.checkpoints.is_empty() {
@@ -176,7 +182,11 @@ pub fn story_table(summary: &Summary) -> String {
         out,
         "## The story: {met} of {} checkpoints met{}\n\n| checkpoint | postmortem | this run | met |\n|---|---|---|---|",
         o.checkpoints.len(),
-        if o.whole_story == Some(true) { " (the whole story)" } else { "" }
+        if o.whole_story == Some(true) {
+            " (the whole story)"
+        } else {
+            ""
+        }
     );
     for c in &o.checkpoints {
         let _ = writeln!(

@@ -521,4 +521,3 @@ impl Database {
         self.url.as_ref().map_or("sqlite", DbUrl::dialect)
     }
 }
-

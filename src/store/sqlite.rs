@@ -335,7 +335,8 @@ pub async fn open_for_run(history: &History, file: RunFile<'_>, read_pool_size: 
             if !own.exists() {
                 prepare_file(own, history, &seeding).await?;
             }
-            std::fs::copy(own, copy).with_context(|| format!("cannot copy {} into the run directory", own.display()))?;
+            std::fs::copy(own, copy)
+                .with_context(|| format!("cannot copy {} into the run directory", own.display()))?;
             std::fs::File::open(copy)?.sync_all()?;
             copy
         }

@@ -86,7 +86,9 @@ pub struct Drawn {
 /// Refuses a `[training]` candidate that names no story outage-sim knows (the scenario keeps
 /// plain names; training owns the stories).
 pub fn check_candidates(scenario: &Scenario) -> Result<(), String> {
-    let Some(training) = &scenario.training else { return Ok(()) };
+    let Some(training) = &scenario.training else {
+        return Ok(());
+    };
     if let Some(bad) = training.candidates.iter().find(|c| story(c).is_none()) {
         let known: Vec<&str> = STORIES.iter().map(|s| s.name).collect();
         return Err(format!(
