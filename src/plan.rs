@@ -223,7 +223,7 @@ impl RunPlan {
     /// The load scale that holds the scenario's peak (its highest load point) at `peak` of
     /// capacity (`validate --peak`).
     pub fn peak_scale(&self, peak: f64) -> Result<f64> {
-        let highest = self.unscaled.load.points.iter().map(|p| p.1).fold(0.0, f64::max);
+        let highest = self.highest_load();
         if self.unscaled.load.unit != LoadUnit::Capacity || highest <= 0.0 {
             let msg = format!(
                 "--peak: {} does not give its load in capacity fractions",

@@ -94,7 +94,7 @@ pub async fn run(plan: &RunPlan) -> Result<Finished> {
     if !plan.quiet {
         eprintln!("run directory: {}", run.path.display());
     }
-    let opened_run = Opened { run, target, reset_s };
+    let opened_run = OpenedRun { run, target, reset_s };
     let result = with_store!(opened, store => replay_and_report(plan, store, opened_run, exporter).await);
     if !plan.keep_db {
         sqlite::remove_files(&copy); // the copy of the SQLite base, if there is one
@@ -103,7 +103,7 @@ pub async fn run(plan: &RunPlan) -> Result<Finished> {
 }
 
 /// The run directory and store of a run about to replay.
-struct Opened {
+struct OpenedRun {
     run: RunDir,
     target: store::Target,
     reset_s: f64,
@@ -114,7 +114,7 @@ struct Opened {
 async fn replay_and_report<S: Store>(
     plan: &RunPlan,
     store: Arc<S>,
-    Opened { run, target, reset_s }: Opened,
+    OpenedRun { run, target, reset_s }: OpenedRun,
     exporter: Option<(exporter::MetricsSink, exporter::Server)>,
 ) -> Result<Finished> {
     let scenario = &plan.scenario;

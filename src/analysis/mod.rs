@@ -122,6 +122,18 @@ pub fn not_applied(events: &[EventRow]) -> Vec<(String, String)> {
     out
 }
 
+/// When every alert had resolved (incident-clock seconds); `None` while one still fires, or
+/// when none fired.
+pub(crate) fn all_resolved_at(alerts: &[AlertSpan]) -> Option<f64> {
+    if alerts.iter().any(|a| a.resolved.is_none()) {
+        return None;
+    }
+    alerts
+        .iter()
+        .filter_map(|a| a.resolved.as_deref().map(clock_secs))
+        .reduce(f64::max)
+}
+
 /// Real-time bounds of the fault: first apply sent, last rollback done (or the run's end).
 fn fault_bounds(events: &[EventRow], end_s: f64) -> Option<(f64, f64)> {
     let applied = first_applied(events)?.t_s;
@@ -219,14 +231,7 @@ pub fn summarize(
     };
     let event_clock = |kind: EventKind| events.iter().find(|e| e.kind == kind).map(|e| clock_secs(&e.clock));
     let first_fired = alerts.iter().map(|a| clock_secs(&a.fired)).reduce(f64::min);
-    let all_resolved = if alerts.iter().all(|a| a.resolved.is_some()) {
-        alerts
-            .iter()
-            .filter_map(|a| a.resolved.as_deref().map(clock_secs))
-            .reduce(f64::max)
-    } else {
-        None
-    };
+    let all_resolved = all_resolved_at(&alerts);
     let minutes = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / 60.0);
     let rollback_sent = event_clock(EventKind::FaultRollbackSent);
     let verdict = match (rules.is_empty(), alerts.is_empty()) {

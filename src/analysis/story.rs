@@ -35,6 +35,15 @@ pub enum Class {
 impl Class {
     pub const ALL: [Class; 3] = [Class::Outage, Class::Degraded, Class::NoOutage];
 
+    /// Its key in `ensemble.json`'s `classes` (as serde writes it).
+    pub fn key(self) -> &'static str {
+        match self {
+            Class::NoOutage => "no_outage",
+            Class::Degraded => "degraded",
+            Class::Outage => "outage",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Class::NoOutage => "no outage",
@@ -131,23 +140,13 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
         _ => None,
     };
     let last_down_before = |m: f64| series.iter().rev().find(|(t, r)| *t < m && down(*r)).map(|(t, _)| *t);
-    let climbed_out_at = match (down_at, mitigated) {
-        (Some(_), Some(m)) => last_down_before(m)
-            .filter(|t| m - t >= CLIMB_OUT_SECS)
-            .map(|t| t + step),
-        (Some(_), None) => None,
-        _ => None,
-    };
+    // A down window before the mitigation means it went down; out long enough before, it climbed out.
+    let climbed_out_at = mitigated
+        .and_then(|m| last_down_before(m).filter(|t| m - t >= CLIMB_OUT_SECS))
+        .map(|t| t + step);
     let last_down = series.iter().rev().find(|(_, r)| down(*r)).map(|(t, _)| *t);
     let recovered_at = last_down.and_then(|l| series.iter().find(|(t, _)| *t > l).map(|(t, _)| *t));
-    let all_resolved = if alerts.iter().all(|a| a.resolved.is_some()) {
-        alerts
-            .iter()
-            .filter_map(|a| a.resolved.as_deref().map(clock_secs))
-            .reduce(f64::max)
-    } else {
-        None
-    };
+    let all_resolved = super::all_resolved_at(alerts);
     let restored = all_resolved.filter(|r| mitigated.is_some_and(|m| *r >= m));
     let improving = mitigated.and_then(|m| series.iter().find(|(t, r)| *t >= m && !down(*r)).map(|(t, _)| *t));
     let first_alert = alerts.iter().map(|a| clock_secs(&a.fired)).reduce(f64::min);

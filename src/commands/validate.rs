@@ -54,7 +54,6 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     }
     let blocked = count(&with, |f| matches!(f, Failure::Blocked(_)));
     let degraded = count(&with, |f| *f == Failure::Degraded);
-    let said = |p: Proportion| p.to_string();
     let worst = worst_seed(&with, &args);
     if blocked.count > 0 {
         let first = with
@@ -66,7 +65,7 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         let stall = first.trim_start_matches("blocked: ");
         println!(
             "validate: FAIL (blocked in {}; the first: {stall}): {migration} under the peak of {scenario}\n  rule: one run blocked on the migration's lock fails it\n{worst}",
-            said(blocked)
+            blocked
         );
         return Ok(ExitCode::from(EXIT_GATE_FAILED));
     }
@@ -74,14 +73,13 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         println!(
             "validate: PASS: {migration} under the peak of {scenario}: no lock stall and no alert rule fired in {} runs \
              (degraded in {})\n  rule: PASS when no run is blocked and none fires an alert rule",
-            n,
-            said(degraded)
+            n, degraded
         );
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
         "validate: alert rules fired in {}; the same peak on the same seeds without the migration, to see whether it is the cause",
-        said(degraded)
+        degraded
     );
     let without = ensemble::run(
         &plan.without_faults(),
@@ -100,8 +98,7 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         let msg = format!(
             "validate: cannot judge {migration}: the peak of {scenario} fires its alert rules without the migration in {} \
              (with it: {}), so this database has less headroom than the peak asks; lower --peak or calibrate again ({rule})",
-            said(baseline),
-            said(degraded)
+            baseline, degraded
         );
         return Err(BadInput(msg).into());
     }
@@ -113,8 +110,7 @@ pub async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     println!(
         "validate: FAIL (degraded in {} with the migration, {} without it{noise}; checkout was not blocked on its lock): \
          {migration} under the peak of {scenario}\n  {rule}\n{worst}",
-        said(degraded),
-        said(baseline)
+        degraded, baseline
     );
     Ok(ExitCode::from(EXIT_GATE_FAILED))
 }

@@ -70,7 +70,7 @@ pub async fn run(plan: &RunPlan, n: usize, dir: &Path, label: &str) -> Result<En
         }
         let name = format!("seed-{seed}");
         let record = RunRecord::judge(dir, &name)?;
-        about.get_or_insert(finished.dir.read_json::<Meta>(META_JSON)?);
+        let meta: Meta = finished.dir.read_json(META_JSON)?;
         crate::progress::line(&format!(
             "{label}: run {} of {n} (seed {seed}): {}",
             i + 1,
@@ -78,8 +78,9 @@ pub async fn run(plan: &RunPlan, n: usize, dir: &Path, label: &str) -> Result<En
         ));
         runs.push(record);
         failures.push((seed, finished.failure));
-        let file = write(dir, runs.clone(), n, about.as_ref(), started.elapsed().as_secs_f64())?;
+        let file = write(dir, runs.clone(), n, &meta, started.elapsed().as_secs_f64())?;
         crate::progress::line(&format!("{label}: so far {}", file.headline()));
+        about = Some(meta);
     }
     let Some(about) = about else {
         anyhow::bail!(
@@ -87,7 +88,7 @@ pub async fn run(plan: &RunPlan, n: usize, dir: &Path, label: &str) -> Result<En
             dir.display()
         );
     };
-    let file = write(dir, runs, n, Some(&about), started.elapsed().as_secs_f64())?;
+    let file = write(dir, runs, n, &about, started.elapsed().as_secs_f64())?;
     if file.interrupted {
         eprintln!(
             "interrupted: the {} finished runs of {n} are kept and counted in {}",
@@ -144,18 +145,8 @@ fn said(r: &RunRecord) -> String {
 }
 
 /// Writes `ensemble.json`, `ensemble.md` and the fan chart from the finished runs.
-pub fn write(
-    dir: &Path,
-    runs: Vec<RunRecord>,
-    requested: usize,
-    about: Option<&Meta>,
-    total_s: f64,
-) -> Result<EnsembleFile> {
-    let about = match about {
-        Some(m) => m.clone(),
-        None => RunDir::open(&dir.join(&runs.first().context("no run to write")?.dir))?.read_json(META_JSON)?,
-    };
-    let file = EnsembleFile::of(runs, requested, &about, total_s);
+fn write(dir: &Path, runs: Vec<RunRecord>, requested: usize, about: &Meta, total_s: f64) -> Result<EnsembleFile> {
+    let file = EnsembleFile::of(runs, requested, about, total_s);
     write_file(dir, &file)?;
     Ok(file)
 }

@@ -141,9 +141,8 @@ impl EnsembleFile {
         let classes = Class::ALL
             .iter()
             .map(|c| {
-                let key = serde_json::to_value(c).ok().and_then(|v| v.as_str().map(String::from));
                 (
-                    key.unwrap_or_default(),
+                    c.key().to_string(),
                     Proportion::of(count(&|r| r.outcome.class == *c), n),
                 )
             })
@@ -202,10 +201,9 @@ impl EnsembleFile {
     }
 
     pub fn class(&self, class: Class) -> Proportion {
-        let key = serde_json::to_value(class)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from));
-        key.and_then(|k| self.classes.get(&k).copied())
+        self.classes
+            .get(class.key())
+            .copied()
             .unwrap_or(Proportion::of(0, self.n))
     }
 
