@@ -95,9 +95,9 @@ pub enum Command {
     /// Validate a schema change under peak load: replay a scenario with your migration applied
     /// mid-peak, and pass or fail it on checkout's lock stalls and the scenario's alert rules.
     ///
-    /// Example: outage-sim validate --migration migration-dir/ --db postgres://localhost/test
+    /// Example: outage-sim validate --migration examples/migrations/postgres/online --db postgres://localhost/test
     ///
-    /// Example: outage-sim validate --migration migration-dir/ --peak 0.8 --repeat 5
+    /// Example: outage-sim validate --migration DIR --peak 0.8 --repeat 5
     ///
     /// The migration runs against outage-sim's own orders schema (schema/<dialect>/schema.sql),
     /// so it must name those tables. It is first tried on an empty copy of the schema and rolled

@@ -298,6 +298,7 @@ mod tests {
             p95_ms: None,
             p99_ms: None,
             max_ms: None,
+            ..WindowRow::default()
         }
     }
 

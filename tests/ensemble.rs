@@ -44,27 +44,10 @@ fn first_attempts(run: &Path) -> BTreeMap<(String, String), u64> {
 }
 
 /// The same arrival schedule, as two runs record it: the same first attempts per operation in
-/// all, and per window up to an arrival due at a window's edge that the pacer sent a moment
-/// late, into the next window (the running totals never differ by more than one).
+/// every window (each is filed by its intended start, not by when a loaded machine sent it).
 fn same_schedule(a: &BTreeMap<(String, String), u64>, b: &BTreeMap<(String, String), u64>, seed: u64) {
-    assert_eq!(
-        a.keys().collect::<Vec<_>>(),
-        b.keys().collect::<Vec<_>>(),
-        "seed {seed}: the same windows"
-    );
-    for op in ["browse", "checkout", "report"] {
-        let (mut running_a, mut running_b) = (0i64, 0i64);
-        for (key, n) in a.iter().filter(|(k, _)| k.1 == op) {
-            running_a += *n as i64;
-            running_b += b[key] as i64;
-            assert!(
-                (running_a - running_b).abs() <= 1,
-                "seed {seed} {op} at {}: {running_a} against {running_b}",
-                key.0
-            );
-        }
-        assert_eq!(running_a, running_b, "seed {seed}: {op}'s first attempts in all");
-    }
+    assert_eq!(a, b, "seed {seed}: first attempts per window and operation");
+    assert!(a.values().sum::<u64>() > 0, "seed {seed}: some arrivals");
 }
 
 #[test]

@@ -67,7 +67,7 @@ fn the_smoke_replay_degrades_recovers_and_writes_the_contract() {
         .to_string();
     assert_eq!(
         header,
-        "t_s,clock,op,offered,ok,failed,timed_out,dropped,retries,in_flight,p50_ms,p95_ms,p99_ms,max_ms"
+        "t_s,clock,op,offered,ok,failed,timed_out,dropped,retries,in_flight,p50_ms,p95_ms,p99_ms,max_ms,shoppers,completed,gave_up"
     );
 
     let run = RunDir::open(&dir).unwrap();

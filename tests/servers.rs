@@ -525,6 +525,67 @@ async fn a_second_ctrl_c_stops_the_rollback_and_says_what_is_left() {
     assert_eq!(common::pg_scalar(&url, sql).await, 0);
 }
 
+/// The README's example migrations, as `validate` takes them, on one backend: each applies,
+/// is judged (PASS or FAIL, never bad input or an error), and is rolled back.
+fn validate_the_examples(var: &str, dialect: &str, schema: &str) -> Vec<String> {
+    let url = common::server_url(var);
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = common::small_scenario(tmp.path(), "examples", 20_000, "reporting-index");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/migrations")
+        .join(dialect);
+    let mut verdicts = Vec::new();
+    for kind in ["blocking", "online", "guarded"] {
+        let out = tmp.path().join(kind);
+        let o = common::outage_sim(&[
+            "validate",
+            scenario.to_str().unwrap(),
+            "--migration",
+            root.join(kind).to_str().unwrap(),
+            "--db",
+            &url,
+            "--schema",
+            schema,
+            "--repeat",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(matches!(o.status.code(), Some(0 | 3)), "{kind}: {stderr}");
+        let verdict = stdout
+            .lines()
+            .find(|l| l.starts_with("validate: "))
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            verdict.starts_with("validate: PASS") || verdict.starts_with("validate: FAIL"),
+            "{kind}: {stdout}"
+        );
+        assert!(!stderr.contains("never applied"), "{kind}: {stderr}");
+        verdicts.push(verdict);
+    }
+    verdicts
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: set OUTAGE_SIM_TEST_POSTGRES_URL (.ci/run does and runs it)"]
+async fn the_example_migrations_validate_on_postgres() {
+    validate_the_examples(PG, "postgres", "ost_pg_examples");
+    let url = common::server_url(PG);
+    let sql = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = 'ost_pg_examples' AND indexname = 'orders_reporting'";
+    assert_eq!(common::pg_scalar(&url, sql).await, 0, "every example rolled back");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs MySQL/MariaDB: set OUTAGE_SIM_TEST_MYSQL_URL (.ci/run does and runs it)"]
+async fn the_example_migrations_validate_on_mysql() {
+    validate_the_examples(MY, "mysql", "ost_my_examples");
+    let url = common::server_url(MY);
+    let sql = "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = 'ost_my_examples' AND index_name = 'orders_reporting'";
+    assert_eq!(common::my_scalar(&url, sql).await, 0, "every example rolled back");
+}
+
 /// `validate` with the user's migration: a good one passes a quiet peak (exit 0); one with a
 /// syntax error is bad input (exit 2) that names the server's complaint, and the part of it
 /// that ran is rolled back.

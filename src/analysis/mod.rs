@@ -44,6 +44,14 @@ pub struct Summary {
     pub alerts: Vec<AlertSpan>,
     /// First and last window in which checkout's success ratio was below 0.5.
     pub outage: Option<(String, String)>,
+    /// Where the success ratio climbed back to 0.5 or above between those two windows: the
+    /// first and last window of each gap (empty when the outage held without one).
+    #[serde(default)]
+    pub outage_gaps: Vec<(String, String)>,
+    /// Checkout's shoppers, over the run and over the outage (`None` for runs older than the
+    /// shopper columns).
+    #[serde(default)]
+    pub shoppers: Option<Shoppers>,
     /// Incident-clock minutes: fault applied → first alert.
     pub time_to_detect_min: Option<f64>,
     /// First alert → rollback sent.
@@ -71,6 +79,66 @@ pub struct Summary {
     /// The story the run was scored against, so a copied run can be scored again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub story: Option<Story>,
+}
+
+/// Checkout's shoppers: each one's first attempt and retries, ending completed or given up.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Shoppers {
+    pub arrived: u64,
+    pub completed: u64,
+    /// Shoppers who ran out of attempts: they could not check out.
+    pub gave_up: u64,
+    /// `gave_up / (completed + gave_up)` over the run.
+    pub lost_share: f64,
+    /// The same share over the outage's windows (first to last); `None` without an outage.
+    pub outage_lost_share: Option<f64>,
+}
+
+impl Shoppers {
+    /// From the checkout rows of a run, and the outage's first and last window; `None` when the
+    /// rows have no shopper columns.
+    fn of(focus: &[&WindowRow], outage: Option<&(String, String)>) -> Option<Shoppers> {
+        let sum = |rows: &mut dyn Iterator<Item = &&WindowRow>| {
+            rows.fold(WindowRow::default(), |mut all, w| {
+                all.add_counts(w);
+                all
+            })
+        };
+        let all = sum(&mut focus.iter());
+        if all.shoppers == 0 {
+            return None;
+        }
+        let outage_lost_share = outage
+            .and_then(|(from, to)| sum(&mut focus.iter().filter(|w| w.clock >= *from && w.clock <= *to)).lost_share());
+        Some(Shoppers {
+            arrived: all.shoppers,
+            completed: all.completed,
+            gave_up: all.gave_up,
+            lost_share: all.lost_share().unwrap_or(0.0),
+            outage_lost_share,
+        })
+    }
+}
+
+/// The gaps between stretches of `down` windows: each gap's first and last window.
+fn gaps(focus: &[&WindowRow], down: impl Fn(&WindowRow) -> bool) -> Vec<(String, String)> {
+    let (Some(first), Some(last)) = (focus.iter().position(|w| down(w)), focus.iter().rposition(|w| down(w))) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut gap: Option<(usize, usize)> = None;
+    for (i, w) in focus.iter().enumerate().take(last + 1).skip(first) {
+        match (down(w), gap) {
+            (false, None) => gap = Some((i, i)),
+            (false, Some((from, _))) => gap = Some((from, i)),
+            (true, Some((from, to))) => {
+                out.push((focus[from].clock.clone(), focus[to].clock.clone()));
+                gap = None;
+            }
+            (true, None) => {}
+        }
+    }
+    out
 }
 
 /// What a gate made of a run.
@@ -221,10 +289,8 @@ pub fn summarize(
     phases.push(phase_stats("last_10pct", &focus, window_s, end_s * 0.9, end_s));
 
     let alerts = AlertEvaluator::spans(rules, windows);
-    let outage_rows: Vec<&&WindowRow> = focus
-        .iter()
-        .filter(|w| w.offered > 0 && (w.ok as f64) < 0.5 * w.offered as f64)
-        .collect();
+    let down = |w: &WindowRow| w.offered > 0 && (w.ok as f64) < 0.5 * w.offered as f64;
+    let outage_rows: Vec<&&WindowRow> = focus.iter().filter(|w| down(w)).collect();
     let outage = match (outage_rows.first(), outage_rows.last()) {
         (Some(a), Some(b)) => Some((a.clock.clone(), b.clock.clone())),
         _ => None,
@@ -251,6 +317,8 @@ pub fn summarize(
             (true, _) => Gate::Fail,
         },
         rules: rules.to_vec(),
+        outage_gaps: gaps(&focus, down),
+        shoppers: Shoppers::of(&focus, outage.as_ref()),
         outage,
         time_to_detect_min: minutes(applied, first_fired).filter(|m| *m >= 0.0),
         time_to_mitigate_min: minutes(first_fired, rollback_sent),

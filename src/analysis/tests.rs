@@ -20,6 +20,7 @@ fn row(i: u32, ok: u64, offered: u64, p99: Option<f64>) -> WindowRow {
         p95_ms: p99,
         p99_ms: p99,
         max_ms: p99,
+        ..WindowRow::default()
     }
 }
 
@@ -190,4 +191,29 @@ fn keep_firing_for_makes_a_value_hovering_at_the_threshold_one_alert() {
     assert_eq!(spans.len(), 1, "{spans:?}");
     // Clear from the window ending 12:10 on (began 12:09); resolved 3 minutes later.
     assert_eq!(spans[0].resolved.as_deref(), Some("12:12:00"));
+}
+
+#[test]
+fn an_outage_that_flapped_lists_its_gaps_and_counts_the_shoppers_who_could_not_buy() {
+    // Down at 12:02–12:03, up at 12:04, down at 12:05, up after.
+    let ratios = [1.0, 0.2, 0.3, 0.9, 0.1, 1.0];
+    let windows: Vec<WindowRow> = (0..6u32)
+        .map(|i| {
+            let r = ratios[i as usize];
+            let completed = (10.0 * r) as u64;
+            WindowRow {
+                shoppers: 10,
+                completed,
+                gave_up: 10 - completed,
+                ..row(i, (100.0 * r) as u64, 100, Some(5.0))
+            }
+        })
+        .collect();
+    let s = summarize(&windows, &[], &[], None, false);
+    assert_eq!(s.outage, Some(("12:02:00".into(), "12:05:00".into())));
+    assert_eq!(s.outage_gaps, vec![("12:04:00".to_string(), "12:04:00".to_string())]);
+    let shoppers = s.shoppers.unwrap();
+    assert_eq!((shoppers.arrived, shoppers.completed, shoppers.gave_up), (60, 35, 25));
+    // The outage's windows, 12:02 to 12:05: 2 + 3 + 9 + 1 completed, 25 gave up.
+    assert_eq!(shoppers.outage_lost_share, Some(25.0 / 40.0));
 }

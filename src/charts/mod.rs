@@ -10,6 +10,7 @@ macro_rules! mesh {
             .configure_mesh()
             .x_labels(14)
             .x_label_formatter(&hhmm)
+            .y_label_formatter(&tick)
             .x_desc("incident clock (HH:MM)")
             .y_desc($y)
             .label_style(("sans-serif", 16))
@@ -60,6 +61,24 @@ fn clock_x(clock: &str) -> f64 {
     crate::results::clock_secs(clock) / 60.0
 }
 
+/// An axis value as a reader says it: 0.5, 12, 1.5k, 20k.
+fn tick(v: &f64) -> String {
+    let a = v.abs();
+    if a >= 1000.0 {
+        let k = v / 1000.0;
+        if (k - k.round()).abs() < 0.05 {
+            format!("{:.0}k", k)
+        } else {
+            format!("{k:.1}k")
+        }
+    } else if a >= 10.0 || (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        let text = format!("{v:.2}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 fn hhmm(x: &f64) -> String {
     let m = x.max(0.0).round() as u32;
     format!("{:02}:{:02}", m / 60, m % 60)
@@ -71,4 +90,6 @@ const C_ORANGE: RGBColor = RGBColor(230, 150, 30);
 const C_RED: RGBColor = RGBColor(200, 30, 30);
 const C_GREEN: RGBColor = RGBColor(30, 150, 60);
 const C_PURPLE: RGBColor = RGBColor(130, 60, 170);
+const C_BROWN: RGBColor = RGBColor(140, 70, 0);
+const C_NAVY: RGBColor = RGBColor(20, 40, 130);
 const PALETTE: [RGBColor; 6] = [C_BLUE, C_RED, C_GREEN, C_ORANGE, C_PURPLE, C_GREY];

@@ -50,13 +50,32 @@ pub fn ensemble_md(f: &EnsembleFile) -> String {
             s.median, s.low, s.high
         );
     }
+    if let Some(s) = &f.shoppers_lost {
+        let _ = writeln!(
+            out,
+            "Shoppers who could not check out, over each run: median {}, range {}–{}.",
+            percent(s.median),
+            percent(s.low),
+            percent(s.high)
+        );
+    }
+    if let Some(s) = &f.outage_shoppers_lost {
+        let _ = writeln!(
+            out,
+            "The same over each outage ({} runs): median {}, range {}–{}.",
+            s.n,
+            percent(s.median),
+            percent(s.low),
+            percent(s.high)
+        );
+    }
     if !f.checkpoints.is_empty() {
         out += "\n## The story's checkpoints\n\n| checkpoint | postmortem | met |\n|---|---|---|\n";
         for c in &f.checkpoints {
             let _ = writeln!(out, "| {} | {} | {} |", c.name, c.postmortem, c.met);
         }
     }
-    out += "\n## Runs\n\n| seed | class | down at | down min | held | climbed out | recovered | story | success with the fault | run |\n|---|---|---|---:|---|---|---|---|---:|---|\n";
+    out += "\n## Runs\n\n| seed | class | down at | down min | held | climbed out | recovered | story | success with the fault | shoppers lost | run |\n|---|---|---|---:|---|---|---|---|---:|---:|---|\n";
     for r in &f.runs {
         let o = &r.outcome;
         let met = o.checkpoints.iter().filter(|c| c.met).count();
@@ -66,7 +85,7 @@ pub fn ensemble_md(f: &EnsembleFile) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {}{} | {} | {:.0} | {} | {} | {} | {story} | {:.3} | [{}]({}/timeline.md) |",
+            "| {} | {}{} | {} | {:.0} | {} | {} | {} | {story} | {:.3} | {} | [{}]({}/timeline.md) |",
             r.seed,
             o.class.name(),
             r.blocked.as_ref().map_or(String::new(), |b| format!(" ({b})")),
@@ -76,6 +95,7 @@ pub fn ensemble_md(f: &EnsembleFile) -> String {
             o.climbed_out_at.as_deref().unwrap_or("-"),
             o.recovered_at.as_deref().unwrap_or("-"),
             r.fault_success,
+            r.shoppers.map_or("-".to_string(), |s| percent(s.lost_share)),
             r.dir,
             r.dir
         );
@@ -144,4 +164,8 @@ pub fn compare_md((la, a): (&str, &EnsembleFile), (lb, b): (&str, &EnsembleFile)
         );
     }
     out
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
 }

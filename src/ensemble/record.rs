@@ -31,6 +31,9 @@ pub struct RunRecord {
     pub blocked: Option<String>,
     /// Checkout success (all attempts) while the fault was in place, or over the whole run.
     pub fault_success: f64,
+    /// Checkout's shoppers, and the share who could not check out (absent in older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shoppers: Option<analysis::Shoppers>,
     /// Real seconds to reset the data before the run (copy or server reset).
     #[serde(default)]
     pub reset_s: Option<f64>,
@@ -75,6 +78,7 @@ impl RunRecord {
             verdict: summary.verdict,
             blocked: blocked.map(|b| b.to_string()),
             fault_success,
+            shoppers: summary.shoppers,
             reset_s: meta.reset_s,
             run_s,
         })
@@ -130,6 +134,12 @@ pub struct EnsembleFile {
     pub down_minutes: Option<Spread>,
     /// Checkout success while the fault was in place, over all runs.
     pub fault_success: Option<Spread>,
+    /// The share of checkout's shoppers who could not check out: over each whole run, and over
+    /// the outage of each run that had one.
+    #[serde(default)]
+    pub shoppers_lost: Option<Spread>,
+    #[serde(default)]
+    pub outage_shoppers_lost: Option<Spread>,
     pub timing: Timing,
 }
 
@@ -169,6 +179,7 @@ impl EnsembleFile {
             .map(|r| r.outcome.down_minutes)
             .collect();
         let resets: Vec<f64> = runs.iter().filter_map(|r| r.reset_s).collect();
+        let shoppers: Vec<analysis::Shoppers> = runs.iter().filter_map(|r| r.shoppers).collect();
         let faults = if about.faults.is_empty() {
             "no fault".to_string()
         } else {
@@ -191,6 +202,8 @@ impl EnsembleFile {
             whole_story: has_story.then(|| Proportion::of(count(&|r| r.outcome.whole_story == Some(true)), n)),
             down_minutes: Spread::of(&down),
             fault_success: Spread::of(&runs.iter().map(|r| r.fault_success).collect::<Vec<_>>()),
+            shoppers_lost: Spread::of(&shoppers.iter().map(|s| s.lost_share).collect::<Vec<_>>()),
+            outage_shoppers_lost: Spread::of(&shoppers.iter().filter_map(|s| s.outage_lost_share).collect::<Vec<_>>()),
             timing: Timing {
                 total_s,
                 runs_s: runs.iter().map(|r| r.run_s).sum(),

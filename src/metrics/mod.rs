@@ -1,10 +1,13 @@
 //! The per-window recorder: one HdrHistogram of latency and a set of counters per operation.
 //!
-//! Recording takes a short lock and touches only preallocated memory, so the hot path does not
-//! allocate; at the end of each window the owner calls [`Recorder::take_window`].
+//! Recording takes a short lock; at the end of each window the owner calls
+//! [`Recorder::take_window_and_latency`]. A shopper's first attempt is filed in the window of its
+//! intended start, not of the moment it was sent, so the same seed gives the same arrivals per
+//! window however late a loaded machine sends them.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -22,7 +25,7 @@ pub enum Outcome {
 /// One operation's figures for one window.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OpWindow {
-    /// Attempts that arrived in the window, retries included.
+    /// Attempts in the window: first attempts intended in it, and retries sent in it.
     pub offered: u64,
     pub ok: u64,
     pub failed: u64,
@@ -33,6 +36,12 @@ pub struct OpWindow {
     pub retries: u64,
     /// Requests in flight at the end of the window.
     pub in_flight: i64,
+    /// Shoppers (users) whose first attempt was intended in the window: `offered - retries`.
+    pub shoppers: u64,
+    /// Shoppers whose last attempt succeeded in the window.
+    pub completed: u64,
+    /// Shoppers who ran out of attempts in the window (for a checkout: could not buy).
+    pub gave_up: u64,
     /// Latency percentiles in milliseconds of attempts that finished in the window
     /// (ok, failed or timed out), from their intended start; `None` when none finished.
     pub p50_ms: Option<f64>,
@@ -44,6 +53,8 @@ pub struct OpWindow {
 struct Accumulator {
     latency_us: Histogram<u64>,
     counts: OpWindow,
+    /// First attempts by the window their intended start falls in (0 = the first), until taken.
+    arrivals: BTreeMap<u64, u64>,
 }
 
 /// Shared by every request task; cheap to record into.
@@ -52,6 +63,10 @@ pub struct Recorder {
     in_flight: [AtomicI64; 3],
     /// How late each user started against its intended start, over the whole run (µs).
     schedule_lag_us: Mutex<Histogram<u64>>,
+    /// The windows' length, by which first attempts are filed.
+    window: Duration,
+    /// Every first attempt intended before this offset (ns since the start) has been recorded.
+    arrived_before_ns: AtomicU64,
 }
 
 /// The generator's schedule lag (a user's actual start − its intended start), milliseconds.
@@ -64,24 +79,22 @@ pub struct ScheduleLag {
     pub max_ms: f64,
 }
 
-impl Default for Recorder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Recorder {
-    pub fn new() -> Self {
+    /// A recorder whose windows are `window` long from the run's start.
+    pub fn new(window: Duration) -> Self {
         let acc = || {
             Mutex::new(Accumulator {
                 latency_us: latency_histogram(),
                 counts: OpWindow::default(),
+                arrivals: BTreeMap::new(),
             })
         };
         Recorder {
             ops: [acc(), acc(), acc()],
             in_flight: Default::default(),
             schedule_lag_us: Mutex::new(latency_histogram()),
+            window: window.max(Duration::from_nanos(1)),
+            arrived_before_ns: AtomicU64::new(0),
         }
     }
 
@@ -90,11 +103,36 @@ impl Recorder {
         f(&mut acc)
     }
 
-    /// An attempt arrived (sent or dropped).
-    pub fn offered(&self, op: Op, is_retry: bool) {
+    /// A shopper's first attempt, intended `intended` after the start (sent or dropped).
+    pub fn arrived(&self, op: Op, intended: Duration) {
+        let slot = (intended.as_nanos() / self.window.as_nanos()) as u64;
+        self.with(op, |a| *a.arrivals.entry(slot).or_default() += 1);
+    }
+
+    /// Every first attempt intended before `offset` has been recorded (the sender's promise).
+    pub fn all_arrived_before(&self, offset: Duration) {
+        let ns = u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX);
+        self.arrived_before_ns.store(ns, Ordering::Release);
+    }
+
+    /// Up to where the first attempts are complete: see [`Recorder::all_arrived_before`].
+    pub fn arrived_before(&self) -> Duration {
+        Duration::from_nanos(self.arrived_before_ns.load(Ordering::Acquire))
+    }
+
+    /// A shopper is done: it got what it came for, or ran out of attempts.
+    pub fn shopper_done(&self, op: Op, completed: bool) {
+        self.with(op, |a| match completed {
+            true => a.counts.completed += 1,
+            false => a.counts.gave_up += 1,
+        });
+    }
+
+    /// A retry was sent (or dropped) now.
+    pub fn retried(&self, op: Op) {
         self.with(op, |a| {
             a.counts.offered += 1;
-            a.counts.retries += u64::from(is_retry);
+            a.counts.retries += 1;
         });
     }
 
@@ -147,17 +185,23 @@ impl Recorder {
         self.in_flight.iter().map(|n| n.load(Ordering::Relaxed)).sum()
     }
 
-    /// Closes the current window: returns its figures per operation and starts a new one.
+    /// Everything recorded so far as one window (first attempts of every intended time).
     pub fn take_window(&self) -> [OpWindow; 3] {
-        self.take_window_and_latency().map(|(w, _)| w)
+        self.take_window_and_latency(Duration::MAX).map(|(w, _)| w)
     }
 
-    /// As [`Recorder::take_window`], with each operation's latency histogram (microseconds)
-    /// of the window, for the interval log and exact merges.
-    pub fn take_window_and_latency(&self) -> [(OpWindow, Histogram<u64>); 3] {
+    /// Closes the window that ends `until` after the start: its figures per operation, with
+    /// the first attempts intended before `until`, and each operation's latency histogram
+    /// (microseconds) for the interval log and exact merges.
+    pub fn take_window_and_latency(&self, until: Duration) -> [(OpWindow, Histogram<u64>); 3] {
+        let window = self.window.as_nanos();
+        let first_later = u64::try_from(until.as_nanos().div_ceil(window)).unwrap_or(u64::MAX);
         Op::ALL.map(|op| {
             self.with(op, |a| {
                 let mut w = std::mem::take(&mut a.counts);
+                let later = a.arrivals.split_off(&first_later);
+                w.shoppers = std::mem::replace(&mut a.arrivals, later).values().sum();
+                w.offered += w.shoppers;
                 w.in_flight = self.in_flight[op.index()].load(Ordering::Relaxed);
                 w.set_percentiles(&a.latency_us);
                 let fresh = Histogram::new_from(&a.latency_us);
@@ -191,9 +235,13 @@ mod tests {
 
     #[test]
     fn counts_each_outcome_once_and_resets_between_windows() {
-        let r = Recorder::new();
+        let r = Recorder::new(Duration::from_secs(1));
         for i in 0..100u64 {
-            r.offered(Op::Checkout, i % 10 == 0);
+            if i % 10 == 0 {
+                r.retried(Op::Checkout);
+            } else {
+                r.arrived(Op::Checkout, Duration::from_millis(i));
+            }
             r.started(Op::Checkout);
             let outcome = if i < 90 {
                 Outcome::Ok
@@ -204,9 +252,9 @@ mod tests {
             };
             r.finished(Op::Checkout, outcome, Duration::from_millis(i + 1));
         }
-        r.offered(Op::Checkout, false);
+        r.arrived(Op::Checkout, Duration::ZERO);
         r.dropped(Op::Checkout);
-        r.offered(Op::Browse, false);
+        r.arrived(Op::Browse, Duration::ZERO);
         r.started(Op::Browse);
         let [browse, checkout, report] = r.take_window();
         assert_eq!(
@@ -224,5 +272,23 @@ mod tests {
         assert_eq!(next[1].offered, 0);
         assert_eq!(next[1].p99_ms, None);
         assert_eq!(next[0].in_flight, 1, "in flight carries over windows");
+    }
+
+    #[test]
+    fn first_attempts_are_filed_by_their_intended_start_however_late_they_are_sent() {
+        let r = Recorder::new(Duration::from_secs(1));
+        r.arrived(Op::Checkout, Duration::from_millis(999));
+        r.arrived(Op::Checkout, Duration::from_millis(1000));
+        r.arrived(Op::Checkout, Duration::from_millis(2500));
+        r.retried(Op::Checkout);
+        let first = |w: [(OpWindow, Histogram<u64>); 3]| w[Op::Checkout.index()].0.clone();
+        // The first window: the arrival at 0.999 s and the retry sent before it closed.
+        assert_eq!(first(r.take_window_and_latency(Duration::from_secs(1))).offered, 2);
+        // Sent late, recorded after the first window closed: each still in its own window.
+        r.arrived(Op::Checkout, Duration::from_millis(1999));
+        assert_eq!(first(r.take_window_and_latency(Duration::from_secs(2))).offered, 2);
+        // The last window, cut short at 2.7 s, takes what was intended before its end.
+        let last = first(r.take_window_and_latency(Duration::from_millis(2700)));
+        assert_eq!((last.offered, last.retries), (1, 0));
     }
 }

@@ -233,7 +233,7 @@ impl<'a, S: Store> Running<'a, S> {
         time: Timebase,
         bus: EventBus,
     ) -> (Self, ArrivalSchedule) {
-        let recorder = Arc::new(Recorder::new());
+        let recorder = Arc::new(Recorder::new(scenario.run.window));
         let retry = RetryPolicy {
             retries: scenario.checkout.retries,
             backoff: scenario.checkout.backoff,
@@ -291,10 +291,12 @@ impl<'a, S: Store> Running<'a, S> {
         for index in 1..=of {
             let tick = (self.time.start + window * index as u32).min(end);
             tokio::time::sleep_until(tick).await;
+            let until = tick - self.time.start;
+            self.await_arrivals(until, window / 2).await;
             let (t_s, clock) = self.time.at(tick);
             let (rows, latency_us) = Op::ALL
                 .into_iter()
-                .zip(self.recorder.take_window_and_latency())
+                .zip(self.recorder.take_window_and_latency(until))
                 .map(|(op, (w, latency))| (window_row(t_s, &clock, op, w), latency))
                 .unzip();
             let _ = tx.send(Published::Window(Window {
@@ -304,6 +306,16 @@ impl<'a, S: Store> Running<'a, S> {
                 rows,
                 latency_us,
             }));
+        }
+    }
+
+    /// Waits (at most `limit`) until the sender has recorded every first attempt intended
+    /// before `until`, so a window holds its arrivals even when a loaded machine sends them
+    /// late; past the limit, the late ones count in the next window.
+    async fn await_arrivals(&self, until: Duration, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.recorder.arrived_before() < until && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
@@ -389,6 +401,9 @@ fn window_row(t_s: f64, clock: &str, op: Op, w: crate::metrics::OpWindow) -> Win
         p95_ms: w.p95_ms,
         p99_ms: w.p99_ms,
         max_ms: w.max_ms,
+        shoppers: w.shoppers,
+        completed: w.completed,
+        gave_up: w.gave_up,
     }
 }
 

@@ -70,15 +70,10 @@ pub fn report_html(
         minutes(summary.time_to_detect_min),
         minutes(summary.time_to_mitigate_min),
         minutes(summary.time_to_recover_min),
-        summary
-            .outage
-            .as_ref()
-            .map(|(a, b)| format!(
-                " Checkout outage (success ratio below 0.5) from {} to {}.",
-                escape(a),
-                escape(b)
-            ))
-            .unwrap_or_default()
+        super::outage_lines(summary)
+            .iter()
+            .map(|line| format!(" {}", escape(line)))
+            .collect::<String>()
     );
     body += "<h2>Checkout by phase</h2>\n";
     body += &phase_rows(summary);
@@ -144,13 +139,14 @@ pub fn compare_html(runs: &[(String, Summary)], compare_svg: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn text_is_escaped_and_the_svg_is_inlined_without_its_xml_declaration() {
-        let s = Summary {
+    fn summary() -> Summary {
+        Summary {
             op: "checkout".into(),
             phases: vec![],
             alerts: vec![],
             outage: None,
+            outage_gaps: vec![],
+            shoppers: None,
             time_to_detect_min: Some(5.0),
             time_to_mitigate_min: None,
             time_to_recover_min: None,
@@ -161,7 +157,12 @@ mod tests {
             faults_not_applied: vec![],
             outcome: None,
             story: None,
-        };
+        }
+    }
+
+    #[test]
+    fn text_is_escaped_and_the_svg_is_inlined_without_its_xml_declaration() {
+        let s = summary();
         let html = report_html(
             "a <b>",
             &s,
@@ -174,5 +175,26 @@ mod tests {
         assert!(html.contains("<svg></svg>") && !html.contains("<?xml"));
         assert!(html.contains("k = &quot;&lt;v&gt;&quot;"));
         assert!(html.contains("Time to detect 5 min"));
+    }
+
+    #[test]
+    fn a_flapping_outage_says_its_gaps_and_the_shoppers_who_could_not_buy() {
+        let s = Summary {
+            outage: Some(("12:02:00".into(), "12:05:00".into())),
+            outage_gaps: vec![("12:04:00".into(), "12:04:00".into())],
+            shoppers: Some(crate::analysis::Shoppers {
+                arrived: 6000,
+                completed: 3500,
+                gave_up: 2500,
+                lost_share: 2500.0 / 6000.0,
+                outage_lost_share: Some(25.0 / 40.0),
+            }),
+            ..summary()
+        };
+        let said = super::super::outage_lines(&s).join(" ");
+        assert!(
+            said.contains("in 1 gap (12:04:00)") && said.contains("2,500 of 6,000 (41.7%); 62% during"),
+            "{said}"
+        );
     }
 }

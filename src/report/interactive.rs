@@ -135,6 +135,7 @@ mod tests {
             p95_ms: None,
             p99_ms: None,
             max_ms: None,
+            ..WindowRow::default()
         }
     }
 

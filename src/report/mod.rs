@@ -43,6 +43,40 @@ fn minutes(v: Option<f64>) -> String {
     v.map(|m| format!("{m:.0} min")).unwrap_or_else(|| "n/a".into())
 }
 
+/// The outage (with its gaps, when it flapped) and the shoppers who could not check out, one
+/// sentence each.
+pub fn outage_lines(summary: &Summary) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some((from, to)) = &summary.outage {
+        let gaps: Vec<String> = summary
+            .outage_gaps
+            .iter()
+            .map(|(a, b)| if a == b { a.clone() } else { format!("{a}–{b}") })
+            .collect();
+        out.push(match gaps.len() {
+            0 => format!("Checkout success ratio below 0.5 from {from} to {to}."),
+            n => format!(
+                "Checkout success ratio below 0.5 from {from} to {to}, back at 0.5 or above in {n} gap{} ({}).",
+                if n == 1 { "" } else { "s" },
+                gaps.join(", ")
+            ),
+        });
+    }
+    if let Some(s) = &summary.shoppers {
+        let during = s
+            .outage_lost_share
+            .map(|share| format!("; {:.0}% during the outage", share * 100.0))
+            .unwrap_or_default();
+        out.push(format!(
+            "Shoppers who could not check out: {} of {} ({:.1}%){during}.",
+            thousands(s.gave_up),
+            thousands(s.completed + s.gave_up),
+            s.lost_share * 100.0
+        ));
+    }
+    out
+}
+
 /// The short summary printed at the end of a run.
 pub fn terminal_summary(summary: &Summary, meta: &Meta, run_dir: &std::path::Path) -> String {
     let mut out = String::new();
@@ -85,6 +119,9 @@ pub fn terminal_summary(summary: &Summary, meta: &Meta, run_dir: &std::path::Pat
             a.fired,
             a.resolved.as_deref().unwrap_or("never")
         );
+    }
+    for line in outage_lines(summary) {
+        let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(
         out,
@@ -145,8 +182,8 @@ pub fn timeline_md(title: &str, events: &[EventRow], summary: &Summary) -> Strin
             let _ = writeln!(out, "- **{}** {}", e.clock, text);
         }
     }
-    if let Some((from, to)) = &summary.outage {
-        let _ = writeln!(out, "\nCheckout success ratio below 0.5 from {from} to {to}.");
+    for line in outage_lines(summary) {
+        let _ = writeln!(out, "\n{line}");
     }
     let _ = writeln!(
         out,
@@ -220,6 +257,19 @@ pub fn compare_summary(runs: &[(String, Summary)]) -> String {
                 .unwrap_or_else(|| "-".into());
             let _ = writeln!(out, "  {:<15} success {:.3}  p99 {p99}", p.phase, p.success_ratio);
         }
+    }
+    out
+}
+
+/// 113835 as "113,835".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
     }
     out
 }

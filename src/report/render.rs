@@ -51,16 +51,13 @@ pub fn render_run(run: &RunDir) -> Result<(Summary, Meta)> {
     run.write_json(SUMMARY_JSON, &summary)?;
     let timeline = super::timeline_md(&title, &events, &summary);
     std::fs::write(run.file("timeline.md"), &timeline)?;
-    let notes = Annotations {
-        outage: summary.outage.clone(),
-        alerts: summary.alerts.clone(),
-        p99_thresholds: rules
-            .iter()
-            .filter(|r| r.metric == AlertMetric::P99Ms && r.above && r.op.name() == FOCUS_OP)
-            .map(|r| (r.name.clone(), r.threshold))
-            .collect(),
+    let scenario = Scenario::load(&run.file(SCENARIO_TOML)).ok();
+    let notes = annotations(&summary, &rules, scenario.as_ref());
+    let chart_title = match &scenario {
+        Some(sc) => format!("{title}: the incident of {}", sc.clock.date),
+        None => title.clone(),
     };
-    charts::render_dashboard(&run.path, &windows, &events, &db, &notes, &title)?;
+    charts::render_dashboard(&run.path, &windows, &events, &db, &notes, &chart_title)?;
     let svg = std::fs::read_to_string(run.file("dashboard.svg"))?;
     let scenario_text = std::fs::read_to_string(run.file(SCENARIO_TOML)).unwrap_or_default();
     std::fs::write(
@@ -74,4 +71,40 @@ pub fn render_run(run: &RunDir) -> Result<(Summary, Meta)> {
         ),
     )?;
     Ok((summary, meta))
+}
+
+/// What the dashboard draws beside the rows: the outage, alerts and their thresholds, the
+/// request timeout, and the postmortem's checkpoints from the scenario's `[story]`.
+fn annotations(summary: &Summary, rules: &[AlertRule], scenario: Option<&Scenario>) -> Annotations {
+    let thresholds = |metric: AlertMetric, above: bool| {
+        rules
+            .iter()
+            .filter(|r| r.metric == metric && r.above == above && r.op.name() == FOCUS_OP)
+            .map(|r| (r.name.clone(), r.threshold))
+            .collect()
+    };
+    let story = scenario.and_then(|s| s.story.as_ref());
+    let marks = story.map_or(Vec::new(), |st| {
+        [
+            ("alert", st.first_alert),
+            ("down", st.down),
+            ("improving", st.improving),
+            ("restored", st.restored),
+        ]
+        .into_iter()
+        .filter_map(|(name, mark)| {
+            let at = mark?.at.to_string();
+            let label = format!("postmortem: {name} {}", at.get(..5).unwrap_or(&at));
+            Some((at, label))
+        })
+        .collect()
+    });
+    Annotations {
+        outage: summary.outage.clone(),
+        alerts: summary.alerts.clone(),
+        p99_thresholds: thresholds(AlertMetric::P99Ms, true),
+        success_thresholds: thresholds(AlertMetric::SuccessRatio, false),
+        timeout_ms: scenario.map(|s| s.limits.request_timeout.as_secs_f64() * 1000.0),
+        postmortem: marks,
+    }
 }

@@ -39,12 +39,31 @@ pub struct WindowRow {
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// Shoppers whose first attempt was due in the window (`offered - retries`); absent in runs
+    /// older than the column, as are the two below.
+    #[serde(default)]
+    pub shoppers: u64,
+    /// Shoppers whose last attempt succeeded in the window.
+    #[serde(default)]
+    pub completed: u64,
+    /// Shoppers who ran out of attempts in the window: for checkout, shoppers who could not buy.
+    #[serde(default)]
+    pub gave_up: u64,
 }
 
 impl WindowRow {
-    /// Adds `other`'s counters (offered, ok, failed, timed out, dropped, retries, in flight)
-    /// to this row's; percentiles are left alone (they add only as histograms).
+    /// The share of the shoppers done in the window who gave up; `None` when none were done.
+    pub fn lost_share(&self) -> Option<f64> {
+        let done = self.completed + self.gave_up;
+        (done > 0).then(|| self.gave_up as f64 / done as f64)
+    }
+
+    /// Adds `other`'s counters (offered, ok, failed, timed out, dropped, retries, in flight,
+    /// shoppers) to this row's; percentiles are left alone (they add only as histograms).
     pub fn add_counts(&mut self, other: &WindowRow) {
+        self.shoppers += other.shoppers;
+        self.completed += other.completed;
+        self.gave_up += other.gave_up;
         self.offered += other.offered;
         self.ok += other.ok;
         self.failed += other.failed;
@@ -545,13 +564,31 @@ mod tests {
             p95_ms: None,
             p99_ms: None,
             max_ms: None,
+            shoppers: 2,
+            completed: 1,
+            gave_up: 1,
         };
         log.append(std::slice::from_ref(&row)).unwrap();
         let text = std::fs::read_to_string(run.file(WINDOWS_CSV)).unwrap();
         assert!(text.starts_with(
-            "t_s,clock,op,offered,ok,failed,timed_out,dropped,retries,in_flight,p50_ms,p95_ms,p99_ms,max_ms\n"
+            "t_s,clock,op,offered,ok,failed,timed_out,dropped,retries,in_flight,p50_ms,p95_ms,p99_ms,max_ms,\
+             shoppers,completed,gave_up\n"
         ));
         assert_eq!(RunDir::open(&run.path).unwrap().read_windows().unwrap(), vec![row]);
+    }
+
+    #[test]
+    fn windows_from_before_the_shopper_columns_read_as_none_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(WINDOWS_CSV);
+        std::fs::write(
+            &path,
+            "t_s,clock,op,offered,ok,failed,timed_out,dropped,retries,in_flight,p50_ms,p95_ms,p99_ms,max_ms\n\
+             1.0,12:01:00,checkout,3,2,0,1,0,1,4,1.5,,,\n",
+        )
+        .unwrap();
+        let rows: Vec<WindowRow> = read_csv(&path).unwrap();
+        assert_eq!((rows[0].offered, rows[0].shoppers, rows[0].lost_share()), (3, 0, None));
     }
 
     #[test]

@@ -570,6 +570,13 @@ impl RawScenario {
             None => None,
         };
         let path = ck.path.parent().unwrap_or(Path::new(".")).join(file.get_ref());
+        if path.is_dir() {
+            return ck.fail(
+                file.span(),
+                field,
+                format!("{}: expected a CSV file, found a directory", path.display()),
+            );
+        }
         // A row's error names the row in the recorded file; the file as a whole, the key here.
         let samples = match read(&path) {
             Ok(samples) => samples,

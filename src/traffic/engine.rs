@@ -67,6 +67,8 @@ impl<S: Store> Engine<S> {
             if self.stopping.load(Ordering::Relaxed) {
                 break;
             }
+            // Arrivals come in time order: every one before this is recorded.
+            self.recorder.all_arrived_before(arrival.offset);
             let intended = start + arrival.offset;
             let wake = pacer.aim(intended);
             if wake > now {
@@ -76,6 +78,7 @@ impl<S: Store> Engine<S> {
                     now = Instant::now();
                 }
             }
+            self.recorder.arrived(arrival.op, arrival.offset);
             let this = Arc::clone(self);
             self.users.fetch_add(1, Ordering::Relaxed);
             // Boxed: the task then moves a pointer, not the whole user's state, as it is spawned.
@@ -84,6 +87,7 @@ impl<S: Store> Engine<S> {
                 this.users.fetch_sub(1, Ordering::Relaxed);
             }));
         }
+        self.recorder.all_arrived_before(Duration::MAX);
     }
 
     /// No new arrivals or retries from now on.
@@ -127,9 +131,10 @@ impl<S: Store> Engine<S> {
                 }
             }
             if self.attempt(arrival.op, &request, intended, attempt > 0).await == Some(Outcome::Ok) {
-                return;
+                return self.recorder.shopper_done(arrival.op, true);
             }
         }
+        self.recorder.shopper_done(arrival.op, false);
     }
 
     /// One attempt; `None` when it was dropped at the door.
@@ -140,7 +145,9 @@ impl<S: Store> Engine<S> {
         intended: Instant,
         retry: bool,
     ) -> Option<Outcome> {
-        self.recorder.offered(op, retry);
+        if retry {
+            self.recorder.retried(op); // a first attempt was recorded when it was due
+        }
         if self.recorder.total_in_flight() >= self.max_in_flight as i64 {
             self.recorder.dropped(op);
             return None;
@@ -238,7 +245,7 @@ mod tests {
             service: Duration::from_millis(service_ms),
             lock: Default::default(),
         });
-        let recorder = Arc::new(Recorder::new());
+        let recorder = Arc::new(Recorder::new(Duration::from_secs(3600)));
         let retry = RetryPolicy {
             retries,
             backoff: Duration::from_millis(100),
@@ -292,6 +299,7 @@ mod tests {
         e.drain(Duration::from_secs(5)).await;
         let w = &rec.take_window()[Op::Browse.index()];
         assert_eq!((w.offered, w.dropped, w.ok, w.timed_out), (20, 15, 2, 3));
+        assert_eq!((w.shoppers, w.completed, w.gave_up), (20, 2, 18));
     }
 
     #[tokio::test(start_paused = true)]
@@ -309,6 +317,7 @@ mod tests {
         let w = &rec.take_window()[Op::Checkout.index()];
         assert_eq!(e.users.load(Ordering::Relaxed), 0);
         assert_eq!((w.offered, w.retries, w.timed_out), (9, 6, 9));
+        assert_eq!((w.shoppers, w.completed, w.gave_up), (3, 0, 3));
     }
 
     #[tokio::test(start_paused = true)]
