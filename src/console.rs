@@ -21,7 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::replay::{Sink, Window};
 use crate::results::{DbSample, EventKind, EventRow};
-use crate::scenario::Op;
+use crate::scenario::{AlertMetric, AlertRule, Op};
 use crate::store::Blocker;
 
 /// How many windows the sparklines keep.
@@ -37,11 +37,20 @@ pub struct Live {
     pub speed: f64,
     pub clock: String,
     pub ok_per_s: VecDeque<u64>,
-    pub failed_per_s: VecDeque<u64>,
+    /// Per window, the share of checkout's shoppers done in it who could not buy, percent.
+    pub lost_pct: VecDeque<u64>,
     pub p99_ms: VecDeque<u64>,
+    /// The incident clock (HH:MM) of each window the sparklines keep: their time axis.
+    pub clocks: VecDeque<String>,
+    /// The alert thresholds on checkout: p99 above (ms), success ratio below.
+    pub p99_alert: Option<f64>,
+    pub success_alert: Option<f64>,
     /// Firing alerts and since when.
     pub firing: BTreeMap<String, String>,
-    pub db: BTreeMap<String, f64>,
+    /// The monitor's latest values, in their units (counters as rates per second).
+    pub db: BTreeMap<String, String>,
+    /// Each counter's last (real seconds, value), for its rate.
+    db_counters: BTreeMap<String, (f64, f64)>,
     pub blocker: Option<Blocker>,
     pub log: VecDeque<String>,
     pub input: String,
@@ -55,12 +64,14 @@ impl Live {
         let real_secs = w.sim_secs / self.speed.max(1e-9);
         let per_s = |n: u64| (n as f64 / real_secs).round() as u64;
         push(&mut self.ok_per_s, per_s(c.ok), HISTORY);
+        let lost = c.lost_share().unwrap_or(0.0);
+        push(&mut self.lost_pct, (lost * 100.0).round() as u64, HISTORY);
+        push(&mut self.p99_ms, c.p99_ms.unwrap_or(0.0).round() as u64, HISTORY);
         push(
-            &mut self.failed_per_s,
-            per_s(c.failed + c.timed_out + c.dropped),
+            &mut self.clocks,
+            c.clock.get(..5).unwrap_or(&c.clock).to_string(),
             HISTORY,
         );
-        push(&mut self.p99_ms, c.p99_ms.unwrap_or(0.0).round() as u64, HISTORY);
         self.clock = c.clock.clone();
         self.windows = w.index;
     }
@@ -81,6 +92,26 @@ impl Live {
             _ => return, // fault events: the trainee finds the fault
         };
         self.say(&format!("{} {line}", e.clock));
+    }
+
+    /// A monitor sample in its unit: sizes in MB, durations in s, counters as a rate.
+    fn sample(&mut self, s: &DbSample) {
+        let shown = if let Some(name) = s.metric.strip_suffix("_total") {
+            let rate = self
+                .db_counters
+                .insert(s.metric.clone(), (s.t_s, s.value))
+                .map(|(t, v)| (s.value - v) / (s.t_s - t).max(1e-3));
+            let Some(rate) = rate else { return };
+            self.db.insert(format!("{name}"), format!("{rate:.0}/s"));
+            return;
+        } else if s.metric.ends_with("_bytes") {
+            format!("{:.1} MB", s.value / 1e6)
+        } else if s.metric.ends_with("_s") {
+            format!("{:.1} s", s.value)
+        } else {
+            format!("{:.0}", s.value)
+        };
+        self.db.insert(s.metric.clone(), shown);
     }
 
     /// One line in the event log.
@@ -117,7 +148,7 @@ pub struct Console(pub Arc<Mutex<Shared>>);
 impl Console {
     /// A console drawn on the terminal (full screen, raw mode until dropped), or, with
     /// `screen = false`, only the live state (the train command prints lines instead).
-    pub fn new(title: String, speed: f64, screen: bool) -> Result<Console> {
+    pub fn new(title: String, speed: f64, alerts: &[AlertRule], screen: bool) -> Result<Console> {
         let screen = if screen {
             terminal::enable_raw_mode()?;
             execute!(std::io::stdout(), terminal::EnterAlternateScreen)?;
@@ -125,9 +156,17 @@ impl Console {
         } else {
             None
         };
+        let checkout = |metric: AlertMetric, above: bool| {
+            alerts
+                .iter()
+                .find(|r| r.op == Op::Checkout && r.metric == metric && r.above == above)
+                .map(|r| r.threshold)
+        };
         let live = Live {
             title,
             speed,
+            p99_alert: checkout(AlertMetric::P99Ms, true),
+            success_alert: checkout(AlertMetric::SuccessRatio, false),
             ..Default::default()
         };
         Ok(Console(Arc::new(Mutex::new(Shared { live, screen }))))
@@ -210,38 +249,68 @@ impl Sink for Console {
     fn db(&mut self, samples: &[DbSample]) -> Result<()> {
         self.with(|live| {
             for s in samples.iter().filter(|s| !s.metric.contains(':')) {
-                live.db.insert(s.metric.clone(), s.value);
+                live.sample(s);
             }
         });
         Ok(())
     }
 }
 
-/// The whole screen: title, three sparklines, alerts beside the database, the log, the input.
+/// The whole screen: title, three sparklines over the incident clock, alerts beside the
+/// database, the latest events, the input.
 fn render(f: &mut ratatui::Frame, live: &Live) {
-    let [title, charts, middle, log, input] = Layout::vertical([
+    let db = db_lines(live);
+    let middle_height = (db.len().max(live.firing.len() + 1) as u16 + 2).max(5);
+    let [title, charts, middle, log, input, _] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(7),
         Constraint::Length(9),
-        Constraint::Min(3),
+        Constraint::Length(middle_height),
+        Constraint::Length(9),
         Constraint::Length(3),
+        Constraint::Min(0),
     ])
     .areas(f.area());
     f.render_widget(
         Line::from(format!(" {}   incident clock {}", live.title, live.clock)).bold(),
         title,
     );
-    let [ok, failed, p99] = Layout::horizontal([Constraint::Ratio(1, 3); 3]).areas(charts);
-    sparkline(f, ok, "checkout ok/s", &live.ok_per_s, Color::Green);
-    sparkline(f, failed, "checkout failed/s", &live.failed_per_s, Color::Red);
-    sparkline(f, p99, "checkout p99 ms", &live.p99_ms, Color::Yellow);
-    let [alerts, db] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
+    let [ok, lost, p99] = Layout::horizontal([Constraint::Ratio(1, 3); 3]).areas(charts);
+    let alert_below = live.success_alert.map(|t| format!("alert: success below {t}"));
+    sparkline(
+        f,
+        ok,
+        live,
+        ("checkout ok/s", &live.ok_per_s, Color::LightGreen),
+        (None, alert_below),
+    );
+    let lost_line = (
+        "shoppers who could not buy %",
+        &live.lost_pct,
+        Color::Rgb(255, 120, 120),
+    );
+    sparkline(f, lost, live, lost_line, (Some(50), None));
+    let p99_line = ("checkout p99 ms", &live.p99_ms, Color::LightYellow);
+    let p99_alert = live
+        .p99_alert
+        .map(|t| (t.round() as u64, format!("alert above {t:.0} ms")));
+    sparkline(
+        f,
+        p99,
+        live,
+        p99_line,
+        (p99_alert.as_ref().map(|a| a.0), p99_alert.map(|a| a.1)),
+    );
+    let [alerts, database] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
     let firing: Vec<Line> = if live.firing.is_empty() {
-        vec![Line::from("none firing").green()]
+        vec![Line::from("none firing").light_green()]
     } else {
         live.firing
             .iter()
-            .map(|(name, since)| Line::from(format!("{name} (since {since})")).red())
+            .map(|(name, since)| {
+                Line::from(format!("{name} (since {since})"))
+                    .fg(Color::Rgb(255, 120, 120))
+                    .bold()
+            })
             .collect()
     };
     f.render_widget(
@@ -249,8 +318,8 @@ fn render(f: &mut ratatui::Frame, live: &Live) {
         alerts,
     );
     f.render_widget(
-        Paragraph::new(db_lines(live)).block(Block::bordered().title(" database ")),
-        db,
+        Paragraph::new(db).block(Block::bordered().title(" database ")),
+        database,
     );
     let shown = (log.height as usize).saturating_sub(2);
     let lines: Vec<Line> = live
@@ -259,7 +328,10 @@ fn render(f: &mut ratatui::Frame, live: &Live) {
         .skip(live.log.len().saturating_sub(shown))
         .map(|l| Line::from(l.as_str()))
         .collect();
-    f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" events ")), log);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" latest events ")),
+        log,
+    );
     let help =
         " diagnose CAUSE · rollback FAULT · kill PID · quit (Enter sends; `outage-sim train --causes` lists causes) ";
     f.render_widget(
@@ -268,15 +340,33 @@ fn render(f: &mut ratatui::Frame, live: &Live) {
     );
 }
 
-fn sparkline(f: &mut ratatui::Frame, area: Rect, name: &str, values: &VecDeque<u64>, color: Color) {
+/// A sparkline of the last windows that fit, its value now in the title (red past `alert`),
+/// the incident clock of its first and last window below it.
+fn sparkline(
+    f: &mut ratatui::Frame,
+    area: Rect,
+    live: &Live,
+    (name, values, color): (&str, &VecDeque<u64>, Color),
+    (alert, said): (Option<u64>, Option<String>),
+) {
     let width = area.width.saturating_sub(2) as usize;
-    let data: Vec<u64> = values
-        .iter()
-        .skip(values.len().saturating_sub(width))
-        .copied()
-        .collect();
+    let skip = values.len().saturating_sub(width);
+    let data: Vec<u64> = values.iter().skip(skip).copied().collect();
     let now = data.last().map_or("-".into(), |v| v.to_string());
-    let block = Block::bordered().title(format!(" {name}: {now} "));
+    let over = matches!((data.last(), alert), (Some(v), Some(a)) if *v > a);
+    let mut title = Line::from(format!(" {name}: {now} "));
+    if over {
+        title = title.fg(Color::Rgb(255, 120, 120)).bold();
+    }
+    let first = live.clocks.get(skip).map_or("", String::as_str);
+    let last = live.clocks.back().map_or("", String::as_str);
+    let mut block = Block::bordered()
+        .title(title)
+        .title_bottom(Line::from(format!(" {first} ")).left_aligned())
+        .title_bottom(Line::from(format!(" {last} ")).right_aligned());
+    if let Some(said) = said {
+        block = block.title_bottom(Line::from(format!(" {said} ")).centered());
+    }
     f.render_widget(
         Sparkline::default()
             .block(block)
@@ -287,11 +377,7 @@ fn sparkline(f: &mut ratatui::Frame, area: Rect, name: &str, values: &VecDeque<u
 }
 
 fn db_lines(live: &Live) -> Vec<Line<'_>> {
-    let mut lines: Vec<Line> = live
-        .db
-        .iter()
-        .map(|(k, v)| Line::from(format!("{k}: {v:.0}")))
-        .collect();
+    let mut lines: Vec<Line> = live.db.iter().map(|(k, v)| Line::from(format!("{k}: {v}"))).collect();
     match &live.blocker {
         Some(b) => {
             let who = if b.blocking > 0 {
@@ -299,8 +385,10 @@ fn db_lines(live: &Live) -> Vec<Line<'_>> {
             } else {
                 "oldest transaction".to_string()
             };
-            lines.push(Line::from(format!("session {} ({who}): {}, open {:.0} s", b.id, b.state, b.age_s)).yellow());
-            lines.push(Line::from(format!("  {}", b.query)).yellow());
+            lines.push(
+                Line::from(format!("session {} ({who}): {}, open {:.0} s", b.id, b.state, b.age_s)).light_yellow(),
+            );
+            lines.push(Line::from(format!("  {}", b.query)).light_yellow());
         }
         None => lines.push(Line::from("no session holds others up")),
     }

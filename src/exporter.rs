@@ -177,7 +177,7 @@ impl Sink for MetricsSink {
 /// One family of per-operation counters.
 type OpCounter = (&'static str, &'static str, fn(&WindowRow) -> u64);
 
-const OP_COUNTERS: [OpCounter; 6] = [
+const OP_COUNTERS: [OpCounter; 9] = [
     (
         "outage_sim_offered",
         "Attempts that arrived, retries and drops included.",
@@ -198,6 +198,19 @@ const OP_COUNTERS: [OpCounter; 6] = [
         "outage_sim_dropped",
         "Arrivals refused at once: max_in_flight was reached.",
         |t| t.dropped,
+    ),
+    ("outage_sim_shoppers", "Shoppers whose first attempt was due.", |t| {
+        t.shoppers
+    }),
+    (
+        "outage_sim_shoppers_completed",
+        "Shoppers whose last attempt succeeded.",
+        |t| t.completed,
+    ),
+    (
+        "outage_sim_shoppers_gave_up",
+        "Shoppers who ran out of attempts (checkout: could not buy).",
+        |t| t.gave_up,
     ),
     ("outage_sim_retries", "Attempts that were retries.", |t| t.retries),
 ];

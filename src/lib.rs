@@ -1,6 +1,6 @@
 //! outage-sim: replay a production database outage end to end on a real database.
 //!
-//! The flow of a run (see DESIGN.md): `scenario` → `traffic` → `store`, with `faults` applying
+//! The flow of a run (docs/development.md): `scenario` → `traffic` → `store`, with `faults` applying
 //! DDL on the incident clock and `metrics` recording every window into `results`; `analysis`,
 //! `charts` and `report` read only the results.
 

@@ -244,11 +244,11 @@ pub(super) fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
 }
 
 /// Pixels at the right of each panel for its key, so it covers no line and no label.
-const LEGEND_PX: u32 = 300;
+pub(super) const LEGEND_PX: u32 = 300;
 
 /// How a key entry is drawn.
 #[derive(Clone, Copy)]
-enum Mark {
+pub(super) enum Mark {
     Line(RGBColor),
     Fill(RGBAColor),
     Upright(RGBColor),
@@ -257,14 +257,14 @@ enum Mark {
 
 /// A panel's key, drawn in the strip at its right, so it covers no line and no label.
 #[derive(Default)]
-struct Key(Vec<(String, Mark)>);
+pub(super) struct Key(Vec<(String, Mark)>);
 
 impl Key {
-    fn add(&mut self, label: impl Into<String>, mark: Mark) {
+    pub(super) fn add(&mut self, label: impl Into<String>, mark: Mark) {
         self.0.push((label.into(), mark));
     }
 
-    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+    pub(super) fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let font = ("sans-serif", 16).into_font();
         for (i, (label, mark)) in self.0.iter().enumerate() {
             let y = 48 + 24 * i as i32;
@@ -386,7 +386,7 @@ fn threshold<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
 }
 
 /// Text on a white box, so it reads on any shading.
-fn boxed_text<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
+pub(super) fn boxed_text<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
     label: &str,
     at: (f64, f64),

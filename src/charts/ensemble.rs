@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::dashboard::DrawResult;
+use super::dashboard::{DrawResult, Key, LEGEND_PX, Mark, boxed_text};
 use super::*;
 
 /// At each minute present in the runs: (minute, 10th percentile, median, 90th percentile).
@@ -41,60 +41,50 @@ fn draw<DB: DrawingBackend>(
     root.fill(&WHITE)?;
     let (head, body) = root.split_vertically(50);
     head.titled(title, ("sans-serif", 28))?;
+    let (plot, strip) = body.split_horizontally(WIDTH - LEGEND_PX);
     let xs = runs.iter().flat_map(|r| r.iter().map(|p| p.0));
     let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
     let (x0, x1) = if x0 < x1 { (x0, x1) } else { (0.0, 1.0) };
     let mut chart = panel!(
-        &body,
+        &plot,
         "Checkout success ratio (5 incident minutes, all attempts), each run and the ensemble",
         x0..x1,
-        0.0..1.15
+        0.0..1.25
     );
     mesh!(chart, "success ratio")?;
+    let mut key = Key::default();
     let b = band(runs);
     let fill = C_BLUE.mix(0.2);
-    chart
-        .draw_series(std::iter::once(Polygon::new(
-            b.iter()
-                .map(|p| (p.0, p.1))
-                .chain(b.iter().rev().map(|p| (p.0, p.3)))
-                .collect::<Vec<_>>(),
-            fill.filled(),
-        )))?
-        .label("10–90% of runs")
-        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], fill.filled()));
-    for (i, r) in runs.iter().enumerate() {
-        let s = chart.draw_series(LineSeries::new(r.iter().copied(), C_GREY.mix(0.5).stroke_width(1)))?;
-        if i == 0 {
-            s.label("one run")
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], C_GREY.stroke_width(1)));
-        }
+    let outline: Vec<(f64, f64)> = b
+        .iter()
+        .map(|p| (p.0, p.1))
+        .chain(b.iter().rev().map(|p| (p.0, p.3)))
+        .collect();
+    chart.draw_series(std::iter::once(Polygon::new(outline, fill.filled())))?;
+    key.add("10–90% of runs", Mark::Fill(fill));
+    for r in runs {
+        chart.draw_series(LineSeries::new(r.iter().copied(), C_GREY.mix(0.5).stroke_width(1)))?;
     }
-    chart
-        .draw_series(LineSeries::new(b.iter().map(|p| (p.0, p.2)), C_BLUE.stroke_width(4)))?
-        .label("median")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], C_BLUE.stroke_width(4)));
+    key.add("one run", Mark::Line(C_GREY));
+    chart.draw_series(LineSeries::new(b.iter().map(|p| (p.0, p.2)), C_BLUE.stroke_width(4)))?;
+    key.add("median", Mark::Line(C_BLUE));
     let down = crate::analysis::story::DOWN_BELOW;
-    chart
-        .draw_series(LineSeries::new([(x0, down), (x1, down)], C_RED.stroke_width(2)))?
-        .label(format!("down below {down}"))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], C_RED.stroke_width(2)));
+    chart.draw_series(DashedLineSeries::new(
+        [(x0, down), (x1, down)],
+        8,
+        6,
+        C_RED.stroke_width(2),
+    ))?;
+    key.add(format!("down below {down}"), Mark::Dashed(C_RED));
     for (i, (at, what)) in marks.iter().enumerate() {
-        chart.draw_series(LineSeries::new([(*at, 0.0), (*at, 1.15)], C_PURPLE.stroke_width(2)))?;
-        let y = 0.12 + 0.07 * (i % 2) as f64;
-        chart.draw_series(std::iter::once(Text::new(
-            format!(" {} {what}", hhmm(at)),
-            (*at, y),
-            ("sans-serif", 18).into_font().color(&C_PURPLE),
-        )))?;
+        chart.draw_series(LineSeries::new([(*at, 0.0), (*at, 1.25)], C_PURPLE.stroke_width(2)))?;
+        let y = 1.2 - 0.07 * (i % 2) as f64;
+        boxed_text(&mut chart, &format!("{} {what}", hhmm(at)), (*at, y), C_PURPLE)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .label_font(("sans-serif", 18))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()?;
+    if !marks.is_empty() {
+        key.add("fault action", Mark::Upright(C_PURPLE));
+    }
+    key.draw(&strip)?;
     root.present()?;
     Ok(())
 }

@@ -119,7 +119,7 @@ impl Class<'_> {
         }
         // From here nothing fails before the console is closed again (the terminal is raw).
         let title = format!("outage-sim train: {} (seed {})", scenario.name, self.seed);
-        let console = Console::new(title, scenario.clock.speed, screen)?;
+        let console = Console::new(title, scenario.clock.speed, &scenario.alerts, screen)?;
         sinks.push(Box::new(console.clone()));
         let (lines, commands) = unbounded_channel();
         let done = Arc::new(AtomicBool::new(false));
