@@ -46,8 +46,15 @@ pub fn ensemble_md(f: &EnsembleFile) -> String {
     if let Some(s) = &f.fault_success {
         let _ = writeln!(
             out,
-            "Checkout success while the fault was in place: median {:.2}, range {:.2}–{:.2}.",
-            s.median, s.low, s.high
+            "Checkout success {}: median {:.2}, range {:.2}–{:.2}.",
+            if f.runs.iter().all(|r| r.no_fault) {
+                "over each run (no fault)"
+            } else {
+                "while the fault was in place"
+            },
+            s.median,
+            s.low,
+            s.high
         );
     }
     if let Some(s) = &f.shoppers_lost {

@@ -137,7 +137,11 @@ fn said(r: &RunRecord) -> String {
             if w { " (whole)" } else { "" }
         );
     }
-    text += &format!(", success {:.2} with the fault", r.fault_success);
+    let over = if r.no_fault { "over the run" } else { "with the fault" };
+    text += &format!(", success {:.2} {over}", r.fault_success);
+    if let Some(s) = &r.shoppers {
+        text += &format!(", {:.1}% of shoppers could not buy", s.lost_share * 100.0);
+    }
     match r.reset_s {
         Some(s) => text + &format!(" (data reset in {s:.1} s, replay {:.0} s)", r.run_s),
         None => text,

@@ -31,6 +31,10 @@ pub struct RunRecord {
     pub blocked: Option<String>,
     /// Checkout success (all attempts) while the fault was in place, or over the whole run.
     pub fault_success: f64,
+    /// The run had no fault (`--no-faults`, or none in the scenario): `fault_success` is over
+    /// the whole run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_fault: bool,
     /// Checkout's shoppers, and the share who could not check out (absent in older runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shoppers: Option<analysis::Shoppers>,
@@ -78,6 +82,7 @@ impl RunRecord {
             verdict: summary.verdict,
             blocked: blocked.map(|b| b.to_string()),
             fault_success,
+            no_fault: meta.faults.is_empty(),
             shoppers: summary.shoppers,
             reset_s: meta.reset_s,
             run_s,
