@@ -94,24 +94,20 @@ impl Live {
         self.say(&format!("{} {line}", e.clock));
     }
 
-    /// A monitor sample in its unit: sizes in MB, durations in s, counters as a rate.
+    /// A monitor sample in its unit: sizes in MB, durations in s, counters as a rate (from the
+    /// second sample on).
     fn sample(&mut self, s: &DbSample) {
-        let shown = if let Some(name) = s.metric.strip_suffix("_total") {
-            let rate = self
-                .db_counters
-                .insert(s.metric.clone(), (s.t_s, s.value))
-                .map(|(t, v)| (s.value - v) / (s.t_s - t).max(1e-3));
-            let Some(rate) = rate else { return };
-            self.db.insert(format!("{name}"), format!("{rate:.0}/s"));
-            return;
-        } else if s.metric.ends_with("_bytes") {
-            format!("{:.1} MB", s.value / 1e6)
-        } else if s.metric.ends_with("_s") {
-            format!("{:.1} s", s.value)
-        } else {
-            format!("{:.0}", s.value)
+        let (name, shown) = match s.metric.strip_suffix("_total") {
+            Some(name) => {
+                let last = self.db_counters.insert(s.metric.clone(), (s.t_s, s.value));
+                let Some((t, v)) = last else { return };
+                (name, format!("{:.0}/s", (s.value - v) / (s.t_s - t).max(1e-3)))
+            }
+            None if s.metric.ends_with("_bytes") => (s.metric.as_str(), format!("{:.1} MB", s.value / 1e6)),
+            None if s.metric.ends_with("_s") => (s.metric.as_str(), format!("{:.1} s", s.value)),
+            None => (s.metric.as_str(), format!("{:.0}", s.value)),
         };
-        self.db.insert(s.metric.clone(), shown);
+        self.db.insert(name.to_string(), shown);
     }
 
     /// One line in the event log.

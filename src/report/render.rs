@@ -52,7 +52,10 @@ pub fn render_run(run: &RunDir) -> Result<(Summary, Meta)> {
     let timeline = super::timeline_md(&title, &events, &summary);
     std::fs::write(run.file("timeline.md"), &timeline)?;
     let scenario = Scenario::load(&run.file(SCENARIO_TOML)).ok();
-    let notes = annotations(&summary, &rules, scenario.as_ref());
+    let timeout_ms = scenario
+        .as_ref()
+        .map(|s| s.limits.request_timeout.as_secs_f64() * 1000.0);
+    let notes = annotations(&summary, &rules, story.as_ref(), timeout_ms);
     let chart_title = match &scenario {
         Some(sc) => format!("{title}: the incident of {}", sc.clock.date),
         None => title.clone(),
@@ -75,7 +78,7 @@ pub fn render_run(run: &RunDir) -> Result<(Summary, Meta)> {
 
 /// What the dashboard draws beside the rows: the outage, alerts and their thresholds, the
 /// request timeout, and the postmortem's checkpoints from the scenario's `[story]`.
-fn annotations(summary: &Summary, rules: &[AlertRule], scenario: Option<&Scenario>) -> Annotations {
+fn annotations(summary: &Summary, rules: &[AlertRule], story: Option<&Story>, timeout_ms: Option<f64>) -> Annotations {
     let thresholds = |metric: AlertMetric, above: bool| {
         rules
             .iter()
@@ -83,7 +86,6 @@ fn annotations(summary: &Summary, rules: &[AlertRule], scenario: Option<&Scenari
             .map(|r| (r.name.clone(), r.threshold))
             .collect()
     };
-    let story = scenario.and_then(|s| s.story.as_ref());
     let marks = story.map_or(Vec::new(), |st| {
         [
             ("alert", st.first_alert),
@@ -104,7 +106,7 @@ fn annotations(summary: &Summary, rules: &[AlertRule], scenario: Option<&Scenari
         alerts: summary.alerts.clone(),
         p99_thresholds: thresholds(AlertMetric::P99Ms, true),
         success_thresholds: thresholds(AlertMetric::SuccessRatio, false),
-        timeout_ms: scenario.map(|s| s.limits.request_timeout.as_secs_f64() * 1000.0),
+        timeout_ms,
         postmortem: marks,
     }
 }
