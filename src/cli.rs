@@ -394,6 +394,11 @@ pub struct RunArgs {
     /// Replay the baseline: the scenario's load without any of its faults.
     #[arg(long, conflicts_with_all = ["fault", "fault_dir"])]
     pub no_faults: bool,
+    /// The cause control: the faults stay in place until the end of the run, so an outage that
+    /// ends anyway ended with the load, not the rollback. With --repeat, ensemble.md counts the
+    /// runs still down 30 incident minutes after the rollback's time.
+    #[arg(long, conflicts_with = "no_faults")]
+    pub no_rollback: bool,
     /// Keep the run's SQLite file in the run directory (it is deleted by default; it is a
     /// copy of the cached base database plus what the run wrote).
     #[arg(long)]

@@ -12,7 +12,7 @@ use crate::calibrate::cached::Source;
 use crate::error::BadInput;
 use crate::faults::{self, Choice, Fault};
 use crate::results::Shard;
-use crate::scenario::{LoadUnit, Scenario};
+use crate::scenario::{ClockTime, LoadUnit, Scenario};
 use crate::store::Database;
 
 /// What stands in for the scenario's fault steps.
@@ -63,6 +63,9 @@ pub struct RunPlan {
     pub shard: Option<Shard>,
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
     pub metrics: Option<Metrics>,
+    /// The scenario's first rollback time, when the run replays its faults without their
+    /// rollbacks (`--no-rollback`).
+    pub rollback_removed: Option<ClockTime>,
 }
 
 impl RunPlan {
@@ -87,6 +90,7 @@ impl RunPlan {
             shard: None,
             start_at: None,
             metrics: None,
+            rollback_removed: None,
         })
     }
 
@@ -141,6 +145,17 @@ impl RunPlan {
         };
         self.fault_plan = plan;
         Ok(self)
+    }
+
+    /// The cause control: the same faults, never rolled back before the end of the run, so a
+    /// recovery can only come from the load.
+    pub fn without_rollback(mut self) -> RunPlan {
+        let first = self.scenario.faults.iter().filter_map(|f| f.rollback).min();
+        for s in [&mut self.scenario, &mut self.unscaled] {
+            s.faults.iter_mut().for_each(|f| f.rollback = None);
+        }
+        self.rollback_removed = first;
+        self
     }
 
     /// The baseline: the same plan without any fault.

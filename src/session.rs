@@ -142,6 +142,7 @@ async fn replay_and_report<S: Store>(
     meta.capacity_source = capacity.and(plan.capacity.label());
     meta.shard = plan.shard;
     meta.reset_s = Some(reset_s);
+    meta.rollback_removed = plan.rollback_removed.map(|t| t.to_string());
     run.write_json(META_JSON, &meta)?;
 
     let mut replay = Replay::new(scenario, store.clone(), plan.faults.clone(), capacity);

@@ -2,9 +2,11 @@
 //! went down, whether it stayed down until the mitigation or climbed out before it, when it
 //! recovered, and each `[story]` checkpoint met or missed with the run's own time.
 //!
-//! "Down" is read from checkout's success ratio smoothed over [`SMOOTH_SECS`] of the incident
-//! clock (all attempts' ok over all attempts offered, centred on each window), so one bad window
-//! is not an outage and one good window inside an outage does not end it.
+//! "Down" is read from the shoppers, as the postmortem counts it ("users couldn't complete
+//! their purchases"): the share of checkout's shoppers who could buy, of those who finished
+//! (bought or ran out of attempts) within [`SMOOTH_SECS`] of the incident clock centred on each
+//! window, so one bad window is not an outage and one good window inside an outage does not end
+//! it. Runs written before shoppers were counted are read from attempts' success instead.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,8 +14,10 @@ use super::AlertSpan;
 use crate::results::{EventKind, EventRow, WindowRow, clock_secs};
 use crate::scenario::{Mark, Story};
 
-/// Checkout is down while its smoothed success ratio is under this (the postmortem's "fully
-/// down" for a replay whose shoppers retry: fewer than half the attempts succeed).
+/// Checkout is down while fewer than this share of its shoppers could buy: most of them could
+/// not (the postmortem's "fully down", about 75% of active users). Attempts' success ratio is
+/// no measure of it: with three retries a shopper is lost only when all four attempts fail, so
+/// attempts at 0.5 lose about 6% of the shoppers.
 pub const DOWN_BELOW: f64 = 0.5;
 /// The smoothing: 5 incident minutes, centred.
 pub const SMOOTH_SECS: f64 = 300.0;
@@ -28,7 +32,7 @@ pub enum Class {
     NoOutage,
     /// An alert fired, but checkout never went down.
     Degraded,
-    /// Checkout went down (smoothed success under 0.5).
+    /// Checkout went down (fewer than half of its shoppers could buy, over 5 minutes).
     Outage,
 }
 
@@ -93,22 +97,36 @@ pub struct Outcome {
     pub whole_story: Option<bool>,
 }
 
-/// Checkout's smoothed success ratio per window: (incident-clock seconds, ratio).
-pub fn smoothed_success(focus: &[&WindowRow]) -> Vec<(f64, f64)> {
+/// The share of checkout's shoppers who could buy, smoothed, per window: (incident-clock
+/// seconds, share). From attempts' success ratio when no window counted shoppers.
+pub fn smoothed_served(focus: &[&WindowRow]) -> Vec<(f64, f64)> {
+    let counted = focus.iter().any(|w| w.completed + w.gave_up > 0);
+    let (good, all): (fn(&WindowRow) -> u64, fn(&WindowRow) -> u64) = if counted {
+        (|w| w.completed, |w| w.completed + w.gave_up)
+    } else {
+        (|w| w.ok, |w| w.offered)
+    };
     let at: Vec<f64> = focus.iter().map(|w| clock_secs(&w.clock)).collect();
     (0..focus.len())
         .map(|i| {
-            let (mut ok, mut offered) = (0u64, 0u64);
+            let (mut g, mut n) = (0u64, 0u64);
             for (j, w) in focus.iter().enumerate() {
                 if (at[j] - at[i]).abs() <= SMOOTH_SECS / 2.0 {
-                    ok += w.ok;
-                    offered += w.offered;
+                    g += good(w);
+                    n += all(w);
                 }
             }
-            let ratio = if offered > 0 { ok as f64 / offered as f64 } else { 1.0 };
-            (at[i], ratio)
+            (at[i], if n > 0 { g as f64 / n as f64 } else { 1.0 })
         })
         .collect()
+}
+
+/// Whether checkout was down at incident-clock second `at` (its nearest window).
+pub fn down_at(focus: &[&WindowRow], at: f64) -> bool {
+    smoothed_served(focus)
+        .into_iter()
+        .min_by(|a, b| (a.0 - at).abs().total_cmp(&(b.0 - at).abs()))
+        .is_some_and(|(_, share)| share < DOWN_BELOW)
 }
 
 /// When the mitigation was sent: the first rollback or detected mitigation.
@@ -125,7 +143,7 @@ fn clock(secs: f64) -> String {
 
 /// Scores one run: `focus` is checkout's windows, `alerts` the spans the rules gave.
 pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], story: Option<&Story>) -> Outcome {
-    let series = smoothed_success(focus);
+    let series = smoothed_served(focus);
     let step = window_step(&series);
     let down = |r: f64| r < DOWN_BELOW;
     let down_at = series.iter().find(|(_, r)| down(*r)).map(|(t, _)| *t);
@@ -354,6 +372,23 @@ mod tests {
         assert!(o.climbed_out_at.is_some());
         assert_eq!(o.held, Some(false));
         assert!(!o.checkpoints.iter().find(|c| c.name == "held").unwrap().met);
+    }
+
+    #[test]
+    fn down_is_read_from_the_shoppers_once_they_are_counted() {
+        // Attempts succeed 0.3 of the time, yet retries let 90% of the shoppers buy: not down.
+        let mut w = windows(&[0.3; 30]);
+        for r in &mut w {
+            (r.completed, r.gave_up) = (90, 10);
+        }
+        let focus: Vec<&WindowRow> = w.iter().collect();
+        assert_eq!(outcome(&focus, &[], &[], None).class, Class::NoOutage);
+        // 60% of them could not buy: down, whatever the attempts say.
+        for r in &mut w {
+            (r.ok, r.completed, r.gave_up) = (1000, 40, 60);
+        }
+        let focus: Vec<&WindowRow> = w.iter().collect();
+        assert_eq!(outcome(&focus, &[], &[], None).class, Class::Outage);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use crate::results::{CAPACITY_JSON, Capacity};
 
 /// What a calibration holds for: the workload (the scenario's mix, cart shape, limits and the
 /// SLO), the backend, the database and data it ran on, and the cores the tool and database
-/// shared. Scenarios that differ only in their clock, load curve or faults share it.
+/// shared, and the hold's speed, window, alert rules and peak length. Scenarios that differ only
+/// in their faults, or in a clock and load curve with as long a peak at the same speed, share it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Key {
     pub workload: String,
@@ -40,9 +41,11 @@ pub enum Source {
     NotNeeded,
     /// `--capacity N`.
     Given(f64),
-    /// A calibration's knee without a fault.
+    /// A calibration's sustained capacity without a fault.
     Calibrated {
         per_s: f64,
+        /// The knee it was held down from.
+        knee_per_s: f64,
         spread: f64,
         searches: usize,
         measured_at: String,
@@ -53,11 +56,12 @@ pub enum Source {
 }
 
 impl Source {
-    /// From a calibration (its knee without a fault), if it has one.
+    /// From a calibration (its sustained capacity without a fault), if it has one.
     pub fn calibrated(file: PathBuf, c: &Capacity) -> Option<Source> {
         let cal = c.calibrations.iter().find(|c| c.fault.is_none())?;
         Some(Source::Calibrated {
-            per_s: cal.knee_per_s,
+            per_s: cal.sustained_per_s?,
+            knee_per_s: cal.knee_per_s,
             spread: cal.spread,
             searches: cal.knees.len(),
             measured_at: c.measured_at.clone(),
@@ -90,12 +94,15 @@ impl Source {
             Source::Given(n) => Some(format!("capacity: {n:.0} arrivals/s from --capacity (no probe)")),
             Source::Calibrated {
                 per_s,
+                knee_per_s,
                 spread,
                 searches,
                 measured_at,
                 file,
             } => Some(format!(
-                "capacity: {per_s:.0} arrivals/s (median of {searches} searches, spread {spread:.2}{}), calibrated {} ({})",
+                "capacity: {per_s:.0} arrivals/s sustained for the peak ({:.2} of the knee {knee_per_s:.0}/s, \
+                 the median of {searches} searches, spread {spread:.2}{}), calibrated {} ({})",
+                per_s / knee_per_s.max(1e-9),
                 if *spread > super::WIDE_SPREAD {
                     ": wide, so this run's load is uncertain by as much"
                 } else {
@@ -109,7 +116,7 @@ impl Source {
 }
 
 /// The latest `capacity.json` directly under a directory of `out` whose calibration holds for
-/// `key`, has a knee without a fault and was made on a quiet machine (see [`super::host`]).
+/// `key`, has a sustained capacity without a fault and was made on a quiet machine (see [`super::host`]).
 /// Unreadable files are passed over.
 pub fn latest(out: &Path, key: &Key) -> Option<(PathBuf, Capacity)> {
     matching(out, key)
@@ -130,7 +137,8 @@ fn matching(out: &Path, key: &Key) -> impl Iterator<Item = (PathBuf, Capacity)> 
     entries.filter_map(|e| {
         let file = e.ok()?.path().join(CAPACITY_JSON);
         let c: Capacity = serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
-        (Key::of(&c) == *key && c.calibrations.iter().any(|c| c.fault.is_none())).then_some((file, c))
+        let sustained = c.calibrations.iter().any(|c| c.fault.is_none() && c.sustained_per_s.is_some());
+        (Key::of(&c) == *key && sustained).then_some((file, c))
     })
 }
 
@@ -161,6 +169,8 @@ mod tests {
                 knees: vec![knee],
                 steps: vec![],
                 closed_loop_per_s: vec![],
+                holds: vec![],
+                sustained_per_s: Some(0.9 * knee),
             }],
             host: None,
         }
@@ -206,10 +216,11 @@ mod tests {
             source
                 .describe()
                 .unwrap()
-                .contains("capacity: 3100 arrivals/s (median of 1 searches, spread 1.05), calibrated 2026-11-26 11:00")
+                .contains("capacity: 2790 arrivals/s sustained for the peak (0.90 of the knee 3100/s, the median of 1 searches, spread 1.05), calibrated 2026-11-26 11:00")
         );
         let wide = Source::Calibrated {
             per_s: 2104.0,
+            knee_per_s: 2200.0,
             spread: 1.52,
             searches: 3,
             measured_at: "2026-11-27T01:50:00Z".into(),
@@ -229,9 +240,17 @@ pub fn workload_fingerprint(scenario: &crate::scenario::Scenario, slo: &super::S
     // Bumped when the requests' SQL changes what a checkout costs the database (2: PostgreSQL
     // sends a cart as scalars), so no run takes a capacity measured with other statements.
     const REQUESTS_SQL: u32 = 2;
+    // The hold that gives the sustained capacity runs at the scenario's speed and window, with
+    // its alert rules, for its peak's length.
     let shape = format!(
-        "{:?} {:?} {:?} {slo:?} sql {REQUESTS_SQL}",
-        scenario.mix, scenario.checkout, scenario.limits
+        "{:?} {:?} {:?} {slo:?} sql {REQUESTS_SQL} hold {} {:?} {:?} {}",
+        scenario.mix,
+        scenario.checkout,
+        scenario.limits,
+        scenario.clock.speed,
+        scenario.run.window,
+        scenario.alerts,
+        super::hold::peak_real_secs(scenario)
     );
     let mut h = std::collections::hash_map::DefaultHasher::new();
     shape.hash(&mut h);

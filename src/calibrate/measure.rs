@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::host::{self, HostLoad};
-use super::{Plan, Slo, cached};
+use super::{Plan, Slo, cached, hold};
 use crate::error::BadInput;
 use crate::faults::{self, Fault};
-use crate::results::{CAPACITY_JSON, Calibration, Capacity, RunDir};
+use crate::results::{CAPACITY_JSON, Calibration, Capacity, CapacityHold, RunDir};
 use crate::scenario::Scenario;
 use crate::store::Database;
 use crate::store::seed::History;
@@ -174,8 +174,36 @@ async fn measure(args: &CalibrationPlan, fault: Option<Fault>, (start, copy): (&
             }
         }
     }
+    let knee = super::median_and_spread(&configs[0].knees).0;
+    configs[0].holds = holds(&data, scenario, knee).await?;
     let host = before.zip(host::now()).map(|(a, b)| host::between(&a, &b, key.cores));
     Ok(record(scenario, key, data, slo, configs, host))
+}
+
+/// The holds without a fault, each on fresh data, down from the knee until one holds.
+async fn holds(data: &Data<'_>, scenario: &Scenario, knee: f64) -> Result<Vec<CapacityHold>> {
+    let mut holds = Vec::new();
+    for fraction in hold::fractions() {
+        progress::line(&format!(
+            "hold: {:.0}/s ({fraction:.2} of the knee {knee:.0}/s) for the peak, {:.0} s with its retries and alerts",
+            knee * fraction,
+            hold::duration(scenario).as_secs_f64()
+        ));
+        let h = with_store!(open_fresh(data, scenario).await?, store => {
+            let h = hold::hold(&store, scenario, knee, fraction).await;
+            store.close().await;
+            h?
+        });
+        let lost = h.shoppers_lost.map_or(String::new(), |l| format!(", {:.1}% of shoppers lost", l * 100.0));
+        let verdict = if h.held { "held".to_string() } else { format!("fired: {}", h.why) };
+        progress::line(&format!("hold: {:.0}/s: {verdict}{lost}", h.rate_per_s));
+        let held = h.held;
+        holds.push(h);
+        if held {
+            break;
+        }
+    }
+    Ok(holds)
 }
 
 /// Checks that a fault may be applied, rolls back faults left applied, and reads the server's
@@ -268,6 +296,7 @@ struct Config {
     knees: Vec<f64>,
     steps: Vec<super::Step>,
     closed_loop: Vec<f64>,
+    holds: Vec<CapacityHold>,
 }
 
 impl Config {
@@ -277,6 +306,7 @@ impl Config {
             knees: Vec::new(),
             steps: Vec::new(),
             closed_loop: Vec::new(),
+            holds: Vec::new(),
         }
     }
 }
@@ -314,6 +344,8 @@ fn record(
                     knees: c.knees,
                     steps: c.steps,
                     closed_loop_per_s: c.closed_loop,
+                    sustained_per_s: c.holds.iter().find(|h| h.held).map(|h| h.rate_per_s),
+                    holds: c.holds,
                 }
             })
             .collect(),

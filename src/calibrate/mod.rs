@@ -3,10 +3,13 @@
 //! exponentially until a step breaks the SLO, then is bisected between the last step that met
 //! it and the first that did not. Each step is a short replay at a flat rate — the real engine,
 //! store and recorder — with a warm-up window, then a measured one. The search is repeated, and
-//! the knee is the median of the searches, with their spread.
+//! the knee is the median of the searches, with their spread. Then the knee's fractions are
+//! held for the scenario's peak ([`hold`]): the first that holds is the sustained capacity runs
+//! take.
 
 pub mod cached;
 pub mod headroom;
+pub mod hold;
 pub mod host;
 pub mod measure;
 mod source;

@@ -67,5 +67,23 @@ pub async fn source_for(
             host.describe()
         );
     }
-    Source::calibrated(file, &c).ok_or_else(|| anyhow::anyhow!("the calibration found no capacity without a fault"))
+    Source::calibrated(file, &c).ok_or_else(|| {
+        anyhow::anyhow!(
+            "capacity: no rate down to {:.2} of the knee held for {}'s peak without a fault ({}): the machine \
+             is too busy or noisy to replay on; try again when it is quiet, or give --capacity N",
+            super::hold::LOWEST,
+            scenario.name,
+            holds_tried(&c)
+        )
+    })
+}
+
+/// The holds of a calibration, for an error: "0.95 fired, 0.90 fired, …".
+fn holds_tried(c: &crate::results::Capacity) -> String {
+    let holds = c.calibrations.iter().find(|c| c.fault.is_none()).map_or(&[][..], |c| &c.holds[..]);
+    holds
+        .iter()
+        .map(|h| format!("{:.2}: {}", h.fraction, if h.held { "held" } else { h.why.as_str() }))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -1,4 +1,4 @@
-//! `ensemble.png` / `.svg`: every run's checkout success over the incident clock as a thin
+//! `ensemble.png` / `.svg`: every run's share of shoppers who could buy over the incident clock as a thin
 //! line, their median and 10–90% band, the down threshold, and the fault's phases marked.
 
 use std::path::Path;
@@ -47,11 +47,11 @@ fn draw<DB: DrawingBackend>(
     let (x0, x1) = if x0 < x1 { (x0, x1) } else { (0.0, 1.0) };
     let mut chart = panel!(
         &plot,
-        "Checkout success ratio (5 incident minutes, all attempts), each run and the ensemble",
+        "Shoppers who could buy (share over 5 incident minutes), each run and the ensemble",
         x0..x1,
         0.0..1.25
     );
-    mesh!(chart, "success ratio")?;
+    mesh!(chart, "shoppers who could buy")?;
     let mut key = Key::default();
     let b = band(runs);
     let fill = C_BLUE.mix(0.2);
@@ -90,7 +90,7 @@ fn draw<DB: DrawingBackend>(
 }
 
 /// Writes `ensemble.png` and `ensemble.svg` into `dir`: `runs` are each run's (incident
-/// minute, smoothed success), `marks` the fault's phases as (minute, label).
+/// minute, smoothed share of shoppers who could buy), `marks` the fault's phases as (minute, label).
 pub fn render_ensemble(dir: &Path, runs: &[Vec<(f64, f64)>], marks: &[(f64, String)], title: &str) -> Result<()> {
     register_font();
     let png = dir.join("ensemble.png");

@@ -36,6 +36,33 @@ pub async fn calibrate(args: CalibrateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The holds of a calibration without a fault, and the sustained capacity they found.
+fn holds(cal: &crate::results::Calibration) -> String {
+    let Some(last) = cal.holds.last() else {
+        return String::new();
+    };
+    let tried: Vec<String> = cal
+        .holds
+        .iter()
+        .map(|h| format!("{:.2} {}", h.fraction, if h.held { "held" } else { "fired" }))
+        .collect();
+    match cal.sustained_per_s {
+        Some(per_s) => format!(
+            "  sustained for the peak ({:.0} s with its retries and alerts): {per_s:.0} arrivals/s, {:.2} of the \
+             knee (holds: {}); runs take this as the capacity\n",
+            last.real_secs,
+            per_s / cal.knee_per_s.max(1e-9),
+            tried.join(", ")
+        ),
+        None => format!(
+            "  no rate down to {:.2} of the knee held for the peak ({}): the machine is too busy or noisy to \
+             measure on; runs will not take this calibration\n",
+            last.fraction,
+            tried.join(", ")
+        ),
+    }
+}
+
 /// What the terminal shows at the end.
 fn summary(c: &Capacity) -> String {
     let mut out = format!(
@@ -61,6 +88,7 @@ fn summary(c: &Capacity) -> String {
         if let Some(warning) = calibrate::spread_warning(&cal.knees) {
             out += &format!("    {warning}\n");
         }
+        out += &holds(cal);
     }
     if let [none, with, ..] = &c.calibrations[..]
         && !none.closed_loop_per_s.is_empty()

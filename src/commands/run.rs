@@ -34,6 +34,9 @@ async fn plan_of(args: &RunArgs) -> Result<RunPlan> {
         .rescale(args.load_scale)?
         .with_faults(fault_plan)?
         .gated(args.gate)?;
+    if args.no_rollback {
+        plan = plan.without_rollback();
+    }
     if let Some(shard) = args.shard {
         check_shard(&plan, shard, args.capacity)?;
         if shard.index > 0 {

@@ -11,8 +11,8 @@ pub fn ensemble_md(f: &EnsembleFile) -> String {
     let _ = writeln!(
         out,
         "{} runs with seeds {}–{}{}, each from the same seeded data. Proportions are \"k of N\" with \
-         their Wilson 95% interval; durations are the median and range. Checkout is *down* while its \
-         success ratio over {:.0} incident minutes is under {DOWN_BELOW}.\n",
+         their Wilson 95% interval; durations are the median and range. Checkout is *down* while fewer \
+         than {DOWN_BELOW} of its shoppers who finished within {:.0} incident minutes could buy.\n",
         f.n,
         f.first_seed,
         f.first_seed + f.n.saturating_sub(1) as u64,
@@ -32,6 +32,14 @@ pub fn ensemble_md(f: &EnsembleFile) -> String {
     }
     if let Some(h) = &f.held {
         let _ = writeln!(out, "| of those down, down until the mitigation | {h} |");
+    }
+    if let Some(s) = &f.still_down {
+        let _ = writeln!(
+            out,
+            "| without the rollback, still down at {} (30 min after its time) | {} |",
+            s.at.get(..5).unwrap_or(&s.at),
+            s.runs
+        );
     }
     if f.blocked.count > 0 {
         let _ = writeln!(out, "| blocked by the migration's lock | {} |", f.blocked);
@@ -122,7 +130,7 @@ pub fn ensemble_md(f: &EnsembleFile) -> String {
             100.0 * r.median / (t.runs_s / f.n.max(1) as f64).max(1e-9)
         );
     }
-    out + ".\n\n![every run's checkout success, the median and the 10–90% band](ensemble.png)\n"
+    out + ".\n\n![every run's share of shoppers who could buy, the median and the 10–90% band](ensemble.png)\n"
 }
 
 /// Two ensembles side by side: each class, checkpoint and the whole story as counts with

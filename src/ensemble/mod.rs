@@ -173,13 +173,13 @@ pub fn title(file: &EnsembleFile) -> String {
     )
 }
 
-/// Every run's smoothed checkout success over the incident clock (minutes).
+/// Every run's smoothed share of checkout's shoppers who could buy over the incident clock (minutes).
 fn fan_series(dir: &Path, file: &EnsembleFile) -> Result<Vec<Vec<(f64, f64)>>> {
     let mut all = Vec::new();
     for r in &file.runs {
         let windows = RunDir::open(&dir.join(&r.dir))?.read_windows()?;
         let focus: Vec<_> = windows.iter().filter(|w| w.op == crate::analysis::FOCUS_OP).collect();
-        let series = crate::analysis::story::smoothed_success(&focus);
+        let series = crate::analysis::story::smoothed_served(&focus);
         all.push(series.into_iter().map(|(t, s)| (t / 60.0, s)).collect());
     }
     Ok(all)

@@ -15,6 +15,9 @@ use crate::results::{EventKind, META_JSON, Meta, RunDir, Verdict};
 
 pub const ENSEMBLE_JSON: &str = "ensemble.json";
 pub const ENSEMBLE_MD: &str = "ensemble.md";
+/// Without the rollback, an outage still on this long (incident seconds) after the rollback's
+/// time is the change's, not ended by the afternoon's lull.
+pub const STILL_DOWN_AFTER_S: f64 = 1800.0;
 
 /// One run of an ensemble, judged from its own files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +41,10 @@ pub struct RunRecord {
     /// Checkout's shoppers, and the share who could not check out (absent in older runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shoppers: Option<analysis::Shoppers>,
+    /// Replayed without its rollback (`--no-rollback`): still down [`STILL_DOWN_AFTER_S`] after
+    /// the rollback's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub still_down: Option<bool>,
     /// Real seconds to reset the data before the run (copy or server reset).
     #[serde(default)]
     pub reset_s: Option<f64>,
@@ -69,6 +76,11 @@ impl RunRecord {
         let fault_success = phase("fault_active")
             .or_else(|| phase("whole_run"))
             .map_or(1.0, |p| p.success_ratio);
+        let focus: Vec<_> = windows.iter().filter(|w| w.op == FOCUS_OP).collect();
+        let still_down = meta
+            .rollback_removed
+            .as_deref()
+            .map(|t| analysis::story::down_at(&focus, crate::results::clock_secs(t) + STILL_DOWN_AFTER_S));
         let last_window = windows.iter().rev().find(|w| w.op == FOCUS_OP).map_or(0.0, |w| w.t_s);
         let run_s = events
             .iter()
@@ -84,6 +96,7 @@ impl RunRecord {
             fault_success,
             no_fault: meta.faults.is_empty(),
             shoppers: summary.shoppers,
+            still_down,
             reset_s: meta.reset_s,
             run_s,
         })
@@ -96,6 +109,14 @@ pub struct CheckpointRate {
     pub name: String,
     pub postmortem: String,
     pub met: Proportion,
+}
+
+/// The cause control's count: runs without the rollback still down after its time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StillDown {
+    /// The incident time looked at: the rollback's time plus [`STILL_DOWN_AFTER_S`].
+    pub at: String,
+    pub runs: Proportion,
 }
 
 /// What the ensemble's time went to.
@@ -145,6 +166,9 @@ pub struct EnsembleFile {
     pub shoppers_lost: Option<Spread>,
     #[serde(default)]
     pub outage_shoppers_lost: Option<Spread>,
+    /// Replayed without the rollback: the runs still down 30 incident minutes after its time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub still_down: Option<StillDown>,
     pub timing: Timing,
 }
 
@@ -209,6 +233,13 @@ impl EnsembleFile {
             fault_success: Spread::of(&runs.iter().map(|r| r.fault_success).collect::<Vec<_>>()),
             shoppers_lost: Spread::of(&shoppers.iter().map(|s| s.lost_share).collect::<Vec<_>>()),
             outage_shoppers_lost: Spread::of(&shoppers.iter().filter_map(|s| s.outage_lost_share).collect::<Vec<_>>()),
+            still_down: about.rollback_removed.as_deref().map(|t| StillDown {
+                at: crate::scenario::ClockTime::from_secs(
+                    (crate::results::clock_secs(t) + STILL_DOWN_AFTER_S) as u32,
+                )
+                .to_string(),
+                runs: Proportion::of(count(&|r| r.still_down == Some(true)), n),
+            }),
             timing: Timing {
                 total_s,
                 runs_s: runs.iter().map(|r| r.run_s).sum(),
@@ -245,6 +276,9 @@ impl EnsembleFile {
         }
         if self.blocked.count > 0 {
             parts.push(format!("blocked by the migration {}", self.blocked));
+        }
+        if let Some(s) = &self.still_down {
+            parts.push(format!("without the rollback still down at {} {}", short_time(&s.at), s.runs));
         }
         parts.join("; ")
     }
@@ -294,4 +328,9 @@ pub fn read(ensemble: &Path) -> Result<EnsembleFile> {
     let requested = recorded.as_ref().map_or(runs.len(), |r| r.requested.max(runs.len()));
     let total_s = recorded.as_ref().map_or(0.0, |r| r.timing.total_s);
     Ok(EnsembleFile::of(runs, requested, &about, total_s))
+}
+
+/// "15:30" of "15:30:00".
+fn short_time(t: &str) -> &str {
+    t.get(..5).unwrap_or(t)
 }

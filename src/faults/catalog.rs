@@ -42,10 +42,15 @@ macro_rules! builtin {
 
 const BUILTIN: &[Builtin] = &[
     builtin!("sqlite", "reporting-index"),
+    builtin!("sqlite", "reporting-indexes"),
     builtin!("postgres", "reporting-index"),
     builtin!("postgres", "reporting-index-online"),
+    builtin!("postgres", "reporting-indexes"),
+    builtin!("postgres", "reporting-indexes-online"),
     builtin!("mysql", "reporting-index"),
     builtin!("mysql", "reporting-index-online"),
+    builtin!("mysql", "reporting-indexes"),
+    builtin!("mysql", "reporting-indexes-online"),
     builtin!("postgres", "long-report"),
     builtin!("postgres", "long-batch"),
     builtin!("mysql", "long-report"),

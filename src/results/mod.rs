@@ -182,6 +182,9 @@ pub struct Meta {
     /// the server schema's reset to the seeded data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_s: Option<f64>,
+    /// Replayed without its rollbacks (`--no-rollback`): the scenario's first rollback time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_removed: Option<String>,
 }
 
 impl Meta {
@@ -214,6 +217,7 @@ impl Meta {
             shard: None,
             merged_from: Vec::new(),
             reset_s: None,
+            rollback_removed: None,
         }
     }
 
@@ -294,6 +298,30 @@ pub struct Calibration {
     /// second in the same configuration, for a check of the ratio by another kind of measurement.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub closed_loop_per_s: Vec<f64>,
+    /// Without a fault: the knee's fractions held for the scenario's peak (`calibrate::hold`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<CapacityHold>,
+    /// The rate of the first hold that held: what the peak sustains, and what runs take as the
+    /// capacity their load is a fraction of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sustained_per_s: Option<f64>,
+}
+
+/// One hold of a calibration: a fraction of the knee held flat for the scenario's peak, with its
+/// retries and alert rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityHold {
+    /// Of the knee.
+    pub fraction: f64,
+    pub rate_per_s: f64,
+    /// How long the rate was held, real seconds (after a 20 incident-minute ramp).
+    pub real_secs: f64,
+    /// No alert rule fired.
+    pub held: bool,
+    /// The alerts that fired, and when (empty when it held).
+    pub why: String,
+    /// Checkout's shoppers who could not buy, over the hold.
+    pub shoppers_lost: Option<f64>,
 }
 
 /// One step of a calibration search: a flat rate, warmed up, then measured.

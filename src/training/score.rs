@@ -32,6 +32,10 @@ pub struct Score {
     pub wrong_diagnoses: Vec<String>,
     /// `clock action: outcome` of each action that had no effect or failed.
     pub wasted_actions: Vec<String>,
+    /// `clock cause` of each diagnosis made before the hidden fault began: a guess, not a
+    /// detection, so it is not timed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guesses: Vec<String>,
 }
 
 fn at(clock: &str) -> Option<u32> {
@@ -44,9 +48,12 @@ fn minutes(from: Option<u32>, to: Option<u32>) -> Option<f64> {
 
 /// Scores a run's events for `story`, hidden at `fault_at`.
 pub fn score(events: &[EventRow], story: &Story, fault_at: ClockTime, scenario: &str, seed: u64) -> Score {
+    // Nothing before the fault began detects or mitigates it.
+    let after_fault = |e: &&EventRow| at(&e.clock).is_some_and(|t| t >= fault_at.secs());
     let first = |kind: EventKind, name: Option<&str>| {
         events
             .iter()
+            .filter(after_fault)
             .find(|e| e.kind == kind && name.is_none_or(|n| e.name == n))
             .map(|e| e.clock.clone())
     };
@@ -54,21 +61,31 @@ pub fn score(events: &[EventRow], story: &Story, fault_at: ClockTime, scenario: 
     let diagnosed = first(EventKind::TraineeDiagnosis, Some(story.cause));
     let mitigated = first(EventKind::MitigationDetected, None);
     let recovered = recovered_after_mitigation(events);
-    let from = first_alert.as_deref().and_then(at).or(Some(fault_at.secs()));
+    // Timed from the first alert, or from the fault for what came before any alert.
+    let alert_at = first_alert.as_deref().and_then(at);
+    let since = |t: Option<&String>| {
+        let t = t.and_then(|t| at(t))?;
+        minutes(alert_at.filter(|a| *a <= t).or(Some(fault_at.secs())), Some(t))
+    };
     let of_kind = |kind: EventKind| events.iter().filter(move |e| e.kind == kind);
     Score {
         scenario: scenario.into(),
         seed,
         story: story.name.into(),
         fault_at: fault_at.to_string(),
-        detect_min: minutes(from, diagnosed.as_deref().and_then(at)),
-        mitigate_min: minutes(from, mitigated.as_deref().and_then(at)),
-        recover_min: minutes(from, recovered.as_deref().and_then(at)),
+        detect_min: since(diagnosed.as_ref()),
+        mitigate_min: since(mitigated.as_ref()),
+        recover_min: since(recovered.as_ref()),
         first_alert,
         diagnosed,
         mitigated,
         recovered,
+        guesses: of_kind(EventKind::TraineeDiagnosis)
+            .filter(|e| !after_fault(e))
+            .map(|e| format!("{} {}", e.clock, e.name))
+            .collect(),
         wrong_diagnoses: of_kind(EventKind::TraineeDiagnosis)
+            .filter(after_fault)
             .filter(|e| e.name != story.cause)
             .map(|e| format!("{} {}", e.clock, e.name))
             .collect(),
@@ -143,7 +160,7 @@ pub fn debrief(s: &Score, story: &Story, reference: &Reference, best: Option<&Sc
     );
     let rows: [TimeRow; 3] = [
         (
-            "time to detect (first alert → right diagnosis)",
+            "time to detect (first alert, or the fault if none had fired → right diagnosis)",
             s.detect_min,
             reference.diagnosed,
             |b| b.detect_min,
@@ -176,6 +193,10 @@ pub fn debrief(s: &Score, story: &Story, reference: &Reference, best: Option<&Sc
         best.map_or("—".into(), |b| b.wrong_diagnoses.len().to_string())
     );
     for (what, list) in [
+        (
+            "Diagnoses before the fault began (guesses, not timed)",
+            &s.guesses,
+        ),
         ("Wrong diagnoses", &s.wrong_diagnoses),
         ("Actions with no effect", &s.wasted_actions),
     ] {

@@ -151,7 +151,7 @@ fn the_score_times_detection_mitigation_and_recovery_from_the_first_alert() {
     };
     let md = debrief(&s, story, &reference, None, "why it hurts");
     assert!(
-        md.contains("| time to detect (first alert → right diagnosis) | 8 min | 105 min | — |"),
+        md.contains("| time to detect (first alert, or the fault if none had fired → right diagnosis) | 8 min | 105 min | — |"),
         "{md}"
     );
     assert!(
@@ -171,4 +171,22 @@ fn without_a_mitigation_nothing_is_recovered() {
         1,
     );
     assert_eq!((s.detect_min, s.mitigate_min, s.recover_min), (None, None, None));
+}
+
+#[test]
+fn a_diagnosis_before_the_fault_is_a_guess_and_never_a_negative_time() {
+    use EventKind::*;
+    // smoke, seed 7: `diagnose index-build` at 12:00, the hidden fault at 12:30, no alert.
+    let events = [
+        event("12:00:00", TraineeDiagnosis, "index-build", ""),
+        event("12:30:00", FaultApplySent, "reporting-index", ""),
+        event("12:41:00", TraineeDiagnosis, "index-build", ""),
+    ];
+    let story = story("reporting-index").unwrap();
+    let s = score(&events, story, "12:30".parse().unwrap(), "smoke", 7);
+    assert_eq!(s.guesses, ["12:00:00 index-build"]);
+    assert_eq!((s.diagnosed.as_deref(), s.detect_min), (Some("12:41:00"), Some(11.0)));
+    let md = debrief(&s, story, &Reference::default(), None, "");
+    assert!(md.contains("none fired") && !md.contains("-30 min") && !md.contains("−30"), "{md}");
+    assert!(md.contains("before the fault began (guesses, not timed): 12:00:00 index-build"), "{md}");
 }

@@ -1,0 +1,124 @@
+//! The sustained capacity: what the scenario's peak holds for as long as the peak lasts. A
+//! 3-second step's knee overstates it (on SQLite, 0.92 of the knee went down with no fault
+//! within the two-hour peak, 0.83 held: docs/measurements/2026-11-26-capacity-checkout-peak.md):
+//! over minutes, checkpoints, vacuum and the host's stalls come, and the shoppers' retries turn
+//! a stall into an outage. So the rate is held flat for the peak's own length, with the
+//! scenario's speed, retries, timeouts and alert rules and no fault, from [`FIRST`] of the knee
+//! down in steps of [`STEP`]; the first rate at which no alert fires is the sustained capacity.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::Windows;
+use crate::analysis::AlertEvaluator;
+use crate::replay::Replay;
+use crate::results::{CapacityHold, WindowRow};
+use crate::scenario::{ClockTime, LoadCurve, LoadUnit, Scenario};
+use crate::store::Store;
+
+/// The first hold, as a fraction of the knee: the knee itself is the edge of the SLO for 3 s.
+pub const FIRST: f64 = 0.95;
+/// Each hold that fired an alert is followed by one this much lower (of the knee).
+pub const STEP: f64 = 0.05;
+/// No hold below this: a machine that holds less is too busy to measure on.
+pub const LOWEST: f64 = 0.70;
+
+/// The fractions of the knee held, in order.
+pub fn fractions() -> impl Iterator<Item = f64> {
+    (0..).map(|i| FIRST - STEP * f64::from(i)).take_while(|f| *f >= LOWEST - 1e-9)
+}
+
+/// Real seconds the scenario's peak lasts: the span its load is within 5% of its highest value,
+/// at its speed (at least 30 s, at most 300 s).
+pub fn peak_real_secs(s: &Scenario) -> f64 {
+    let (from, to) = (s.clock.start.secs(), s.clock.end.secs());
+    let top = s.load.max_value();
+    let at_peak = (from..to).filter(|t| s.load.value_at(f64::from(*t)) >= 0.95 * top).count();
+    (at_peak as f64 / s.clock.speed).clamp(30.0, 300.0)
+}
+
+/// The scenario held flat at `rate` arrivals/s for `real_secs`, after a ramp from 0.3 of it
+/// over the first 20 incident minutes: its own speed, window, retries, limits and alert rules,
+/// no fault.
+pub fn hold_scenario(scenario: &Scenario, rate: f64, real_secs: f64) -> Scenario {
+    let mut s = scenario.clone();
+    let start = ClockTime::from_secs(12 * 3600);
+    let ramp = 20 * 60;
+    s.clock.start = start;
+    s.clock.end = ClockTime::from_secs(start.secs() + ramp + (real_secs * s.clock.speed) as u32);
+    s.load = LoadCurve {
+        unit: LoadUnit::ArrivalsPerSecond,
+        points: vec![(start, 0.3 * rate), (ClockTime::from_secs(start.secs() + ramp), rate)],
+    };
+    s.faults.clear();
+    s.story = None;
+    s
+}
+
+/// Holds `fraction` of `knee` on `store` and judges it: held when no alert rule fired.
+pub async fn hold<S: Store>(store: &Arc<S>, scenario: &Scenario, knee: f64, fraction: f64) -> Result<CapacityHold> {
+    let real_secs = peak_real_secs(scenario);
+    let s = hold_scenario(scenario, knee * fraction, real_secs);
+    let windows = Windows::default();
+    let ending = Replay::new(&s, store.clone(), vec![], None)
+        .run(vec![Box::new(windows.clone())])
+        .await?;
+    anyhow::ensure!(ending == crate::replay::Ending::Completed, "calibration interrupted");
+    let rows: Vec<WindowRow> = windows
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .flat_map(|w| w.rows.clone())
+        .collect();
+    Ok(judge(fraction, knee * fraction, real_secs, &s, &rows))
+}
+
+/// A hold held when none of the scenario's alert rules fired over its windows.
+pub fn judge(fraction: f64, rate_per_s: f64, real_secs: f64, s: &Scenario, rows: &[WindowRow]) -> CapacityHold {
+    let fired = AlertEvaluator::spans(&s.alerts, rows);
+    let why: Vec<String> = fired.iter().map(|a| format!("{} at {}", a.name, a.fired)).collect();
+    let checkout: Vec<&WindowRow> = rows.iter().filter(|w| w.op == "checkout").collect();
+    let (lost, done) = checkout
+        .iter()
+        .fold((0, 0), |(l, d), w| (l + w.gave_up, d + w.completed + w.gave_up));
+    CapacityHold {
+        fraction,
+        rate_per_s,
+        real_secs,
+        held: fired.is_empty(),
+        why: why.join("; "),
+        shoppers_lost: (done > 0).then(|| lost as f64 / done as f64),
+    }
+}
+
+/// Real time a hold of `scenario` takes, for the progress line.
+pub fn duration(scenario: &Scenario) -> Duration {
+    Duration::from_secs_f64(peak_real_secs(scenario) + 20.0 * 60.0 / scenario.clock.speed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_go_down_from_the_knee_in_steps_and_stop_at_the_lowest() {
+        let f: Vec<f64> = fractions().collect();
+        assert_eq!(f.len(), 6);
+        assert!((f[0] - 0.95).abs() < 1e-9 && (f[5] - 0.70).abs() < 1e-9, "{f:?}");
+    }
+
+    #[test]
+    fn a_hold_lasts_the_peak_and_keeps_the_scenarios_retries_and_alerts() {
+        let s = Scenario::load(std::path::Path::new("workloads/checkout-peak.toml")).unwrap();
+        let secs = peak_real_secs(&s);
+        assert!((30.0..=300.0).contains(&secs), "{secs}");
+        let h = hold_scenario(&s, 1000.0, secs);
+        assert_eq!(h.checkout.retries, s.checkout.retries);
+        assert_eq!(h.alerts, s.alerts);
+        assert!(h.faults.is_empty() && h.story.is_none());
+        assert_eq!(h.load.max_value(), 1000.0);
+    }
+}
