@@ -99,7 +99,8 @@ async fn calibrate_finds_a_knee_with_and_without_the_fault_and_rolls_the_fault_b
 }
 
 /// A run with its load in capacity fractions and no calibration yet calibrates first (one
-/// search), keeps capacity.json under --out, and takes its knee; the next run reuses it.
+/// search and the holds of its peak), keeps capacity.json under --out, and takes its sustained
+/// capacity; the next run reuses it.
 #[test]
 fn a_first_run_calibrates_and_the_next_reuses_the_calibration() {
     let _serial = serial();
@@ -136,14 +137,18 @@ fn a_first_run_calibrates_and_the_next_reuses_the_calibration() {
     assert_eq!(calibrations.len(), 1, "{calibrations:?}");
     let c: Capacity =
         serde_json::from_str(&std::fs::read_to_string(calibrations[0].join("capacity.json")).unwrap()).unwrap();
-    let knee = c.calibrations[0].knee_per_s;
+    let cal = &c.calibrations[0];
+    let sustained = cal.sustained_per_s.expect("a hold held");
+    assert!(!cal.holds.is_empty() && sustained < cal.knee_per_s, "{cal:?}");
+    assert!(first.contains("hold: "), "{first}");
     let second = run();
     assert!(!second.contains("calibrating first"), "{second}");
     assert!(
-        second.contains(&format!("capacity: {knee:.0} arrivals/s (median of 1 searches")),
+        second.contains(&format!("capacity: {sustained:.0} arrivals/s sustained for the peak")),
         "{second}"
     );
-    // Both runs took the knee, and say where it came from.
+    let knee = sustained;
+    // Both runs took the sustained capacity, and say where it came from.
     let metas: Vec<serde_json::Value> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path().join("meta.json"))

@@ -42,10 +42,11 @@ pub struct Summary {
     pub op: String,
     pub phases: Vec<PhaseStats>,
     pub alerts: Vec<AlertSpan>,
-    /// First and last window in which checkout's success ratio was below 0.5.
+    /// First and last window in which checkout was down: fewer than half of its shoppers could
+    /// buy, over 5 incident minutes (`story::DOWN_BELOW`).
     pub outage: Option<(String, String)>,
-    /// Where the success ratio climbed back to 0.5 or above between those two windows: the
-    /// first and last window of each gap (empty when the outage held without one).
+    /// Where checkout was not down between those two windows: the first and last window of
+    /// each gap (empty when the outage held without one).
     #[serde(default)]
     pub outage_gaps: Vec<(String, String)>,
     /// Checkout's shoppers, over the run and over the outage (`None` for runs older than the
@@ -121,14 +122,14 @@ impl Shoppers {
 }
 
 /// The gaps between stretches of `down` windows: each gap's first and last window.
-fn gaps(focus: &[&WindowRow], down: impl Fn(&WindowRow) -> bool) -> Vec<(String, String)> {
-    let (Some(first), Some(last)) = (focus.iter().position(|w| down(w)), focus.iter().rposition(|w| down(w))) else {
+fn gaps(focus: &[&WindowRow], down: &[bool]) -> Vec<(String, String)> {
+    let (Some(first), Some(last)) = (down.iter().position(|d| *d), down.iter().rposition(|d| *d)) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     let mut gap: Option<(usize, usize)> = None;
-    for (i, w) in focus.iter().enumerate().take(last + 1).skip(first) {
-        match (down(w), gap) {
+    for (i, d) in down.iter().enumerate().take(last + 1).skip(first) {
+        match (*d, gap) {
             (false, None) => gap = Some((i, i)),
             (false, Some((from, _))) => gap = Some((from, i)),
             (true, Some((from, to))) => {
@@ -289,10 +290,13 @@ pub fn summarize(
     phases.push(phase_stats("last_10pct", &focus, window_s, end_s * 0.9, end_s));
 
     let alerts = AlertEvaluator::spans(rules, windows);
-    let down = |w: &WindowRow| w.offered > 0 && (w.ok as f64) < 0.5 * w.offered as f64;
-    let outage_rows: Vec<&&WindowRow> = focus.iter().filter(|w| down(w)).collect();
-    let outage = match (outage_rows.first(), outage_rows.last()) {
-        (Some(a), Some(b)) => Some((a.clock.clone(), b.clock.clone())),
+    // Down as the story reads it: most of the shoppers could not buy, over 5 incident minutes.
+    let down: Vec<bool> = story::smoothed_served(&focus)
+        .iter()
+        .map(|(_, served)| *served < story::DOWN_BELOW)
+        .collect();
+    let outage = match (down.iter().position(|d| *d), down.iter().rposition(|d| *d)) {
+        (Some(a), Some(b)) => Some((focus[a].clock.clone(), focus[b].clock.clone())),
         _ => None,
     };
     let event_clock = |kind: EventKind| events.iter().find(|e| e.kind == kind).map(|e| clock_secs(&e.clock));
@@ -317,7 +321,7 @@ pub fn summarize(
             (true, _) => Gate::Fail,
         },
         rules: rules.to_vec(),
-        outage_gaps: gaps(&focus, down),
+        outage_gaps: gaps(&focus, &down),
         shoppers: Shoppers::of(&focus, outage.as_ref()),
         outage,
         time_to_detect_min: minutes(applied, first_fired).filter(|m| *m >= 0.0),

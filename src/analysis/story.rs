@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(o.climbed_out_at, None);
         assert_eq!(o.whole_story, Some(true), "{:#?}", o.checkpoints);
         let down = o.down_at.unwrap();
-        // The centre of the first 5-minute span under 0.5: a minute or two after the first bad minute.
+        // The centre of the first 5-minute span down: a minute or two after the first bad minute.
         assert!(("12:18:00"..="12:23:00").contains(&down.as_str()), "{down}");
         assert!((o.down_minutes - 40.0).abs() <= 5.0, "{}", o.down_minutes);
     }

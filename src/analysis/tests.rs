@@ -110,7 +110,8 @@ fn summary_splits_phases_at_the_fault_events_and_times_the_response() {
     assert!((phase("fault_active").success_ratio - 0.2).abs() < 1e-9);
     assert_eq!(phase("after_rollback").success_ratio, 1.0);
     assert_eq!(phase("fault_active").median_p99_ms, Some(2000.0));
-    assert_eq!(s.outage, Some(("12:03:00".into(), "12:06:00".into())));
+    // Down over 5 minutes centred on each window: 12:04 and 12:05 (18 of 50 attempts ok).
+    assert_eq!(s.outage, Some(("12:04:00".into(), "12:05:00".into())));
     // Alert fires at 12:03 (one minute breached), resolves 12:07.
     assert_eq!(s.time_to_detect_min, Some(1.0));
     assert_eq!(s.time_to_mitigate_min, Some(3.0));
@@ -195,9 +196,12 @@ fn keep_firing_for_makes_a_value_hovering_at_the_threshold_one_alert() {
 
 #[test]
 fn an_outage_that_flapped_lists_its_gaps_and_counts_the_shoppers_who_could_not_buy() {
-    // Down at 12:02–12:03, up at 12:04, down at 12:05, up after.
-    let ratios = [1.0, 0.2, 0.3, 0.9, 0.1, 1.0];
-    let windows: Vec<WindowRow> = (0..6u32)
+    // Shoppers who could buy, per incident minute from 12:01: down 12:11–12:20, up 12:21–12:30,
+    // down 12:31–12:40, up after. Down is read over 5 minutes, centred.
+    let ratios: Vec<f64> = (0..50)
+        .map(|i| if (10..20).contains(&i) || (30..40).contains(&i) { 0.1 } else { 1.0 })
+        .collect();
+    let windows: Vec<WindowRow> = (0..50u32)
         .map(|i| {
             let r = ratios[i as usize];
             let completed = (10.0 * r) as u64;
@@ -210,10 +214,11 @@ fn an_outage_that_flapped_lists_its_gaps_and_counts_the_shoppers_who_could_not_b
         })
         .collect();
     let s = summarize(&windows, &[], &[], None, false);
-    assert_eq!(s.outage, Some(("12:02:00".into(), "12:05:00".into())));
-    assert_eq!(s.outage_gaps, vec![("12:04:00".to_string(), "12:04:00".to_string())]);
+    // The 5 minutes centred on 12:11 hold 3 down minutes: 23 of 50 shoppers bought, so down.
+    assert_eq!(s.outage, Some(("12:11:00".into(), "12:40:00".into())));
+    assert_eq!(s.outage_gaps, vec![("12:21:00".to_string(), "12:30:00".to_string())]);
     let shoppers = s.shoppers.unwrap();
-    assert_eq!((shoppers.arrived, shoppers.completed, shoppers.gave_up), (60, 35, 25));
-    // The outage's windows, 12:02 to 12:05: 2 + 3 + 9 + 1 completed, 25 gave up.
-    assert_eq!(shoppers.outage_lost_share, Some(25.0 / 40.0));
+    assert_eq!((shoppers.arrived, shoppers.completed, shoppers.gave_up), (500, 320, 180));
+    // The outage's windows, 12:11 to 12:40: 20 down minutes (9 lost of 10), 10 up.
+    assert_eq!(shoppers.outage_lost_share, Some(180.0 / 300.0));
 }

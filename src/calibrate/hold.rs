@@ -4,7 +4,10 @@
 //! over minutes, checkpoints, vacuum and the host's stalls come, and the shoppers' retries turn
 //! a stall into an outage. So the rate is held flat for the peak's own length, with the
 //! scenario's speed, retries, timeouts and alert rules and no fault, from [`FIRST`] of the knee
-//! down in steps of [`STEP`]; the first rate at which no alert fires is the sustained capacity.
+//! down in steps of [`STEP`]; the first rate at which checkout never goes down — as a run's
+//! outcome reads it: most shoppers unable to buy over 5 incident minutes — is the sustained
+//! capacity. Alerts are not the test: a p99 alert fires on stalls that lose 3–5% of the shoppers,
+//! and the question the peak's margin answers is whether the peak alone goes down.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +15,8 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::Windows;
-use crate::analysis::AlertEvaluator;
-use crate::replay::Replay;
+use crate::analysis::{AlertEvaluator, FOCUS_OP, story};
+use crate::replay::{ProgressSink, Replay};
 use crate::results::{CapacityHold, WindowRow};
 use crate::scenario::{ClockTime, LoadCurve, LoadUnit, Scenario};
 use crate::store::Store;
@@ -31,21 +34,25 @@ pub fn fractions() -> impl Iterator<Item = f64> {
 }
 
 /// Real seconds the scenario's peak lasts: the span its load is within 5% of its highest value,
-/// at its speed (at least 30 s, at most 300 s).
+/// at its speed (at least 10 s, at most 300 s).
 pub fn peak_real_secs(s: &Scenario) -> f64 {
     let (from, to) = (s.clock.start.secs(), s.clock.end.secs());
     let top = s.load.max_value();
     let at_peak = (from..to).filter(|t| s.load.value_at(f64::from(*t)) >= 0.95 * top).count();
-    (at_peak as f64 / s.clock.speed).clamp(30.0, 300.0)
+    (at_peak as f64 / s.clock.speed).clamp(10.0, 300.0)
 }
 
-/// The scenario held flat at `rate` arrivals/s for `real_secs`, after a ramp from 0.3 of it
-/// over the first 20 incident minutes: its own speed, window, retries, limits and alert rules,
-/// no fault.
+/// Real seconds of the ramp before a hold: a sixth of the hold.
+fn ramp_real_secs(real_secs: f64) -> f64 {
+    real_secs / 6.0
+}
+
+/// The scenario held flat at `rate` arrivals/s for `real_secs`, after a ramp from 0.3 of it:
+/// its own speed, window, retries, limits and alert rules, no fault.
 pub fn hold_scenario(scenario: &Scenario, rate: f64, real_secs: f64) -> Scenario {
     let mut s = scenario.clone();
     let start = ClockTime::from_secs(12 * 3600);
-    let ramp = 20 * 60;
+    let ramp = (ramp_real_secs(real_secs) * s.clock.speed) as u32;
     s.clock.start = start;
     s.clock.end = ClockTime::from_secs(start.secs() + ramp + (real_secs * s.clock.speed) as u32);
     s.load = LoadCurve {
@@ -57,13 +64,15 @@ pub fn hold_scenario(scenario: &Scenario, rate: f64, real_secs: f64) -> Scenario
     s
 }
 
-/// Holds `fraction` of `knee` on `store` and judges it: held when no alert rule fired.
+/// Holds `fraction` of `knee` on `store` and judges it: held when checkout never went down.
 pub async fn hold<S: Store>(store: &Arc<S>, scenario: &Scenario, knee: f64, fraction: f64) -> Result<CapacityHold> {
     let real_secs = peak_real_secs(scenario);
     let s = hold_scenario(scenario, knee * fraction, real_secs);
     let windows = Windows::default();
+    // Minutes of work: a progress bar, or a plain line every 10 s in a CI log.
+    let progress = ProgressSink::new(crate::replay::windows_in(&s), s.run.window);
     let ending = Replay::new(&s, store.clone(), vec![], None)
-        .run(vec![Box::new(windows.clone())])
+        .run(vec![Box::new(windows.clone()), Box::new(progress)])
         .await?;
     anyhow::ensure!(ending == crate::replay::Ending::Completed, "calibration interrupted");
     let rows: Vec<WindowRow> = windows
@@ -76,11 +85,16 @@ pub async fn hold<S: Store>(store: &Arc<S>, scenario: &Scenario, knee: f64, frac
     Ok(judge(fraction, knee * fraction, real_secs, &s, &rows))
 }
 
-/// A hold held when none of the scenario's alert rules fired over its windows.
+/// A hold held when checkout never went down over its windows; the alerts that fired are
+/// named either way.
 pub fn judge(fraction: f64, rate_per_s: f64, real_secs: f64, s: &Scenario, rows: &[WindowRow]) -> CapacityHold {
+    let checkout: Vec<&WindowRow> = rows.iter().filter(|w| w.op == FOCUS_OP).collect();
+    let down = story::smoothed_served(&checkout)
+        .into_iter()
+        .find(|(_, served)| *served < story::DOWN_BELOW);
+    let mut why: Vec<String> = down.iter().map(|(t, _)| format!("down at {}", clock(*t))).collect();
     let fired = AlertEvaluator::spans(&s.alerts, rows);
-    let why: Vec<String> = fired.iter().map(|a| format!("{} at {}", a.name, a.fired)).collect();
-    let checkout: Vec<&WindowRow> = rows.iter().filter(|w| w.op == "checkout").collect();
+    why.extend(fired.iter().map(|a| format!("{} at {}", a.name, a.fired)));
     let (lost, done) = checkout
         .iter()
         .fold((0, 0), |(l, d), w| (l + w.gave_up, d + w.completed + w.gave_up));
@@ -88,15 +102,20 @@ pub fn judge(fraction: f64, rate_per_s: f64, real_secs: f64, s: &Scenario, rows:
         fraction,
         rate_per_s,
         real_secs,
-        held: fired.is_empty(),
+        held: down.is_none(),
         why: why.join("; "),
         shoppers_lost: (done > 0).then(|| lost as f64 / done as f64),
     }
 }
 
+fn clock(secs: f64) -> String {
+    ClockTime::from_secs(secs as u32).to_string()
+}
+
 /// Real time a hold of `scenario` takes, for the progress line.
 pub fn duration(scenario: &Scenario) -> Duration {
-    Duration::from_secs_f64(peak_real_secs(scenario) + 20.0 * 60.0 / scenario.clock.speed)
+    let secs = peak_real_secs(scenario);
+    Duration::from_secs_f64(secs + ramp_real_secs(secs))
 }
 
 #[cfg(test)]
@@ -114,7 +133,7 @@ mod tests {
     fn a_hold_lasts_the_peak_and_keeps_the_scenarios_retries_and_alerts() {
         let s = Scenario::load(std::path::Path::new("workloads/checkout-peak.toml")).unwrap();
         let secs = peak_real_secs(&s);
-        assert!((30.0..=300.0).contains(&secs), "{secs}");
+        assert!((10.0..=300.0).contains(&secs), "{secs}");
         let h = hold_scenario(&s, 1000.0, secs);
         assert_eq!(h.checkout.retries, s.checkout.retries);
         assert_eq!(h.alerts, s.alerts);

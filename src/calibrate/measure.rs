@@ -185,7 +185,7 @@ async fn holds(data: &Data<'_>, scenario: &Scenario, knee: f64) -> Result<Vec<Ca
     let mut holds = Vec::new();
     for fraction in hold::fractions() {
         progress::line(&format!(
-            "hold: {:.0}/s ({fraction:.2} of the knee {knee:.0}/s) for the peak, {:.0} s with its retries and alerts",
+            "hold: {:.0}/s ({fraction:.2} of the knee {knee:.0}/s) for the peak, {:.0} s with its retries",
             knee * fraction,
             hold::duration(scenario).as_secs_f64()
         ));
@@ -195,7 +195,11 @@ async fn holds(data: &Data<'_>, scenario: &Scenario, knee: f64) -> Result<Vec<Ca
             h?
         });
         let lost = h.shoppers_lost.map_or(String::new(), |l| format!(", {:.1}% of shoppers lost", l * 100.0));
-        let verdict = if h.held { "held".to_string() } else { format!("fired: {}", h.why) };
+        let verdict = match (h.held, h.why.is_empty()) {
+            (true, true) => "held, no alert".to_string(),
+            (true, false) => format!("held (not down; alerts: {})", h.why),
+            (false, _) => format!("went down: {}", h.why),
+        };
         progress::line(&format!("hold: {:.0}/s: {verdict}{lost}", h.rate_per_s));
         let held = h.held;
         holds.push(h);

@@ -44,11 +44,11 @@ fn holds(cal: &crate::results::Calibration) -> String {
     let tried: Vec<String> = cal
         .holds
         .iter()
-        .map(|h| format!("{:.2} {}", h.fraction, if h.held { "held" } else { "fired" }))
+        .map(|h| format!("{:.2} {}", h.fraction, if h.held { "held" } else { "went down" }))
         .collect();
     match cal.sustained_per_s {
         Some(per_s) => format!(
-            "  sustained for the peak ({:.0} s with its retries and alerts): {per_s:.0} arrivals/s, {:.2} of the \
+            "  sustained for the peak ({:.0} s with its retries, never down): {per_s:.0} arrivals/s, {:.2} of the \
              knee (holds: {}); runs take this as the capacity\n",
             last.real_secs,
             per_s / cal.knee_per_s.max(1e-9),

@@ -54,9 +54,9 @@ pub fn outage_lines(summary: &Summary) -> Vec<String> {
             .map(|(a, b)| if a == b { a.clone() } else { format!("{a}–{b}") })
             .collect();
         out.push(match gaps.len() {
-            0 => format!("Checkout success ratio below 0.5 from {from} to {to}."),
+            0 => format!("Checkout down (most shoppers could not buy) from {from} to {to}."),
             n => format!(
-                "Checkout success ratio below 0.5 from {from} to {to}, back at 0.5 or above in {n} gap{} ({}).",
+                "Checkout down (most shoppers could not buy) from {from} to {to}, back up in {n} gap{} ({}).",
                 if n == 1 { "" } else { "s" },
                 gaps.join(", ")
             ),

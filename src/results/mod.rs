@@ -314,11 +314,11 @@ pub struct CapacityHold {
     /// Of the knee.
     pub fraction: f64,
     pub rate_per_s: f64,
-    /// How long the rate was held, real seconds (after a 20 incident-minute ramp).
+    /// How long the rate was held, real seconds (after a ramp a sixth as long).
     pub real_secs: f64,
-    /// No alert rule fired.
+    /// Checkout never went down (most shoppers unable to buy over 5 incident minutes).
     pub held: bool,
-    /// The alerts that fired, and when (empty when it held).
+    /// When it went down, and the alerts that fired (empty: neither).
     pub why: String,
     /// Checkout's shoppers who could not buy, over the hold.
     pub shoppers_lost: Option<f64>,

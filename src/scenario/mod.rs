@@ -216,7 +216,7 @@ pub struct Reference {
 pub struct Story {
     /// The first alert fires within the tolerance of this time.
     pub first_alert: Option<Mark>,
-    /// Checkout goes down (success under 0.5 over 5 incident minutes) within the tolerance.
+    /// Checkout goes down (most shoppers cannot buy, over 5 incident minutes) within the tolerance.
     pub down: Option<Mark>,
     /// Down until the mitigation: at least this share of the minutes from going down to the
     /// rollback.

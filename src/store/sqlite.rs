@@ -220,18 +220,29 @@ impl Store for SqliteStore {
         lock_timeout: Option<Duration>,
         locked: &(dyn Fn(tokio::time::Instant) + Sync),
     ) -> Result<(), sqlx::Error> {
-        let waiting = Waiting::new(&self.writers_waiting);
-        let mut conn = match lock_timeout {
-            None => self.writer.acquire().await?,
-            Some(t) => tokio::time::timeout(t, self.writer.acquire())
-                .await
-                .map_err(|_| sqlx::Error::PoolTimedOut)??,
-        };
-        drop(waiting);
-        locked(tokio::time::Instant::now());
-        sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-            .execute(&mut *conn)
-            .await?;
+        // Each statement commits on its own and queues for the writer again, as it would from
+        // a migration tool: the checkouts that queued behind one index build are served before
+        // the next build starts. A migration that opens its own transaction keeps the writer.
+        let statements = super::split_statements(sql);
+        let opens_transaction = statements.iter().any(|s| {
+            let code = s.lines().find(|l| !l.trim_start().starts_with("--")).unwrap_or("");
+            code.trim_start().to_ascii_uppercase().starts_with("BEGIN")
+        });
+        let turns = if opens_transaction { vec![sql.to_string()] } else { statements };
+        for (i, statement) in turns.into_iter().enumerate() {
+            let waiting = Waiting::new(&self.writers_waiting);
+            let mut conn = match lock_timeout {
+                None => self.writer.acquire().await?,
+                Some(t) => tokio::time::timeout(t, self.writer.acquire())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)??,
+            };
+            drop(waiting);
+            if i == 0 {
+                locked(tokio::time::Instant::now());
+            }
+            sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut *conn).await?;
+        }
         Ok(())
     }
 
