@@ -112,7 +112,7 @@ fn damaged() -> Vec<(&'static str, Vec<u8>)> {
         ),
         (
             "unknown fault",
-            peak_with("name = \"reporting-index\"", "name = \"nope\""),
+            peak_with("name = \"reporting-indexes\"", "name = \"nope\""),
         ),
         (
             "fault outside the clock",
