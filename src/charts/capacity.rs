@@ -67,6 +67,14 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, runs: &[
         let label = format!(" knee {:.0}/s ({name})", c.knee_per_s);
         let y = hi / 2.0_f64.powi(i as i32 + 1);
         chart.draw_series(std::iter::once(Text::new(label, (c.knee_per_s, y), ("sans-serif", 16))))?;
+        if let Some(sustained) = c.sustained_per_s {
+            // What runs take: the knee's fraction that held for the peak.
+            let at = vec![(sustained, lo), (sustained, hi)];
+            chart.draw_series(DashedLineSeries::new(at, 3, 4, color.stroke_width(2)))?;
+            let label = format!(" sustained {sustained:.0}/s (held for the peak)");
+            let y = hi / 2.0_f64.powi(i as i32 + 3);
+            chart.draw_series(std::iter::once(Text::new(label, (sustained, y), ("sans-serif", 16))))?;
+        }
     }
     legend(&mut chart)?;
     root.present()?;

@@ -165,10 +165,12 @@ pub fn write_file(dir: &Path, file: &EnsembleFile) -> Result<()> {
     Ok(())
 }
 
-/// "checkout-peak on sqlite, reporting-index: 10 runs".
+/// "checkout-peak on sqlite, reporting-index: 10 runs" (", never rolled back" with
+/// `--no-rollback`).
 pub fn title(file: &EnsembleFile) -> String {
+    let kept = if file.still_down.is_some() { ", never rolled back" } else { "" };
     format!(
-        "{} on {}, {}: {} runs",
+        "{} on {}, {}{kept}: {} runs",
         file.scenario, file.backend, file.faults, file.n
     )
 }
