@@ -168,7 +168,7 @@ fn compare_labels_each_run_by_backend_and_fault() {
     let text = std::fs::read_to_string(&meta)
         .unwrap()
         .replace("\"backend\": \"sqlite\"", "\"backend\": \"postgres\"")
-        .replace("\"reporting-index\"", "\"reporting-index-online\"");
+        .replace("\"reporting-indexes\"", "\"reporting-indexes-online\"");
     std::fs::write(&meta, text).unwrap();
     let out = tmp.path().join("cmp");
     outage_sim()
@@ -182,13 +182,13 @@ fn compare_labels_each_run_by_backend_and_fault() {
         .assert()
         .code(0)
         .stdout(
-            predicate::str::contains("checkout-peak on sqlite, reporting-index (").and(predicate::str::contains(
-                "checkout-peak on postgres, reporting-index-online (",
+            predicate::str::contains("checkout-peak on sqlite, reporting-indexes (").and(predicate::str::contains(
+                "checkout-peak on postgres, reporting-indexes-online (",
             )),
         );
     let html = std::fs::read_to_string(out.join("compare.html")).unwrap();
     assert!(
-        html.contains("on postgres, reporting-index-online"),
+        html.contains("on postgres, reporting-indexes-online"),
         "the page labels runs the same way"
     );
 }
