@@ -254,3 +254,28 @@ impl RunPlan {
         self.unscaled.load.points.iter().map(|p| p.1).fold(0.0, f64::max)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_rollback_keeps_the_faults_and_names_the_rollback_it_removed() {
+        let database = Database {
+            url: None,
+            schema: "outage_sim".into(),
+            cache: "results/.cache".into(),
+        };
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/checkout-peak.toml");
+        let plan = RunPlan::load(&file, database, "results".into())
+            .unwrap()
+            .with_faults(FaultPlan::Scenario)
+            .unwrap()
+            .without_rollback();
+        assert_eq!(plan.rollback_removed.map(|t| t.to_string()).as_deref(), Some("15:00:00"));
+        assert!(plan.scenario.faults.iter().all(|f| f.rollback.is_none()));
+        assert_eq!(plan.faults.len(), 1, "the change itself stays");
+        let rescaled = plan.rescale(Some(1.5)).unwrap();
+        assert!(rescaled.scenario.faults.iter().all(|f| f.rollback.is_none()));
+    }
+}

@@ -392,6 +392,17 @@ mod tests {
     }
 
     #[test]
+    fn down_at_reads_the_window_nearest_the_time() {
+        let mut r = vec![1.0; 20];
+        r.extend(vec![0.1; 20]);
+        let w = windows(&r);
+        let focus: Vec<&WindowRow> = w.iter().collect();
+        assert!(!down_at(&focus, 43_200.0 + 60.0 * 5.0));
+        assert!(down_at(&focus, 43_200.0 + 60.0 * 30.0));
+        assert!(down_at(&focus, 43_200.0 + 60.0 * 500.0), "after the last window: the last window");
+    }
+
+    #[test]
     fn one_bad_window_is_not_an_outage_and_an_alert_alone_is_degraded() {
         let mut r = vec![1.0; 30];
         r[10] = 0.0;
