@@ -272,7 +272,10 @@ mod tests {
             .with_faults(FaultPlan::Scenario)
             .unwrap()
             .without_rollback();
-        assert_eq!(plan.rollback_removed.map(|t| t.to_string()).as_deref(), Some("15:00:00"));
+        assert_eq!(
+            plan.rollback_removed.map(|t| t.to_string()).as_deref(),
+            Some("15:00:00")
+        );
         assert!(plan.scenario.faults.iter().all(|f| f.rollback.is_none()));
         assert_eq!(plan.faults.len(), 1, "the change itself stays");
         let rescaled = plan.rescale(Some(1.5)).unwrap();

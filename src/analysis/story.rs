@@ -399,7 +399,10 @@ mod tests {
         let focus: Vec<&WindowRow> = w.iter().collect();
         assert!(!down_at(&focus, 43_200.0 + 60.0 * 5.0));
         assert!(down_at(&focus, 43_200.0 + 60.0 * 30.0));
-        assert!(down_at(&focus, 43_200.0 + 60.0 * 500.0), "after the last window: the last window");
+        assert!(
+            down_at(&focus, 43_200.0 + 60.0 * 500.0),
+            "after the last window: the last window"
+        );
     }
 
     #[test]

@@ -199,7 +199,13 @@ fn an_outage_that_flapped_lists_its_gaps_and_counts_the_shoppers_who_could_not_b
     // Shoppers who could buy, per incident minute from 12:01: down 12:11–12:20, up 12:21–12:30,
     // down 12:31–12:40, up after. Down is read over 5 minutes, centred.
     let ratios: Vec<f64> = (0..50)
-        .map(|i| if (10..20).contains(&i) || (30..40).contains(&i) { 0.1 } else { 1.0 })
+        .map(|i| {
+            if (10..20).contains(&i) || (30..40).contains(&i) {
+                0.1
+            } else {
+                1.0
+            }
+        })
         .collect();
     let windows: Vec<WindowRow> = (0..50u32)
         .map(|i| {
@@ -218,7 +224,10 @@ fn an_outage_that_flapped_lists_its_gaps_and_counts_the_shoppers_who_could_not_b
     assert_eq!(s.outage, Some(("12:11:00".into(), "12:40:00".into())));
     assert_eq!(s.outage_gaps, vec![("12:21:00".to_string(), "12:30:00".to_string())]);
     let shoppers = s.shoppers.unwrap();
-    assert_eq!((shoppers.arrived, shoppers.completed, shoppers.gave_up), (500, 320, 180));
+    assert_eq!(
+        (shoppers.arrived, shoppers.completed, shoppers.gave_up),
+        (500, 320, 180)
+    );
     // The outage's windows, 12:11 to 12:40: 20 down minutes (9 lost of 10), 10 up.
     assert_eq!(shoppers.outage_lost_share, Some(180.0 / 300.0));
 }

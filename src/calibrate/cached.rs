@@ -137,7 +137,10 @@ fn matching(out: &Path, key: &Key) -> impl Iterator<Item = (PathBuf, Capacity)> 
     entries.filter_map(|e| {
         let file = e.ok()?.path().join(CAPACITY_JSON);
         let c: Capacity = serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
-        let sustained = c.calibrations.iter().any(|c| c.fault.is_none() && c.sustained_per_s.is_some());
+        let sustained = c
+            .calibrations
+            .iter()
+            .any(|c| c.fault.is_none() && c.sustained_per_s.is_some());
         (Key::of(&c) == *key && sustained).then_some((file, c))
     })
 }

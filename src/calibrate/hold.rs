@@ -30,7 +30,9 @@ pub const LOWEST: f64 = 0.70;
 
 /// The fractions of the knee held, in order.
 pub fn fractions() -> impl Iterator<Item = f64> {
-    (0..).map(|i| FIRST - STEP * f64::from(i)).take_while(|f| *f >= LOWEST - 1e-9)
+    (0..)
+        .map(|i| FIRST - STEP * f64::from(i))
+        .take_while(|f| *f >= LOWEST - 1e-9)
 }
 
 /// Real seconds the scenario's peak lasts: the span its load is within 5% of its highest value,
@@ -38,7 +40,9 @@ pub fn fractions() -> impl Iterator<Item = f64> {
 pub fn peak_real_secs(s: &Scenario) -> f64 {
     let (from, to) = (s.clock.start.secs(), s.clock.end.secs());
     let top = s.load.max_value();
-    let at_peak = (from..to).filter(|t| s.load.value_at(f64::from(*t)) >= 0.95 * top).count();
+    let at_peak = (from..to)
+        .filter(|t| s.load.value_at(f64::from(*t)) >= 0.95 * top)
+        .count();
     (at_peak as f64 / s.clock.speed).clamp(10.0, 300.0)
 }
 

@@ -194,7 +194,9 @@ async fn holds(data: &Data<'_>, scenario: &Scenario, knee: f64) -> Result<Vec<Ca
             store.close().await;
             h?
         });
-        let lost = h.shoppers_lost.map_or(String::new(), |l| format!(", {:.1}% of shoppers lost", l * 100.0));
+        let lost = h
+            .shoppers_lost
+            .map_or(String::new(), |l| format!(", {:.1}% of shoppers lost", l * 100.0));
         let verdict = match (h.held, h.why.is_empty()) {
             (true, true) => "held, no alert".to_string(),
             (true, false) => format!("held (not down; alerts: {})", h.why),

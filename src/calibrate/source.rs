@@ -80,7 +80,11 @@ pub async fn source_for(
 
 /// The holds of a calibration, for an error: "0.95 fired, 0.90 fired, …".
 fn holds_tried(c: &crate::results::Capacity) -> String {
-    let holds = c.calibrations.iter().find(|c| c.fault.is_none()).map_or(&[][..], |c| &c.holds[..]);
+    let holds = c
+        .calibrations
+        .iter()
+        .find(|c| c.fault.is_none())
+        .map_or(&[][..], |c| &c.holds[..]);
     holds
         .iter()
         .map(|h| format!("{:.2}: {}", h.fraction, if h.held { "held" } else { h.why.as_str() }))

@@ -168,7 +168,11 @@ pub fn write_file(dir: &Path, file: &EnsembleFile) -> Result<()> {
 /// "checkout-peak on sqlite, reporting-index: 10 runs" (", never rolled back" with
 /// `--no-rollback`).
 pub fn title(file: &EnsembleFile) -> String {
-    let kept = if file.still_down.is_some() { ", never rolled back" } else { "" };
+    let kept = if file.still_down.is_some() {
+        ", never rolled back"
+    } else {
+        ""
+    };
     format!(
         "{} on {}, {}{kept}: {} runs",
         file.scenario, file.backend, file.faults, file.n

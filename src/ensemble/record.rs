@@ -234,10 +234,8 @@ impl EnsembleFile {
             shoppers_lost: Spread::of(&shoppers.iter().map(|s| s.lost_share).collect::<Vec<_>>()),
             outage_shoppers_lost: Spread::of(&shoppers.iter().filter_map(|s| s.outage_lost_share).collect::<Vec<_>>()),
             still_down: about.rollback_removed.as_deref().map(|t| StillDown {
-                at: crate::scenario::ClockTime::from_secs(
-                    (crate::results::clock_secs(t) + STILL_DOWN_AFTER_S) as u32,
-                )
-                .to_string(),
+                at: crate::scenario::ClockTime::from_secs((crate::results::clock_secs(t) + STILL_DOWN_AFTER_S) as u32)
+                    .to_string(),
                 runs: Proportion::of(count(&|r| r.still_down == Some(true)), n),
             }),
             timing: Timing {
@@ -278,7 +276,11 @@ impl EnsembleFile {
             parts.push(format!("blocked by the migration {}", self.blocked));
         }
         if let Some(s) = &self.still_down {
-            parts.push(format!("without the rollback still down at {} {}", short_time(&s.at), s.runs));
+            parts.push(format!(
+                "without the rollback still down at {} {}",
+                short_time(&s.at),
+                s.runs
+            ));
         }
         parts.join("; ")
     }

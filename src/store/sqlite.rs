@@ -228,7 +228,11 @@ impl Store for SqliteStore {
             let code = s.lines().find(|l| !l.trim_start().starts_with("--")).unwrap_or("");
             code.trim_start().to_ascii_uppercase().starts_with("BEGIN")
         });
-        let turns = if opens_transaction { vec![sql.to_string()] } else { statements };
+        let turns = if opens_transaction {
+            vec![sql.to_string()]
+        } else {
+            statements
+        };
         for (i, statement) in turns.into_iter().enumerate() {
             let waiting = Waiting::new(&self.writers_waiting);
             let mut conn = match lock_timeout {

@@ -193,10 +193,7 @@ pub fn debrief(s: &Score, story: &Story, reference: &Reference, best: Option<&Sc
         best.map_or("—".into(), |b| b.wrong_diagnoses.len().to_string())
     );
     for (what, list) in [
-        (
-            "Diagnoses before the fault began (guesses, not timed)",
-            &s.guesses,
-        ),
+        ("Diagnoses before the fault began (guesses, not timed)", &s.guesses),
         ("Wrong diagnoses", &s.wrong_diagnoses),
         ("Actions with no effect", &s.wasted_actions),
     ] {

@@ -151,7 +151,9 @@ fn the_score_times_detection_mitigation_and_recovery_from_the_first_alert() {
     };
     let md = debrief(&s, story, &reference, None, "why it hurts");
     assert!(
-        md.contains("| time to detect (first alert, or the fault if none had fired → right diagnosis) | 8 min | 105 min | — |"),
+        md.contains(
+            "| time to detect (first alert, or the fault if none had fired → right diagnosis) | 8 min | 105 min | — |"
+        ),
         "{md}"
     );
     assert!(
@@ -187,6 +189,12 @@ fn a_diagnosis_before_the_fault_is_a_guess_and_never_a_negative_time() {
     assert_eq!(s.guesses, ["12:00:00 index-build"]);
     assert_eq!((s.diagnosed.as_deref(), s.detect_min), (Some("12:41:00"), Some(11.0)));
     let md = debrief(&s, story, &Reference::default(), None, "");
-    assert!(md.contains("none fired") && !md.contains("-30 min") && !md.contains("−30"), "{md}");
-    assert!(md.contains("before the fault began (guesses, not timed): 12:00:00 index-build"), "{md}");
+    assert!(
+        md.contains("none fired") && !md.contains("-30 min") && !md.contains("−30"),
+        "{md}"
+    );
+    assert!(
+        md.contains("before the fault began (guesses, not timed): 12:00:00 index-build"),
+        "{md}"
+    );
 }
