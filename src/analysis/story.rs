@@ -137,7 +137,7 @@ fn mitigation(events: &[EventRow]) -> Option<f64> {
         .map(|e| clock_secs(&e.clock))
 }
 
-fn clock(secs: f64) -> String {
+pub(crate) fn clock(secs: f64) -> String {
     crate::scenario::ClockTime::from_secs(secs.max(0.0).round() as u32).to_string()
 }
 

@@ -23,7 +23,7 @@ use crate::store::Store;
 
 /// The first hold, as a fraction of the knee: the knee itself is the edge of the SLO for 3 s.
 pub const FIRST: f64 = 0.95;
-/// Each hold that fired an alert is followed by one this much lower (of the knee).
+/// Each hold that went down is followed by one this much lower (of the knee).
 pub const STEP: f64 = 0.05;
 /// No hold below this: a machine that holds less is too busy to measure on.
 pub const LOWEST: f64 = 0.70;
@@ -96,7 +96,10 @@ pub fn judge(fraction: f64, rate_per_s: f64, real_secs: f64, s: &Scenario, rows:
     let down = story::smoothed_served(&checkout)
         .into_iter()
         .find(|(_, served)| *served < story::DOWN_BELOW);
-    let mut why: Vec<String> = down.iter().map(|(t, _)| format!("down at {}", clock(*t))).collect();
+    let mut why: Vec<String> = down
+        .iter()
+        .map(|(t, _)| format!("down at {}", story::clock(*t)))
+        .collect();
     let fired = AlertEvaluator::spans(&s.alerts, rows);
     why.extend(fired.iter().map(|a| format!("{} at {}", a.name, a.fired)));
     let (lost, done) = checkout
@@ -110,10 +113,6 @@ pub fn judge(fraction: f64, rate_per_s: f64, real_secs: f64, s: &Scenario, rows:
         why: why.join("; "),
         shoppers_lost: (done > 0).then(|| lost as f64 / done as f64),
     }
-}
-
-fn clock(secs: f64) -> String {
-    ClockTime::from_secs(secs as u32).to_string()
 }
 
 /// Real time a hold of `scenario` takes, for the progress line.
