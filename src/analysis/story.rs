@@ -137,6 +137,14 @@ fn mitigation(events: &[EventRow]) -> Option<f64> {
         .map(|e| clock_secs(&e.clock))
 }
 
+/// When the first fault was sent.
+fn change_sent(events: &[EventRow]) -> Option<f64> {
+    events
+        .iter()
+        .find(|e| e.kind == EventKind::FaultApplySent)
+        .map(|e| clock_secs(&e.clock))
+}
+
 pub(crate) fn clock(secs: f64) -> String {
     crate::scenario::ClockTime::from_secs(secs.max(0.0).round() as u32).to_string()
 }
@@ -200,7 +208,18 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
             })
         };
         checkpoints.extend(near("first_alert", &s.first_alert, first_alert));
-        checkpoints.extend(near("down", &s.down, down_at));
+        // Down *by* the postmortem's time ("it became clear" then), and after the change went in:
+        // an outage before it is not the change's doing.
+        checkpoints.extend(s.down.map(|m| {
+            let deadline = f64::from(m.at.secs()) + m.tolerance_s;
+            let changed = change_sent(events).unwrap_or(f64::NEG_INFINITY);
+            Checkpoint {
+                name: "down".into(),
+                postmortem: format!("by {} (+{}), after the change", short(f64::from(m.at.secs())), minutes(m.tolerance_s)),
+                run: down_at.map(clock),
+                met: down_at.is_some_and(|t| t >= changed && t <= deadline),
+            }
+        }));
         if let Some(share) = s.held {
             checkpoints.push(Checkpoint {
                 name: "held".into(),
@@ -323,6 +342,29 @@ mod tests {
         // The centre of the first 5-minute span down: a minute or two after the first bad minute.
         assert!(("12:18:00"..="12:23:00").contains(&down.as_str()), "{down}");
         assert!((o.down_minutes - 40.0).abs() <= 5.0, "{}", o.down_minutes);
+    }
+
+    #[test]
+    fn down_is_met_by_the_postmortems_time_and_only_after_the_change() {
+        // Down from about 12:06 (the story says by 12:20 + 5 min); the change went in at 12:05,
+        // or at 12:10 (after checkout was already down: not the change's doing).
+        let mut r = vec![1.0; 5];
+        r.extend(vec![0.2; 55]);
+        r.extend(vec![1.0; 30]);
+        let w = windows(&r);
+        let focus: Vec<&WindowRow> = w.iter().collect();
+        let down_met = |applied_min: u32| {
+            let mut events = rollback_at(60);
+            events.insert(0, EventRow {
+                kind: EventKind::FaultApplySent,
+                clock: clock(43_200.0 + 60.0 * f64::from(applied_min)),
+                ..events[0].clone()
+            });
+            let o = outcome(&focus, &events, &[], Some(&story()));
+            o.checkpoints.iter().find(|c| c.name == "down").unwrap().met
+        };
+        assert!(down_met(0), "down 15 min before the story's time, after the change");
+        assert!(!down_met(10), "down before the change");
     }
 
     #[test]

@@ -18,6 +18,8 @@ use super::{Request, Store, StoreError};
 
 const SCHEMA: &str = include_str!("../../schema/sqlite/schema.sql");
 const INDEXES: &str = include_str!("../../schema/sqlite/indexes.sql");
+/// SQLite virtual-machine steps between a report's looks at its deadline (a few microseconds).
+const REPORT_CHECK_OPS: i32 = 10_000;
 /// Rows generated per statement while seeding, so the progress bar moves.
 const SEED_CHUNK: i64 = 100_000;
 
@@ -179,17 +181,34 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn report(&self, since: i64, until: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "SELECT status, created_at / 3600 AS hour, COUNT(*), SUM(total_cents) FROM orders \
-             WHERE status IN ('paid', 'shipped', 'delivered') AND created_at >= ?1 AND created_at < ?2 \
-             GROUP BY status, hour",
-        )
-        .bind(since)
-        .bind(until)
-        .fetch_all(&self.readers)
-        .await?;
-        Ok(())
+    /// Runs on a task of its own, so the interrupt is always cleared: a report whose request
+    /// timed out is interrupted at its deadline, as a driver cancels a query when its caller's
+    /// context ends. Left to run, timed-out reports kept readers and cores busy for nobody, and
+    /// without the reporting indexes (each report then reads its rows from the table) they
+    /// starved checkout of CPU until the load fell (docs/mechanism.md).
+    async fn report(&self, since: i64, until: i64, deadline: tokio::time::Instant) -> Result<(), sqlx::Error> {
+        let readers = self.readers.clone();
+        tokio::spawn(async move {
+            let mut conn = tokio::time::timeout_at(deadline, readers.acquire())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)??;
+            let deadline = deadline.into_std();
+            let in_time = move || std::time::Instant::now() < deadline;
+            conn.lock_handle().await?.set_progress_handler(REPORT_CHECK_OPS, in_time);
+            let result = sqlx::query(
+                "SELECT status, created_at / 3600 AS hour, COUNT(*), SUM(total_cents) FROM orders \
+                 WHERE status IN ('paid', 'shipped', 'delivered') AND created_at >= ?1 AND created_at < ?2 \
+                 GROUP BY status, hour",
+            )
+            .bind(since)
+            .bind(until)
+            .fetch_all(&mut *conn)
+            .await;
+            conn.lock_handle().await?.remove_progress_handler();
+            result.map(drop)
+        })
+        .await
+        .unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("report task failed: {e}"))))
     }
 }
 
@@ -198,7 +217,7 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    async fn execute(&self, request: &Request, _deadline: tokio::time::Instant) -> Result<(), StoreError> {
+    async fn execute(&self, request: &Request, deadline: tokio::time::Instant) -> Result<(), StoreError> {
         let result = match request {
             Request::Browse {
                 product_id,
@@ -209,7 +228,7 @@ impl Store for SqliteStore {
                 items,
                 now_unix,
             } => self.checkout(*customer_id, items, *now_unix).await,
-            Request::Report { since_unix, until_unix } => self.report(*since_unix, *until_unix).await,
+            Request::Report { since_unix, until_unix } => self.report(*since_unix, *until_unix, deadline).await,
         };
         result.map_err(|e| self.classify(e))
     }
