@@ -546,3 +546,39 @@ async fn seed_orders(
     tx.commit().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::DataSize;
+    use tokio::time::Instant;
+
+    #[tokio::test]
+    async fn a_report_past_its_deadline_is_interrupted_and_its_reader_serves_the_next_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.db");
+        let history = History {
+            data: DataSize {
+                orders: 20_000,
+                customers: 500,
+                products: 50,
+                history_days: 10,
+            },
+            seed: 42,
+            end_unix: 1_717_848_000,
+        };
+        prepare_file(&file, &history, &ProgressBar::hidden()).await.unwrap();
+        let store = SqliteStore::open(&file, 1).await.unwrap(); // one reader: the same connection
+        // Every order in the history: far longer than 2 ms.
+        let late = store.report(0, i64::MAX, Instant::now() + Duration::from_millis(2)).await;
+        let code = late.as_ref().err().and_then(|e| e.as_database_error()).and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("9"), "not interrupted (SQLITE_INTERRUPT): {late:?}");
+        let in_time = Instant::now() + Duration::from_secs(60);
+        store.report(0, i64::MAX, in_time).await.unwrap();
+        let browse = Request::Browse {
+            product_id: 1,
+            customer_id: 1,
+        };
+        store.execute(&browse, in_time).await.unwrap();
+    }
+}
