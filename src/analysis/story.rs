@@ -185,14 +185,17 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
     let down_at_mitigation = down_at.is_some() && mitigated.is_some() && climbed_out_at.is_none();
     let mut checkpoints = Vec::new();
     if let Some(s) = story {
+        // The first alert and going down count only after the change went in: what came before
+        // it is not the change's doing.
+        let changed = change_sent(events).unwrap_or(f64::NEG_INFINITY);
         let near = |name: &str, m: &Option<Mark>, run: Option<f64>| {
             m.map(|m| {
                 let at = f64::from(m.at.secs());
                 Checkpoint {
                     name: name.into(),
-                    postmortem: format!("{} ± {}", short(at), minutes(m.tolerance_s)),
+                    postmortem: format!("{} ± {}, after the change", short(at), minutes(m.tolerance_s)),
                     run: run.map(clock),
-                    met: run.is_some_and(|t| (t - at).abs() <= m.tolerance_s),
+                    met: run.is_some_and(|t| t >= changed && (t - at).abs() <= m.tolerance_s),
                 }
             })
         };
@@ -208,11 +211,9 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
             })
         };
         checkpoints.extend(near("first_alert", &s.first_alert, first_alert));
-        // Down *by* the postmortem's time ("it became clear" then), and after the change went in:
-        // an outage before it is not the change's doing.
+        // Down *by* the postmortem's time: "it became clear" then.
         checkpoints.extend(s.down.map(|m| {
             let deadline = f64::from(m.at.secs()) + m.tolerance_s;
-            let changed = change_sent(events).unwrap_or(f64::NEG_INFINITY);
             Checkpoint {
                 name: "down".into(),
                 postmortem: format!("by {} (+{}), after the change", short(f64::from(m.at.secs())), minutes(m.tolerance_s)),
@@ -365,6 +366,24 @@ mod tests {
         };
         assert!(down_met(0), "down 15 min before the story's time, after the change");
         assert!(!down_met(10), "down before the change");
+    }
+
+    #[test]
+    fn an_alert_before_the_change_is_not_the_stories_first_alert() {
+        let w = windows(&[1.0; 90]);
+        let focus: Vec<&WindowRow> = w.iter().collect();
+        let mut events = rollback_at(60);
+        events.insert(0, EventRow {
+            kind: EventKind::FaultApplySent,
+            clock: clock(43_200.0 + 60.0 * 12.0),
+            ..events[0].clone()
+        });
+        let first_alert_met = |fired: &str| {
+            let o = outcome(&focus, &events, &[alert(fired, None)], Some(&story()));
+            o.checkpoints.iter().find(|c| c.name == "first_alert").unwrap().met
+        };
+        assert!(first_alert_met("12:14:00"));
+        assert!(!first_alert_met("12:11:00"), "fired before the change went in at 12:12");
     }
 
     #[test]
