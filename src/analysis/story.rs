@@ -301,6 +301,22 @@ mod tests {
         }]
     }
 
+    /// Success ratios by the minute: healthy, then down (0.2), then healthy again.
+    fn up_down_up(up: usize, down: usize, after: usize) -> Vec<f64> {
+        [vec![1.0; up], vec![0.2; down], vec![1.0; after]].concat()
+    }
+
+    /// The change sent at this minute after 12:00, rolled back at 13:00.
+    fn changed_at(minute: u32) -> Vec<EventRow> {
+        let mut events = rollback_at(60);
+        events.insert(0, EventRow {
+            kind: EventKind::FaultApplySent,
+            clock: clock(43_200.0 + 60.0 * f64::from(minute)),
+            ..events[0].clone()
+        });
+        events
+    }
+
     fn story() -> Story {
         let mark = |at: &str, tol_min: f64| {
             Some(Mark {
@@ -328,10 +344,7 @@ mod tests {
     #[test]
     fn an_outage_held_until_the_rollback_tells_the_whole_story() {
         // Healthy 12:00–12:19, down 12:20–12:59, rollback at 13:00, healthy after.
-        let mut r = vec![1.0; 20];
-        r.extend(vec![0.2; 40]);
-        r.extend(vec![1.0; 30]);
-        let w = windows(&r);
+        let w = windows(&up_down_up(20, 40, 30));
         let focus: Vec<&WindowRow> = w.iter().collect();
         let alerts = [alert("12:12:00", Some("13:08:00"))];
         let o = outcome(&focus, &rollback_at(60), &alerts, Some(&story()));
@@ -349,19 +362,10 @@ mod tests {
     fn down_is_met_by_the_postmortems_time_and_only_after_the_change() {
         // Down from about 12:06 (the story says by 12:20 + 5 min); the change went in at 12:05,
         // or at 12:10 (after checkout was already down: not the change's doing).
-        let mut r = vec![1.0; 5];
-        r.extend(vec![0.2; 55]);
-        r.extend(vec![1.0; 30]);
-        let w = windows(&r);
+        let w = windows(&up_down_up(5, 55, 30));
         let focus: Vec<&WindowRow> = w.iter().collect();
         let down_met = |applied_min: u32| {
-            let mut events = rollback_at(60);
-            events.insert(0, EventRow {
-                kind: EventKind::FaultApplySent,
-                clock: clock(43_200.0 + 60.0 * f64::from(applied_min)),
-                ..events[0].clone()
-            });
-            let o = outcome(&focus, &events, &[], Some(&story()));
+            let o = outcome(&focus, &changed_at(applied_min), &[], Some(&story()));
             o.checkpoints.iter().find(|c| c.name == "down").unwrap().met
         };
         assert!(down_met(0), "down 15 min before the story's time, after the change");
@@ -372,12 +376,7 @@ mod tests {
     fn an_alert_before_the_change_is_not_the_stories_first_alert() {
         let w = windows(&[1.0; 90]);
         let focus: Vec<&WindowRow> = w.iter().collect();
-        let mut events = rollback_at(60);
-        events.insert(0, EventRow {
-            kind: EventKind::FaultApplySent,
-            clock: clock(43_200.0 + 60.0 * 12.0),
-            ..events[0].clone()
-        });
+        let events = changed_at(12);
         let first_alert_met = |fired: &str| {
             let o = outcome(&focus, &events, &[alert(fired, None)], Some(&story()));
             o.checkpoints.iter().find(|c| c.name == "first_alert").unwrap().met
