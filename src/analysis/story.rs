@@ -216,7 +216,11 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
             let deadline = f64::from(m.at.secs()) + m.tolerance_s;
             Checkpoint {
                 name: "down".into(),
-                postmortem: format!("by {} (+{}), after the change", short(f64::from(m.at.secs())), minutes(m.tolerance_s)),
+                postmortem: format!(
+                    "by {} (+{}), after the change",
+                    short(f64::from(m.at.secs())),
+                    minutes(m.tolerance_s)
+                ),
                 run: down_at.map(clock),
                 met: down_at.is_some_and(|t| t >= changed && t <= deadline),
             }
@@ -309,11 +313,14 @@ mod tests {
     /// The change sent at this minute after 12:00, rolled back at 13:00.
     fn changed_at(minute: u32) -> Vec<EventRow> {
         let mut events = rollback_at(60);
-        events.insert(0, EventRow {
-            kind: EventKind::FaultApplySent,
-            clock: clock(43_200.0 + 60.0 * f64::from(minute)),
-            ..events[0].clone()
-        });
+        events.insert(
+            0,
+            EventRow {
+                kind: EventKind::FaultApplySent,
+                clock: clock(43_200.0 + 60.0 * f64::from(minute)),
+                ..events[0].clone()
+            },
+        );
         events
     }
 

@@ -194,7 +194,9 @@ impl SqliteStore {
                 .map_err(|_| sqlx::Error::PoolTimedOut)??;
             let deadline = deadline.into_std();
             let in_time = move || std::time::Instant::now() < deadline;
-            conn.lock_handle().await?.set_progress_handler(REPORT_CHECK_OPS, in_time);
+            conn.lock_handle()
+                .await?
+                .set_progress_handler(REPORT_CHECK_OPS, in_time);
             let result = sqlx::query(
                 "SELECT status, created_at / 3600 AS hour, COUNT(*), SUM(total_cents) FROM orders \
                  WHERE status IN ('paid', 'shipped', 'delivered') AND created_at >= ?1 AND created_at < ?2 \
@@ -570,9 +572,19 @@ mod tests {
         prepare_file(&file, &history, &ProgressBar::hidden()).await.unwrap();
         let store = SqliteStore::open(&file, 1).await.unwrap(); // one reader: the same connection
         // Every order in the history: far longer than 2 ms.
-        let late = store.report(0, i64::MAX, Instant::now() + Duration::from_millis(2)).await;
-        let code = late.as_ref().err().and_then(|e| e.as_database_error()).and_then(|e| e.code());
-        assert_eq!(code.as_deref(), Some("9"), "not interrupted (SQLITE_INTERRUPT): {late:?}");
+        let late = store
+            .report(0, i64::MAX, Instant::now() + Duration::from_millis(2))
+            .await;
+        let code = late
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code());
+        assert_eq!(
+            code.as_deref(),
+            Some("9"),
+            "not interrupted (SQLITE_INTERRUPT): {late:?}"
+        );
         let in_time = Instant::now() + Duration::from_secs(60);
         store.report(0, i64::MAX, in_time).await.unwrap();
         let browse = Request::Browse {
