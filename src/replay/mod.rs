@@ -243,8 +243,7 @@ impl<'a, S: Store> Running<'a, S> {
             store.clone(),
             recorder.clone(),
             RequestFactory::new(scenario),
-            limits.request_timeout,
-            limits.max_in_flight,
+            limits,
             retry,
         );
         let schedule = ArrivalSchedule::new(

@@ -115,8 +115,12 @@ pub struct DataSize {
 pub struct Limits {
     /// Connections in the traffic pool (on SQLite the read pool: writes go through one writer).
     pub pool_size: u32,
-    /// Real time after which a request is cancelled and counted as timed out.
+    /// Real time after which the shopper gives up: the attempt counts as timed out.
     pub request_timeout: Duration,
+    /// Real time after which the app gives up on a request it is working on (its own database
+    /// timeout). Apps rarely learn that a shopper left, so they work on for nobody until then.
+    /// Default: the request timeout (the app stops when the shopper does).
+    pub app_timeout: Duration,
     /// How long a request waits for a pool connection on a server database before it fails
     /// (the app's pool checkout timeout). Default: half the request timeout, so a request that
     /// gets a connection has time left to use it.

@@ -173,6 +173,7 @@ pub(super) struct RawData {
 struct RawLimits {
     pool_size: Option<Spanned<u32>>,
     request_timeout_ms: Option<Spanned<u64>>,
+    app_timeout_ms: Option<Spanned<u64>>,
     pool_wait_ms: Option<Spanned<u64>>,
     max_in_flight: Option<Spanned<usize>>,
 }
@@ -377,6 +378,12 @@ impl RawScenario {
         let limits = Limits {
             pool_size: ck.within(&l.pool_size, "limits.pool_size", 8, (1, 1000))?,
             request_timeout: Duration::from_millis(request_timeout_ms),
+            app_timeout: Duration::from_millis(ck.within(
+                &l.app_timeout_ms,
+                "limits.app_timeout_ms",
+                request_timeout_ms,
+                (request_timeout_ms, HOUR_MS),
+            )?),
             pool_wait: Duration::from_millis(ck.within(
                 &l.pool_wait_ms,
                 "limits.pool_wait_ms",

@@ -1,7 +1,9 @@
 //! The open-loop engine. Each arrival is sent at its intended time whatever earlier requests are
 //! doing, and its latency is measured from that intended time, so queueing in the client counts
-//! (no coordinated omission). Requests over the timeout are cancelled; arrivals beyond
-//! `max_in_flight` are dropped at once; failed checkouts are retried after a backoff.
+//! (no coordinated omission). A request over the shopper's timeout counts as timed out; the app
+//! works on it until its own timeout (`limits.app_timeout_ms`), since it never learns that the
+//! shopper left; arrivals beyond `max_in_flight` are dropped at once; failed checkouts are retried
+//! after a backoff.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -13,8 +15,8 @@ use tokio::time::Instant;
 
 use super::{Arrival, RequestFactory};
 use crate::metrics::{Outcome, Recorder};
-use crate::scenario::Op;
-use crate::store::Store;
+use crate::scenario::{Limits, Op};
+use crate::store::{Request, Store};
 
 /// How shoppers retry a checkout that failed, timed out or was dropped.
 #[derive(Debug, Clone, Copy)]
@@ -29,12 +31,18 @@ pub struct Engine<S> {
     store: Arc<S>,
     recorder: Arc<Recorder>,
     requests: RequestFactory,
+    /// The shopper's timeout: after it the attempt has failed, whatever the app goes on doing.
     timeout: Duration,
+    /// The app's own timeout: it stops working on a request then.
+    app_timeout: Duration,
     max_in_flight: usize,
     retry: RetryPolicy,
     stopping: AtomicBool,
     /// Users whose last attempt has not ended yet (in flight or waiting to retry).
     users: AtomicI64,
+    /// Requests the app still works on after their shoppers timed out: they hold their place in
+    /// the database's queues and count against `max_in_flight`.
+    orphans: AtomicI64,
 }
 
 impl<S: Store> Engine<S> {
@@ -42,19 +50,20 @@ impl<S: Store> Engine<S> {
         store: Arc<S>,
         recorder: Arc<Recorder>,
         requests: RequestFactory,
-        timeout: Duration,
-        max_in_flight: usize,
+        limits: &Limits,
         retry: RetryPolicy,
     ) -> Arc<Self> {
         Arc::new(Engine {
             store,
             recorder,
             requests,
-            timeout,
-            max_in_flight,
+            timeout: limits.request_timeout,
+            app_timeout: limits.app_timeout,
+            max_in_flight: limits.max_in_flight,
             retry,
             stopping: AtomicBool::new(false),
             users: AtomicI64::new(0),
+            orphans: AtomicI64::new(0),
         })
     }
 
@@ -106,7 +115,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// One user: an attempt, and for a checkout, retries after a backoff while it fails.
-    async fn user(&self, arrival: Arrival, first_intended: Instant) {
+    async fn user(self: &Arc<Self>, arrival: Arrival, first_intended: Instant) {
         let started = Instant::now();
         self.recorder
             .schedule_lag(started.saturating_duration_since(first_intended));
@@ -114,7 +123,7 @@ impl<S: Store> Engine<S> {
         // the real start when the pacer started this user early: never shorter than the request took.
         let first_intended = first_intended.min(started);
         let mut rng = SmallRng::seed_from_u64(arrival.seed);
-        let request = self.requests.build(arrival.op, arrival.offset, &mut rng);
+        let request = Arc::new(self.requests.build(arrival.op, arrival.offset, &mut rng));
         let attempts = if arrival.op == Op::Checkout {
             1 + self.retry.retries
         } else {
@@ -139,31 +148,40 @@ impl<S: Store> Engine<S> {
 
     /// One attempt; `None` when it was dropped at the door.
     async fn attempt(
-        &self,
+        self: &Arc<Self>,
         op: Op,
-        request: &crate::store::Request,
+        request: &Arc<Request>,
         intended: Instant,
         retry: bool,
     ) -> Option<Outcome> {
         if retry {
             self.recorder.retried(op); // a first attempt was recorded when it was due
         }
-        if self.recorder.total_in_flight() >= self.max_in_flight as i64 {
+        let in_flight = self.recorder.total_in_flight() + self.orphans.load(Ordering::Relaxed);
+        if in_flight >= self.max_in_flight as i64 {
             self.recorder.dropped(op);
             return None;
         }
         self.recorder.started(op);
-        let outcome = match tokio::time::timeout_at(
-            intended + self.timeout,
-            self.store.execute(request, intended + self.timeout),
-        )
-        .await
-        {
-            Ok(Ok(())) => Outcome::Ok,
-            Ok(Err(_)) => Outcome::Failed,
-            Err(_) => Outcome::TimedOut,
+        let app_deadline = intended + self.app_timeout;
+        let (this, request) = (Arc::clone(self), Arc::clone(request));
+        let mut work = Box::pin(async move {
+            tokio::time::timeout_at(app_deadline, this.store.execute(&request, app_deadline)).await
+        });
+        let outcome = match tokio::time::timeout_at(intended + self.timeout, &mut work).await {
+            Ok(Ok(Ok(()))) => Outcome::Ok,
+            Ok(Ok(Err(_))) => Outcome::Failed,
+            Ok(Err(_)) | Err(_) => Outcome::TimedOut,
         };
         self.recorder.finished(op, outcome, intended.elapsed());
+        if outcome == Outcome::TimedOut && self.app_timeout > self.timeout {
+            let this = Arc::clone(self);
+            this.orphans.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let _ = work.await;
+                this.orphans.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
         Some(outcome)
     }
 }
@@ -178,6 +196,8 @@ mod tests {
     struct SlowStore {
         service: Duration,
         lock: tokio::sync::Mutex<()>,
+        /// Requests it served to the end.
+        served: AtomicI64,
     }
 
     impl Store for SlowStore {
@@ -187,6 +207,7 @@ mod tests {
         async fn execute(&self, _: &Request, _: Instant) -> Result<(), StoreError> {
             let _held = self.lock.lock().await;
             tokio::time::sleep(self.service).await;
+            self.served.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
         async fn run_ddl(&self, _: &str, _: Option<Duration>, _: &(dyn Fn(Instant) + Sync)) -> Result<(), sqlx::Error> {
@@ -241,23 +262,35 @@ mod tests {
         max_in_flight: usize,
         retries: u32,
     ) -> (Arc<Engine<SlowStore>>, Arc<Recorder>) {
+        app_engine(service_ms, timeout_ms, timeout_ms, max_in_flight, retries)
+    }
+
+    /// An engine whose app works on a request until `app_timeout_ms`.
+    fn app_engine(
+        service_ms: u64,
+        timeout_ms: u64,
+        app_timeout_ms: u64,
+        max_in_flight: usize,
+        retries: u32,
+    ) -> (Arc<Engine<SlowStore>>, Arc<Recorder>) {
         let store = Arc::new(SlowStore {
             service: Duration::from_millis(service_ms),
             lock: Default::default(),
+            served: AtomicI64::new(0),
         });
         let recorder = Arc::new(Recorder::new(Duration::from_secs(3600)));
         let retry = RetryPolicy {
             retries,
             backoff: Duration::from_millis(100),
         };
-        let e = Engine::new(
-            store,
-            recorder.clone(),
-            factory(),
-            Duration::from_millis(timeout_ms),
+        let limits = Limits {
+            pool_size: 8,
+            request_timeout: Duration::from_millis(timeout_ms),
+            app_timeout: Duration::from_millis(timeout_ms.max(app_timeout_ms)),
+            pool_wait: Duration::from_millis(timeout_ms),
             max_in_flight,
-            retry,
-        );
+        };
+        let e = Engine::new(store, recorder.clone(), factory(), &limits, retry);
         (e, recorder)
     }
 
@@ -318,6 +351,41 @@ mod tests {
         assert_eq!(e.users.load(Ordering::Relaxed), 0);
         assert_eq!((w.offered, w.retries, w.timed_out), (9, 6, 9));
         assert_eq!((w.shoppers, w.completed, w.gave_up), (3, 0, 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_app_works_on_for_shoppers_who_timed_out_and_their_requests_hold_their_place() {
+        // Three at once and one at 60 ms, 100 ms each, shoppers' timeout 50 ms, at most 3 in
+        // flight. The app that stops with the shopper serves none; the app that works on (1 s)
+        // serves the three for nobody, and they keep the fourth out.
+        let mut schedule = arrivals(3, Duration::ZERO, Op::Browse);
+        schedule.push(Arrival {
+            offset: Duration::from_millis(60),
+            op: Op::Browse,
+            seed: 9,
+        });
+        for (app_timeout_ms, served, dropped) in [(50, 0, 0), (1000, 3, 1)] {
+            let (e, rec) = app_engine(100, 50, app_timeout_ms, 3, 0);
+            e.drive(schedule.clone().into_iter(), Instant::now()).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let w = &rec.take_window()[Op::Browse.index()];
+            assert_eq!((w.ok, w.dropped), (0, dropped), "app timeout {app_timeout_ms} ms");
+            assert_eq!(e.store.served.load(Ordering::Relaxed), served, "app timeout {app_timeout_ms} ms");
+            assert_eq!(e.orphans.load(Ordering::Relaxed), 0);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shopper_retries_after_the_timeout_while_the_app_works_on() {
+        // 1 s service, 100 ms timeout, the app works on for 5 s: the retry comes 50-150 ms after
+        // the timeout, not after the app gave up.
+        let (e, rec) = app_engine(1000, 100, 5000, 100, 1);
+        e.drive(arrivals(1, Duration::ZERO, Op::Checkout).into_iter(), Instant::now())
+            .await;
+        tokio::time::sleep(Duration::from_millis(260)).await;
+        let w = &rec.take_window()[Op::Checkout.index()];
+        assert_eq!((w.offered, w.retries), (2, 1), "retried by 260 ms");
+        assert!(w.timed_out >= 1);
     }
 
     #[tokio::test(start_paused = true)]
