@@ -117,9 +117,9 @@ pub struct Limits {
     pub pool_size: u32,
     /// Real time after which the shopper gives up: the attempt counts as timed out.
     pub request_timeout: Duration,
-    /// Real time after which the app gives up on a request it is working on (its own database
+    /// Real time after which the app gives up on a checkout it is working on (its own database
     /// timeout). Apps rarely learn that a shopper left, so they work on for nobody until then.
-    /// Default: the request timeout (the app stops when the shopper does).
+    /// Reads stop with the shopper. Default: the request timeout.
     pub app_timeout: Duration,
     /// How long a request waits for a pool connection on a server database before it fails
     /// (the app's pool checkout timeout). Default: half the request timeout, so a request that

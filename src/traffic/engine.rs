@@ -1,8 +1,8 @@
 //! The open-loop engine. Each arrival is sent at its intended time whatever earlier requests are
 //! doing, and its latency is measured from that intended time, so queueing in the client counts
 //! (no coordinated omission). A request over the shopper's timeout counts as timed out; the app
-//! works on it until its own timeout (`limits.app_timeout_ms`), since it never learns that the
-//! shopper left; arrivals beyond `max_in_flight` are dropped at once; failed checkouts are retried
+//! works on a checkout until its own timeout (`limits.app_timeout_ms`), since it never learns
+//! that the shopper left; arrivals beyond `max_in_flight` are dropped at once; failed checkouts are retried
 //! after a backoff.
 
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub struct Engine<S> {
     requests: RequestFactory,
     /// The shopper's timeout: after it the attempt has failed, whatever the app goes on doing.
     timeout: Duration,
-    /// The app's own timeout: it stops working on a request then.
+    /// The app's own timeout: it stops working on a checkout then.
     app_timeout: Duration,
     max_in_flight: usize,
     retry: RetryPolicy,
@@ -163,18 +163,26 @@ impl<S: Store> Engine<S> {
             return None;
         }
         self.recorder.started(op);
-        let app_deadline = intended + self.app_timeout;
+        // Reads stop with the shopper (their deadline reaches the database: SQLite interrupts a
+        // report). Left to run on, reports starved the readers after the rollback's drops.
+        let app_timeout = if op == Op::Checkout {
+            self.app_timeout
+        } else {
+            self.timeout
+        };
+        let app_deadline = intended + app_timeout;
         let (this, request) = (Arc::clone(self), Arc::clone(request));
-        let mut work = Box::pin(async move {
-            tokio::time::timeout_at(app_deadline, this.store.execute(&request, app_deadline)).await
-        });
+        let mut work =
+            Box::pin(
+                async move { tokio::time::timeout_at(app_deadline, this.store.execute(&request, app_deadline)).await },
+            );
         let outcome = match tokio::time::timeout_at(intended + self.timeout, &mut work).await {
             Ok(Ok(Ok(()))) => Outcome::Ok,
             Ok(Ok(Err(_))) => Outcome::Failed,
             Ok(Err(_)) | Err(_) => Outcome::TimedOut,
         };
         self.recorder.finished(op, outcome, intended.elapsed());
-        if outcome == Outcome::TimedOut && self.app_timeout > self.timeout {
+        if outcome == Outcome::TimedOut && app_timeout > self.timeout {
             let this = Arc::clone(self);
             this.orphans.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
@@ -358,19 +366,23 @@ mod tests {
         // Three at once and one at 60 ms, 100 ms each, shoppers' timeout 50 ms, at most 3 in
         // flight. The app that stops with the shopper serves none; the app that works on (1 s)
         // serves the three for nobody, and they keep the fourth out.
-        let mut schedule = arrivals(3, Duration::ZERO, Op::Browse);
+        let mut schedule = arrivals(3, Duration::ZERO, Op::Checkout);
         schedule.push(Arrival {
             offset: Duration::from_millis(60),
-            op: Op::Browse,
+            op: Op::Checkout,
             seed: 9,
         });
         for (app_timeout_ms, served, dropped) in [(50, 0, 0), (1000, 3, 1)] {
             let (e, rec) = app_engine(100, 50, app_timeout_ms, 3, 0);
             e.drive(schedule.clone().into_iter(), Instant::now()).await;
             tokio::time::sleep(Duration::from_secs(2)).await;
-            let w = &rec.take_window()[Op::Browse.index()];
+            let w = &rec.take_window()[Op::Checkout.index()];
             assert_eq!((w.ok, w.dropped), (0, dropped), "app timeout {app_timeout_ms} ms");
-            assert_eq!(e.store.served.load(Ordering::Relaxed), served, "app timeout {app_timeout_ms} ms");
+            assert_eq!(
+                e.store.served.load(Ordering::Relaxed),
+                served,
+                "app timeout {app_timeout_ms} ms"
+            );
             assert_eq!(e.orphans.load(Ordering::Relaxed), 0);
         }
     }
