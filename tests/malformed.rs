@@ -80,7 +80,7 @@ fn damaged() -> Vec<(&'static str, Vec<u8>)> {
         ("items_max 17", peak_with("items_max = 5", "items_max = 17")),
         ("items_max below items_min", peak_with("items_min = 1", "items_min = 9")),
         ("zipf_s 0", peak_with("zipf_s = 1.1", "zipf_s = 0")),
-        ("retries beyond bounds", peak_with("retries = 3", "retries = 100000")),
+        ("retries beyond bounds", peak_with("retries = 0", "retries = 100000")),
         ("backoff negative", peak_with("backoff_ms = 500", "backoff_ms = -1")),
         ("orders 0", peak_with("orders = 2_000_000", "orders = 0")),
         ("orders negative", peak_with("orders = 2_000_000", "orders = -3")),
@@ -98,6 +98,10 @@ fn damaged() -> Vec<(&'static str, Vec<u8>)> {
         (
             "request timeout 0",
             peak_with("request_timeout_ms = 500", "request_timeout_ms = 0"),
+        ),
+        (
+            "app timeout under the request timeout",
+            peak_with("app_timeout_ms = 30_000", "app_timeout_ms = 100"),
         ),
         ("window 0", peak_with("window_ms = 1000", "window_ms = 0")),
         (

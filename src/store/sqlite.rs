@@ -541,9 +541,11 @@ mod tests {
     use crate::scenario::DataSize;
     use tokio::time::Instant;
 
-    /// A history small enough to seed in a test.
-    fn small_history() -> History {
-        History {
+    /// A store with one reader on a history small enough to seed in a test.
+    async fn small_store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.db");
+        let history = History {
             data: DataSize {
                 orders: 20_000,
                 customers: 500,
@@ -552,17 +554,14 @@ mod tests {
             },
             seed: 42,
             end_unix: 1_717_848_000,
-        }
+        };
+        prepare_file(&file, &history, &ProgressBar::hidden()).await.unwrap();
+        (dir, SqliteStore::open(&file, 1).await.unwrap())
     }
 
     #[tokio::test]
     async fn a_checkout_batch_pays_its_order_and_a_failed_one_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("t.db");
-        prepare_file(&file, &small_history(), &ProgressBar::hidden())
-            .await
-            .unwrap();
-        let store = SqliteStore::open(&file, 1).await.unwrap();
+        let (_dir, store) = small_store().await;
         let checkout = |customer_id, products: &[i64]| Request::Checkout {
             customer_id,
             items: products
@@ -594,12 +593,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_report_past_its_deadline_is_interrupted_and_its_reader_serves_the_next_request() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("t.db");
-        prepare_file(&file, &small_history(), &ProgressBar::hidden())
-            .await
-            .unwrap();
-        let store = SqliteStore::open(&file, 1).await.unwrap(); // one reader: the same connection
+        let (_dir, store) = small_store().await; // one reader: the same connection
         // Every order in the history: far longer than 2 ms.
         let late = store
             .report(0, i64::MAX, Instant::now() + Duration::from_millis(2))
