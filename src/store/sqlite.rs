@@ -30,8 +30,8 @@ pub struct SqliteStore {
     readers: SqlitePool,
     busy_errors: AtomicU64,
     writers_waiting: AtomicI64,
-    /// Write transactions dropped before they finished (their request timed out mid-way): the
-    /// writer's work on them was wasted.
+    /// Checkouts whose request was dropped while their batch ran (the shopper and the app had
+    /// both given up): the writer finished them for nobody.
     writes_abandoned: AtomicU64,
 }
 

@@ -2,8 +2,8 @@
 //! doing, and its latency is measured from that intended time, so queueing in the client counts
 //! (no coordinated omission). A request over the shopper's timeout counts as timed out; the app
 //! works on a checkout until its own timeout (`limits.app_timeout_ms`), since it never learns
-//! that the shopper left; arrivals beyond `max_in_flight` are dropped at once; failed checkouts are retried
-//! after a backoff.
+//! that the shopper left; arrivals beyond `max_in_flight` are dropped at once; failed checkouts
+//! are retried after a backoff.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
