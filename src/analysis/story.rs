@@ -394,10 +394,7 @@ mod tests {
 
     #[test]
     fn an_outage_that_climbs_out_before_the_rollback_misses_held() {
-        let mut r = vec![1.0; 20];
-        r.extend(vec![0.2; 15]);
-        r.extend(vec![1.0; 55]);
-        let w = windows(&r);
+        let w = windows(&up_down_up(20, 15, 55));
         let focus: Vec<&WindowRow> = w.iter().collect();
         let o = outcome(
             &focus,
@@ -420,10 +417,7 @@ mod tests {
     fn an_outage_that_climbs_out_just_before_the_rollback_is_not_held_however_long_it_was_down() {
         // Down 12:20–12:49, back at 12:50, rollback at 13:00: down in more than the story's
         // share (0.7 here) of the minutes to the rollback, but out before it.
-        let mut r = vec![1.0; 20];
-        r.extend(vec![0.2; 30]);
-        r.extend(vec![1.0; 40]);
-        let w = windows(&r);
+        let w = windows(&up_down_up(20, 30, 40));
         let focus: Vec<&WindowRow> = w.iter().collect();
         let lenient = Story {
             held: Some(0.7),
