@@ -10,6 +10,10 @@
 //! on SQLite (2 cores) p99 alerts fired in holds at every fraction from 0.95 down to 0.70 of
 //! the knee, at 0.70 and 0.80 with no shopper lost, so "no alert" held nowhere
 //! (docs/measurements/2026-12-06-report-interrupt.md).
+//!
+//! With a fault, the same holds run with it in place, from a step under the sustained fraction
+//! down: the first that holds is what the peak sustains with the change, so its cost is in the
+//! units a peak is a fraction of.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,11 +34,26 @@ pub const STEP: f64 = 0.05;
 /// No hold below this: a machine that holds less is too busy to measure on.
 pub const LOWEST: f64 = 0.70;
 
+/// No hold with a fault in place below this (of the knee without it): a change that takes
+/// more than two thirds of the capacity needs no finer figure.
+pub const LOWEST_WITH_FAULT: f64 = 0.30;
+
 /// The fractions of the knee held, in order.
 pub fn fractions() -> impl Iterator<Item = f64> {
+    steps_down(FIRST, LOWEST)
+}
+
+/// The fractions of the knee held with a fault in place, in order: one [`STEP`] under the
+/// sustained fraction without it, down. A hold with the fault at the rate held without it
+/// would only say what the change costs is not negative.
+pub fn fractions_with_fault(sustained_without: f64) -> impl Iterator<Item = f64> {
+    steps_down(sustained_without - STEP, LOWEST_WITH_FAULT)
+}
+
+fn steps_down(first: f64, lowest: f64) -> impl Iterator<Item = f64> {
     (0..)
-        .map(|i| FIRST - STEP * f64::from(i))
-        .take_while(|f| *f >= LOWEST - 1e-9)
+        .map(move |i| first - STEP * f64::from(i))
+        .take_while(move |f| *f >= lowest - 1e-9)
 }
 
 /// Real seconds the scenario's peak lasts: the span its load is within 5% of its highest value,
@@ -132,6 +151,14 @@ mod tests {
         let f: Vec<f64> = fractions().collect();
         assert_eq!(f.len(), 6);
         assert!((f[0] - 0.95).abs() < 1e-9 && (f[5] - 0.70).abs() < 1e-9, "{f:?}");
+    }
+
+    #[test]
+    fn holds_with_a_fault_start_a_step_under_the_sustained_fraction_and_go_lower() {
+        let f: Vec<f64> = fractions_with_fault(0.85).collect();
+        assert!((f[0] - 0.80).abs() < 1e-9, "{f:?}");
+        assert!((f.last().unwrap() - LOWEST_WITH_FAULT).abs() < 1e-9, "{f:?}");
+        assert_eq!(f.len(), 11);
     }
 
     #[test]

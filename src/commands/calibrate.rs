@@ -36,8 +36,9 @@ pub async fn calibrate(args: CalibrateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The holds of a calibration without a fault, and the sustained capacity they found.
-fn holds(cal: &crate::results::Calibration) -> String {
+/// The holds of a calibration, and the sustained capacity they found: without a fault the one
+/// runs take, with one the change's cost in the same units.
+fn holds(cal: &crate::results::Calibration, sustained_without: Option<f64>) -> String {
     let Some(last) = cal.holds.last() else {
         return String::new();
     };
@@ -46,17 +47,30 @@ fn holds(cal: &crate::results::Calibration) -> String {
         .iter()
         .map(|h| format!("{:.2} {}", h.fraction, if h.held { "held" } else { "went down" }))
         .collect();
-    match cal.sustained_per_s {
-        Some(per_s) => format!(
-            "  sustained for the peak ({:.0} s with its retries, never down): {per_s:.0} arrivals/s, {:.2} of the \
-             knee (holds: {}); runs take this as the capacity\n",
+    let of_knee = |per_s: f64| per_s / cal.knee_per_s.max(1e-9);
+    match (cal.sustained_per_s, &cal.fault, sustained_without) {
+        (Some(per_s), None, _) => format!(
+            "  sustained for the peak ({:.0} s, never down): {per_s:.0} arrivals/s, {:.2} of the knee (holds: {}); \
+             runs take this as the capacity\n",
             last.real_secs,
-            per_s / cal.knee_per_s.max(1e-9),
+            of_knee(per_s),
             tried.join(", ")
         ),
-        None => format!(
+        (Some(per_s), Some(name), Some(without)) => format!(
+            "  sustained with {name} in place: {per_s:.0} arrivals/s (holds, of the knee without it: {}): \
+             {:.2} of the sustained capacity without it, so it costs c = {:.2} of what the peak sustains\n",
+            tried.join(", "),
+            per_s / without,
+            1.0 - per_s / without
+        ),
+        (None, None, _) => format!(
             "  no rate down to {:.2} of the knee held for the peak ({}): the machine is too busy or noisy to \
              measure on; runs will not take this calibration\n",
+            last.fraction,
+            tried.join(", ")
+        ),
+        (_, Some(name), _) => format!(
+            "  with {name} in place no rate down to {:.2} of the knee without it held for the peak ({})\n",
             last.fraction,
             tried.join(", ")
         ),
@@ -70,6 +84,7 @@ fn summary(c: &Capacity) -> String {
         c.scenario, c.backend, c.slo_p99_ms, c.slo_success
     );
     let base = c.calibrations.first().map_or(0.0, |b| b.knee_per_s);
+    let sustained_without = c.calibrations.first().and_then(|b| b.sustained_per_s);
     for cal in &c.calibrations {
         let name = cal.fault.as_deref().unwrap_or("no fault");
         let knees: Vec<String> = cal.knees.iter().map(|k| format!("{k:.0}")).collect();
@@ -88,7 +103,7 @@ fn summary(c: &Capacity) -> String {
         if let Some(warning) = calibrate::spread_warning(&cal.knees) {
             out += &format!("    {warning}\n");
         }
-        out += &holds(cal);
+        out += &holds(cal, sustained_without);
     }
     if let [none, with, ..] = &c.calibrations[..]
         && !none.closed_loop_per_s.is_empty()
@@ -119,4 +134,49 @@ fn summary(c: &Capacity) -> String {
         None => out += "  runs of this workload on this database take it from now on (or: run SCENARIO --capacity N)\n",
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Calibration, CapacityHold};
+
+    fn calibration(fault: Option<&str>, knee: f64, holds: &[(f64, bool)]) -> Calibration {
+        let holds: Vec<CapacityHold> = holds
+            .iter()
+            .map(|&(fraction, held)| CapacityHold {
+                fraction,
+                rate_per_s: 4000.0 * fraction,
+                real_secs: 150.0,
+                held,
+                why: String::new(),
+                shoppers_lost: None,
+            })
+            .collect();
+        Calibration {
+            fault: fault.map(String::from),
+            knee_per_s: knee,
+            spread: 1.0,
+            knees: vec![knee],
+            steps: vec![],
+            closed_loop_per_s: vec![],
+            sustained_per_s: holds.iter().find(|h| h.held).map(|h| h.rate_per_s),
+            holds,
+        }
+    }
+
+    #[test]
+    fn the_change_costs_what_the_peak_sustains_with_it_against_without() {
+        let without = calibration(None, 4000.0, &[(0.95, false), (0.85, true)]);
+        let with = calibration(Some("idx"), 3000.0, &[(0.80, false), (0.60, true)]);
+        let text = holds(&with, without.sustained_per_s);
+        assert!(text.contains("sustained with idx in place: 2400 arrivals/s"), "{text}");
+        assert!(
+            text.contains("0.71 of the sustained capacity without it, so it costs c = 0.29"),
+            "{text}"
+        );
+        assert!(holds(&without, None).contains("runs take this as the capacity"));
+        let never = calibration(Some("idx"), 3000.0, &[(0.30, false)]);
+        assert!(holds(&never, without.sustained_per_s).contains("no rate down to 0.30"));
+    }
 }
