@@ -1,5 +1,5 @@
-//! `calibrate` on SQLite: the step search with and without the fault, capacity.json, the chart,
-//! and the fault rolled back afterwards.
+//! `calibrate` on SQLite: the step search with and without the fault, the holds without and
+//! with it, capacity.json, the chart, and the fault rolled back afterwards.
 
 use std::path::Path;
 
@@ -86,6 +86,13 @@ async fn calibrate_finds_a_knee_with_and_without_the_fault_and_rolls_the_fault_b
             cal.steps.iter().any(|s| !s.passed && s.offered_per_s > cal.knee_per_s),
             "{cal:#?}"
         );
+    }
+    // The holds went on with the fault in place, from a step under the fraction held without it.
+    let held_without = c.calibrations[0].holds.iter().find(|h| h.held).map(|h| h.fraction);
+    if let Some(without) = held_without {
+        let with = &c.calibrations[1].holds;
+        assert!(!with.is_empty() && with[0].fraction < without, "{with:#?}");
+        assert!(with.windows(2).all(|w| !w[0].held && w[1].fraction < w[0].fraction), "{with:#?}");
     }
     assert!(dir.join("capacity.png").is_file() && dir.join("capacity.svg").is_file());
     // The fault was rolled back: the index it builds is gone.

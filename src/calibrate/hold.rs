@@ -51,8 +51,9 @@ pub fn fractions_with_fault(sustained_without: f64) -> impl Iterator<Item = f64>
 }
 
 fn steps_down(first: f64, lowest: f64) -> impl Iterator<Item = f64> {
+    // Rounded to the hundredth, so capacity.json says 0.8, not 0.7999999999999999.
     (0..)
-        .map(move |i| first - STEP * f64::from(i))
+        .map(move |i| ((first - STEP * f64::from(i)) * 100.0).round() / 100.0)
         .take_while(move |f| *f >= lowest - 1e-9)
 }
 
