@@ -178,8 +178,8 @@ async fn measure(args: &CalibrationPlan, fault: Option<Fault>, (start, copy): (&
     let knee = super::median_and_spread(&configs[0].knees).0;
     configs[0].holds = holds(&data, scenario, knee, None, hold::fractions()).await?;
     // The change's cost in the units a peak is a fraction of: what the peak sustains with it in
-    // place. A knee with it is a 3 s latency edge, which the change moves further than the rate
-    // it sustains (knees said 0.34 of the capacity, runs with it served ≥ 0.83).
+    // place. A knee with it is a 3 s latency edge, which the change moves less than the rate it
+    // sustains (SQLite, 2026-12-06: knees said 0.19 of the capacity, holds 0.41).
     let sustained = configs[0].holds.iter().find(|h| h.held).map(|h| h.fraction);
     if let (Some(without), [_, with]) = (sustained, &mut configs[..]) {
         with.holds = holds(
