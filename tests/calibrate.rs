@@ -92,7 +92,10 @@ async fn calibrate_finds_a_knee_with_and_without_the_fault_and_rolls_the_fault_b
     if let Some(without) = held_without {
         let with = &c.calibrations[1].holds;
         assert!(!with.is_empty() && with[0].fraction < without, "{with:#?}");
-        assert!(with.windows(2).all(|w| !w[0].held && w[1].fraction < w[0].fraction), "{with:#?}");
+        assert!(
+            with.windows(2).all(|w| !w[0].held && w[1].fraction < w[0].fraction),
+            "{with:#?}"
+        );
     }
     assert!(dir.join("capacity.png").is_file() && dir.join("capacity.svg").is_file());
     // The fault was rolled back: the index it builds is gone.
