@@ -47,13 +47,12 @@ fn holds(cal: &crate::results::Calibration, sustained_without: Option<f64>) -> S
         .iter()
         .map(|h| format!("{:.2} {}", h.fraction, if h.held { "held" } else { "went down" }))
         .collect();
-    let of_knee = |per_s: f64| per_s / cal.knee_per_s.max(1e-9);
     match (cal.sustained_per_s, &cal.fault, sustained_without) {
         (Some(per_s), None, _) => format!(
             "  sustained for the peak ({:.0} s, never down): {per_s:.0} arrivals/s, {:.2} of the knee (holds: {}); \
              runs take this as the capacity\n",
             last.real_secs,
-            of_knee(per_s),
+            per_s / cal.knee_per_s.max(1e-9),
             tried.join(", ")
         ),
         (Some(per_s), Some(name), Some(without)) => format!(
