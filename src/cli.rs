@@ -53,12 +53,14 @@ pub enum Command {
     /// arrivals. The rate doubles until a step fails twice in a row (a stall of the shared host can
     /// fail a step, never pass one), then is bisected to 5%. The knee is the
     /// median of --repeat searches, with their spread. Then fractions of the knee are held for
-    /// the scenario's peak, from 0.95 down, until checkout never goes down: the sustained
+    /// the scenario's peak, from 0.85 down by a tenth at a time until checkout never goes down,
+    /// then once halfway back up: the highest that held is the sustained
     /// capacity runs take. With --fault the searches alternate without and with the fault in
     /// place, so drift of the host cancels in their ratio, and the holds go on with the fault
-    /// in place, from a step under the sustained fraction down: the change's cost in the units
-    /// a peak is a fraction of. Writes capacity.json and capacity.png/.svg (p50 and p99 against
-    /// the offered rate).
+    /// sent as each reaches its rate, as a scenario sends it at the peak, from a step under the
+    /// sustained fraction down, until checkout climbs out after it: the change's cost in the
+    /// units a peak is a fraction of. Writes capacity.json and capacity.png/.svg (p50 and p99
+    /// against the offered rate).
     Calibrate(CalibrateArgs),
     /// The headroom: the largest load scale at which the scenario's peak still passes its alert
     /// rules, without its faults and with them, found by bisection over compressed replays.

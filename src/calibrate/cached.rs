@@ -245,9 +245,11 @@ pub fn workload_fingerprint(scenario: &crate::scenario::Scenario, slo: &super::S
     // checkout as one batch), so no run takes a capacity measured with other statements.
     const REQUESTS_SQL: u32 = 4;
     // The hold that gives the sustained capacity runs at the scenario's speed and window, with
-    // its alert rules, for its peak's length.
+    // its alert rules, for its peak's length; bumped when the holds' search changes (2: down by
+    // a ratio from 0.85, then once halfway back), so no run takes a capacity found another way.
+    const HOLD_SEARCH: u32 = 2;
     let shape = format!(
-        "{:?} {:?} {:?} {slo:?} sql {REQUESTS_SQL} hold {} {:?} {:?} {}",
+        "{:?} {:?} {:?} {slo:?} sql {REQUESTS_SQL} hold {HOLD_SEARCH} {} {:?} {:?} {}",
         scenario.mix,
         scenario.checkout,
         scenario.limits,

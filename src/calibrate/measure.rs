@@ -176,65 +176,60 @@ async fn measure(args: &CalibrationPlan, fault: Option<Fault>, (start, copy): (&
         }
     }
     let knee = super::median_and_spread(&configs[0].knees).0;
-    configs[0].holds = holds(&data, scenario, knee, None, hold::fractions()).await?;
-    // The change's cost in the units a peak is a fraction of: what the peak sustains with it in
-    // place. A knee with it is a 3 s latency edge, which the change moves less than the rate it
-    // sustains (SQLite, 2026-12-06: knees said 0.19 of the capacity, holds 0.41).
-    let sustained = configs[0].holds.iter().find(|h| h.held).map(|h| h.fraction);
+    configs[0].holds = holds(&data, scenario, knee, None, (hold::FIRST, hold::LOWEST)).await?;
+    // The change's cost in the units a peak is a fraction of: the rate the peak climbs out from
+    // after the change goes in at it. A knee with it is a 3 s latency edge, which the change moves
+    // less than the rate it sustains (SQLite, 2026-12-06: knees said 0.19 of the capacity).
+    let sustained = hold::sustained(&configs[0].holds).map(|h| h.fraction);
     if let (Some(without), [_, with]) = (sustained, &mut configs[..]) {
-        with.holds = holds(
-            &data,
-            scenario,
-            knee,
-            with.fault.as_ref(),
-            hold::fractions_with_fault(without),
-        )
-        .await?;
+        let from = (hold::first_with_fault(without), hold::LOWEST_WITH_FAULT);
+        with.holds = holds(&data, scenario, knee, with.fault.as_ref(), from).await?;
     }
     let host = before.zip(host::now()).map(|(a, b)| host::between(&a, &b, key.cores));
     Ok(record(scenario, key, data, slo, configs, host))
 }
 
-/// The holds of `fractions` of the knee, each on fresh data with `fault` in place if there is
-/// one, down until one holds.
+/// The holds of fractions of the knee from `first` down, not under `lowest`, as
+/// [`hold::next_fraction`] picks them, each on fresh data, `fault` sent as the rate is reached
+/// if there is one (then a hold holds when checkout climbs out).
 async fn holds(
     data: &Data<'_>,
     scenario: &Scenario,
     knee: f64,
     fault: Option<&Fault>,
-    fractions: impl Iterator<Item = f64>,
+    (first, lowest): (f64, f64),
 ) -> Result<Vec<CapacityHold>> {
     let mut holds = Vec::new();
-    let with = fault.map_or(String::new(), |f| format!(" with {} in place", f.name));
+    let with = fault.map_or(String::new(), |f| {
+        format!(" with {} sent as the rate is reached", f.name)
+    });
     let retries = match scenario.checkout.retries {
         0 => "no retries".to_string(),
         n => format!("{n} retries"),
     };
-    for fraction in fractions {
+    while let Some(fraction) = hold::next_fraction(first, lowest, &holds) {
         progress::line(&format!(
             "hold{with}: {:.0}/s ({fraction:.2} of the knee {knee:.0}/s) for the peak, {:.0} s, {retries}",
             knee * fraction,
             hold::duration(scenario).as_secs_f64()
         ));
         let h = with_store!(open_fresh(data, scenario).await?, store => {
-            let h = with_fault(&store, fault, || hold::hold(&store, scenario, knee, fraction)).await;
+            let h = hold::hold(&store, scenario, (knee, fraction), fault).await;
             store.close().await;
             h?
         });
         let lost = h
             .shoppers_lost
             .map_or(String::new(), |l| format!(", {:.1}% of shoppers lost", l * 100.0));
-        let verdict = match (h.held, h.why.is_empty()) {
-            (true, true) => "held, no alert".to_string(),
-            (true, false) => format!("held (not down; alerts: {})", h.why),
-            (false, _) => format!("went down: {}", h.why),
+        let verdict = match (h.held, h.why.is_empty(), fault.is_some()) {
+            (true, true, _) => "held, no alert".to_string(),
+            (true, false, false) => format!("held (not down; alerts: {})", h.why),
+            (true, false, true) => format!("climbed out (up over its last third; {})", h.why),
+            (false, _, false) => format!("went down: {}", h.why),
+            (false, _, true) => format!("stayed down: {}", h.why),
         };
         progress::line(&format!("hold{with}: {:.0}/s: {verdict}{lost}", h.rate_per_s));
-        let held = h.held;
         holds.push(h);
-        if held {
-            break;
-        }
     }
     Ok(holds)
 }
@@ -377,7 +372,7 @@ fn record(
                     knees: c.knees,
                     steps: c.steps,
                     closed_loop_per_s: c.closed_loop,
-                    sustained_per_s: c.holds.iter().find(|h| h.held).map(|h| h.rate_per_s),
+                    sustained_per_s: hold::sustained(&c.holds).map(|h| h.rate_per_s),
                     holds: c.holds,
                 }
             })

@@ -4,8 +4,8 @@
 //! it and the first that did not. Each step is a short replay at a flat rate — the real engine,
 //! store and recorder — with a warm-up window, then a measured one. The search is repeated, and
 //! the knee is the median of the searches, with their spread. Then the knee's fractions are
-//! held for the scenario's peak ([`hold`]): the first that holds is the sustained capacity runs
-//! take.
+//! held for the scenario's peak ([`hold`]): the highest that holds is the sustained capacity
+//! runs take.
 
 pub mod cached;
 pub mod headroom;

@@ -78,7 +78,7 @@ pub async fn source_for(
     })
 }
 
-/// The holds of a calibration, for an error: "0.95 fired, 0.90 fired, …".
+/// The holds of a calibration, for an error: "0.85: down at 12:24:00; 0.77: …".
 fn holds_tried(c: &crate::results::Capacity) -> String {
     let holds = c
         .calibrations

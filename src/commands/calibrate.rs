@@ -45,7 +45,15 @@ fn holds(cal: &crate::results::Calibration, sustained_without: Option<f64>) -> S
     let tried: Vec<String> = cal
         .holds
         .iter()
-        .map(|h| format!("{:.2} {}", h.fraction, if h.held { "held" } else { "went down" }))
+        .map(|h| {
+            let verdict = match (h.held, cal.fault.is_some()) {
+                (true, false) => "held",
+                (false, false) => "went down",
+                (true, true) => "climbed out",
+                (false, true) => "stayed down",
+            };
+            format!("{:.2} {verdict}", h.fraction)
+        })
         .collect();
     match (cal.sustained_per_s, &cal.fault, sustained_without) {
         (Some(per_s), None, _) => format!(
@@ -56,8 +64,9 @@ fn holds(cal: &crate::results::Calibration, sustained_without: Option<f64>) -> S
             tried.join(", ")
         ),
         (Some(per_s), Some(name), Some(without)) => format!(
-            "  sustained with {name} in place: {per_s:.0} arrivals/s (holds, of the knee without it: {}): \
-             {:.2} of the sustained capacity without it, so it costs c = {:.2} of what the peak sustains\n",
+            "  sustained with {name} sent at the peak (checkout climbed out after it): {per_s:.0} arrivals/s \
+             (holds, of the knee without it: {}): {:.2} of the sustained capacity without it, so it costs \
+             c = {:.2} of what the peak sustains\n",
             tried.join(", "),
             per_s / without,
             1.0 - per_s / without
@@ -69,7 +78,8 @@ fn holds(cal: &crate::results::Calibration, sustained_without: Option<f64>) -> S
             tried.join(", ")
         ),
         (_, Some(name), _) => format!(
-            "  with {name} in place no rate down to {:.2} of the knee without it held for the peak ({})\n",
+            "  with {name} sent at the peak checkout climbed out at no rate down to {:.2} of the knee without \
+             it ({})\n",
             last.fraction,
             tried.join(", ")
         ),
@@ -159,7 +169,7 @@ mod tests {
             knees: vec![knee],
             steps: vec![],
             closed_loop_per_s: vec![],
-            sustained_per_s: holds.iter().find(|h| h.held).map(|h| h.rate_per_s),
+            sustained_per_s: crate::calibrate::hold::sustained(&holds).map(|h| h.rate_per_s),
             holds,
         }
     }
@@ -169,13 +179,16 @@ mod tests {
         let without = calibration(None, 4000.0, &[(0.95, false), (0.85, true)]);
         let with = calibration(Some("idx"), 3000.0, &[(0.80, false), (0.60, true)]);
         let text = holds(&with, without.sustained_per_s);
-        assert!(text.contains("sustained with idx in place: 2400 arrivals/s"), "{text}");
+        assert!(
+            text.contains("sustained with idx sent at the peak (checkout climbed out after it): 2400 arrivals/s"),
+            "{text}"
+        );
         assert!(
             text.contains("0.71 of the sustained capacity without it, so it costs c = 0.29"),
             "{text}"
         );
         assert!(holds(&without, None).contains("runs take this as the capacity"));
         let never = calibration(Some("idx"), 3000.0, &[(0.30, false)]);
-        assert!(holds(&never, without.sustained_per_s).contains("no rate down to 0.30"));
+        assert!(holds(&never, without.sustained_per_s).contains("climbed out at no rate down to 0.30"));
     }
 }
