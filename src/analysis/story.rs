@@ -21,6 +21,9 @@ use crate::scenario::{Mark, Story};
 pub const DOWN_BELOW: f64 = 0.5;
 /// The smoothing: 5 incident minutes, centred.
 pub const SMOOTH_SECS: f64 = 300.0;
+/// The share of the minutes from going down to the mitigation a run must be down to have held,
+/// when its story names none.
+pub const HELD_SHARE: f64 = 0.9;
 /// An outage that ended at least this long (incident seconds) before the mitigation climbed out.
 const CLIMB_OUT_SECS: f64 = 300.0;
 
@@ -156,7 +159,7 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
     let down = |r: f64| r < DOWN_BELOW;
     let down_at = series.iter().find(|(_, r)| down(*r)).map(|(t, _)| *t);
     let mitigated = mitigation(events);
-    let held_needed = story.and_then(|s| s.held).unwrap_or(0.9);
+    let held_needed = story.and_then(|s| s.held).unwrap_or(HELD_SHARE);
     let held_share = match (down_at, mitigated) {
         (Some(d), Some(m)) if m > d => {
             let span: Vec<_> = series.iter().filter(|(t, _)| *t >= d && *t < m).collect();

@@ -224,7 +224,7 @@ async fn holds(
         let verdict = match (h.held, h.why.is_empty(), fault.is_some()) {
             (true, true, _) => "held, no alert".to_string(),
             (true, false, false) => format!("held (not down; alerts: {})", h.why),
-            (true, false, true) => format!("climbed out (up over its last third; {})", h.why),
+            (true, false, true) => format!("climbed out ({})", h.why),
             (false, _, false) => format!("went down: {}", h.why),
             (false, _, true) => format!("stayed down: {}", h.why),
         };

@@ -317,7 +317,8 @@ pub struct CapacityHold {
     /// How long the rate was held, real seconds (after a ramp a sixth as long).
     pub real_secs: f64,
     /// Checkout never went down (most shoppers unable to buy over 5 incident minutes); in a hold
-    /// with a fault, sent as the rate was reached: checkout was up over the hold's last third.
+    /// with a fault, sent as the rate was reached: checkout climbed out (down for less than 90%
+    /// of the minutes after it went down).
     pub held: bool,
     /// When it went down, and the alerts that fired (empty: neither).
     pub why: String,
