@@ -244,8 +244,9 @@ mod tests {
         assert_eq!(next(&[(0.85, true)]), Some(0.94));
         assert_eq!(next(&[(0.85, true), (0.94, false)]), None);
         assert_eq!(next(&[(0.85, true), (0.94, true)]), None);
-        // Not under the lowest: a machine that holds less is not measured on.
-        assert_eq!(next(&[(0.44, false)]), None);
+        // Down to the lowest, not under it: a machine that holds less is not measured on.
+        assert_eq!(next(&[(0.44, false)]), Some(0.40));
+        assert_eq!(next(&[(0.42, false)]), None);
         assert_eq!(
             sustained(&done(&[(0.77, false), (0.69, true), (0.73, true)]))
                 .unwrap()
