@@ -15,12 +15,12 @@
 //! With a change, the holds ask what the story asks of it: the change goes in as the hold
 //! reaches its rate, as the scenario sends it at the peak, so its build's stall takes checkout
 //! down; the hold climbed out when checkout was down for less than 90% of the minutes after (a
-//! run's `held` checkpoint asks 90% or more). The highest rate, from a
-//! step under the sustained fraction down, from which checkout climbs out is what the peak
-//! sustains with the change: above it, the change keeps an outage going once one started. (With
-//! the change built before the hold, a hold measured only whether the host's own stalls start
-//! an outage: on SQLite 1,550/s held that way, while runs at 1,632/s climbed out after the
-//! builds, docs/measurements/2026-12-06-sustained-cost.md.)
+//! run's `held` checkpoint asks 90% or more). The highest rate, from a step under the sustained
+//! fraction down, from which checkout climbs out is what the peak sustains with the change:
+//! above it, the change keeps an outage going once one started. (With the change built before
+//! the hold, a hold measured only whether the host's own stalls start an outage: on SQLite
+//! 1,550/s held that way, while runs at 1,632/s climbed out after the builds;
+//! docs/measurements/2026-12-06-hold-search.md.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,13 +40,13 @@ use crate::store::Store;
 pub const FIRST: f64 = 0.85;
 /// Each hold that went down is followed by one this many times lower: the knee overstated the
 /// sustained rate by 1.2 to over 1.4 times on one quiet machine within four hours (SQLite,
-/// 2026-12-06: knees 2,400 to 4,200/s, sustained 2,040 to 2,635/s, none at 2,940/s).
+/// 2026-12-06: knees 2,400 to 4,200/s, sustained 2,040 to 2,730/s).
 pub const STEP: f64 = 0.90;
 /// No hold below this (of the knee): a machine that holds less is too busy to measure on.
 pub const LOWEST: f64 = 0.40;
 
-/// No hold with a fault below this (of the knee without it): a change that takes more than
-/// two thirds of the capacity needs no finer figure.
+/// No hold with a fault below this (of the knee without it): a change that leaves the peak
+/// less than a quarter of the knee needs no finer figure.
 pub const LOWEST_WITH_FAULT: f64 = 0.25;
 
 /// The next fraction of the knee to hold after `done`, or `None` when the search is over: from
