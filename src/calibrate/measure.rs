@@ -221,12 +221,12 @@ async fn holds(
         let lost = h
             .shoppers_lost
             .map_or(String::new(), |l| format!(", {:.1}% of shoppers lost", l * 100.0));
+        let word = hold::verdict(h.held, fault.is_some());
         let verdict = match (h.held, h.why.is_empty(), fault.is_some()) {
             (true, true, _) => "held, no alert".to_string(),
             (true, false, false) => format!("held (not down; alerts: {})", h.why),
-            (true, false, true) => format!("climbed out ({})", h.why),
-            (false, _, false) => format!("went down: {}", h.why),
-            (false, _, true) => format!("stayed down: {}", h.why),
+            (true, false, true) => format!("{word} ({})", h.why),
+            (false, _, _) => format!("{word}: {}", h.why),
         };
         progress::line(&format!("hold{with}: {:.0}/s: {verdict}{lost}", h.rate_per_s));
         holds.push(h);

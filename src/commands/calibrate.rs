@@ -46,13 +46,11 @@ fn holds(cal: &crate::results::Calibration, sustained_without: Option<f64>) -> S
         .holds
         .iter()
         .map(|h| {
-            let verdict = match (h.held, cal.fault.is_some()) {
-                (true, false) => "held",
-                (false, false) => "went down",
-                (true, true) => "climbed out",
-                (false, true) => "stayed down",
-            };
-            format!("{:.2} {verdict}", h.fraction)
+            format!(
+                "{:.2} {}",
+                h.fraction,
+                calibrate::hold::verdict(h.held, cal.fault.is_some())
+            )
         })
         .collect();
     match (cal.sustained_per_s, &cal.fault, sustained_without) {
