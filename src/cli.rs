@@ -139,6 +139,25 @@ pub enum Command {
     /// debrief.md (your times beside the postmortem's and your best earlier attempt with the
     /// same seed), score.json, and the usual run directory.
     Train(TrainArgs),
+    /// What made the outage and what ended it: the scenario's ensemble as it is and, on the
+    /// same seeds, with one factor changed at a time.
+    ///
+    /// Example: outage-sim whatif workloads/checkout-peak.toml --repeat 5
+    ///
+    /// Example: outage-sim whatif workloads/smoke.toml --repeat 3 --only as-is,no-retries,retry-budget
+    ///
+    /// The variants: as-is; build-only (the change rolled back as soon as it is built: its
+    /// stall without its steady cost); no-retries; retry-budget (the app retries only while
+    /// retries are under 10% of its requests, `limits.retry_budget`); shed-at-alert (from the
+    /// first alert the app admits only what the database served before it,
+    /// `limits.shed_at_alert`); rollback-at-alert (the rollback 10 incident minutes after the
+    /// first alert, `rollback_after_alert`); no-rollback; no-lull (the peak held to the end). A
+    /// variant that changes nothing in the scenario (no-retries when shoppers never retry) is
+    /// listed as not run, with why. Writes whatif.json, whatif.md and each variant's ensemble
+    /// in results/whatif-<scenario>-<UTC time>/, and says from the counts, in two sentences,
+    /// which changes prevented the outage beyond the intervals and which kept it going longer
+    /// beyond the ranges.
+    Whatif(WhatifArgs),
     /// List the faults a backend offers, with what each does, why it hurts and the safer way.
     ///
     /// Example: outage-sim faults --db postgres://localhost/test   (only the URL's scheme is used)
@@ -312,6 +331,40 @@ pub struct HeadroomArgs {
     /// Where the study's directory is created.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhatifArgs {
+    /// The scenario whose outage is asked about.
+    #[arg(default_value = "workloads/checkout-peak.toml")]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Runs per variant, with seeds S..S+N-1 (the same in every variant).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// The first seed (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Only these variants, comma-separated (as-is is always run first).
+    #[arg(long, value_delimiter = ',', value_parser = variant_name)]
+    pub only: Vec<String>,
+    /// The capacity in arrivals/s (default: the latest calibration, made first if none).
+    #[arg(long, value_name = "PER_S", value_parser = positive_f64)]
+    pub capacity: Option<f64>,
+    /// Where the study's directory is created.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+}
+
+fn variant_name(s: &str) -> Result<String, String> {
+    match crate::whatif::Variant::parse(s) {
+        Some(v) => Ok(v.name().to_string()),
+        None => {
+            let names: Vec<&str> = crate::whatif::Variant::ALL.iter().map(|v| v.name()).collect();
+            Err(format!("expected one of {}", names.join(", ")))
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

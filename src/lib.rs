@@ -26,3 +26,4 @@ pub mod session;
 pub mod store;
 pub mod traffic;
 pub mod training;
+pub mod whatif;

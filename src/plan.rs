@@ -158,6 +158,15 @@ impl RunPlan {
         self
     }
 
+    /// The same plan on a changed scenario (a what-if variant): its load scale and faults
+    /// applied again.
+    pub fn with_scenario(mut self, change: impl FnOnce(&Scenario) -> Result<Scenario, String>) -> Result<RunPlan> {
+        let file = self.file().display().to_string();
+        self.unscaled = change(&self.unscaled).map_err(|e| BadInput(format!("{file}: {e}")))?;
+        let (scale, faults) = (self.load_scale, self.fault_plan.clone());
+        self.rescale(scale)?.with_faults(faults)
+    }
+
     /// The baseline: the same plan without any fault.
     pub fn without_faults(&self) -> RunPlan {
         let mut plan = self.clone();

@@ -142,6 +142,7 @@ pub fn hold_scenario(scenario: &Scenario, rate: f64, real_secs: f64, change: Opt
             apply: ClockTime::from_secs(start.secs() + ramp),
             rollback: None,
             guard: scenario.faults.iter().find(|f| f.name == name).and_then(|f| f.guard),
+            rollback_after_alert: None,
         })
         .into_iter()
         .collect();

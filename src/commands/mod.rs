@@ -10,6 +10,7 @@ mod prepare;
 mod run;
 mod train;
 mod validate;
+mod whatif;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Prepare(args) => runtime()?.block_on(prepare::prepare(args)),
         Command::Validate(args) => runtime()?.block_on(validate::validate(args)),
         Command::Train(args) => runtime()?.block_on(train::train(args)),
+        Command::Whatif(args) => runtime()?.block_on(whatif::whatif(args)),
     }
 }
 

@@ -4,6 +4,7 @@
 //! alert evaluator, the progress line, and whatever comes next (a live console, an exporter).
 //! Every sink sees the same numbers in the same order.
 
+mod app;
 mod sinks;
 
 pub use sinks::{AlertSink, ProgressSink, ResultsSink};
@@ -142,6 +143,11 @@ impl<'a, S: Store> Replay<'a, S> {
             ..
         } = self;
         let name = &run.scenario.name;
+        let mut sinks = sinks;
+        let app = app::AppSink::for_scenario(run.scenario, run.engine.shedder(), run.injector.clone(), bus.clone());
+        if let Some(app) = app {
+            sinks.push(Box::new(app));
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let (failed_tx, mut failed) = tokio::sync::watch::channel(false);
         let hub = publish(sinks, events, rx, failed_tx);

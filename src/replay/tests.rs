@@ -142,3 +142,112 @@ async fn a_failing_sink_after_a_fault_rolls_it_back_first() {
         .expect("rolled back");
     assert!(done < kinds.iter().position(|k| *k == EventKind::RunEnd).unwrap());
 }
+
+/// `scenario(true)` with an alert that fires 45 incident seconds into the run (a 5 ms store
+/// is always over 1 ms), after the fault was sent at 12:00:30, and the app's guards from `extra`.
+fn guarded(extra: &str, fault_extra: &str) -> Scenario {
+    let text = format!(
+        r#"[clock]
+start = "12:00"
+end = "12:03"
+speed = 60
+[load]
+unit = "arrivals_per_second"
+points = [{{ at = "12:00", value = 200.0 }}]
+[mix]
+checkout = 1
+[limits]
+{extra}
+[run]
+window_ms = 250
+[[faults]]
+name = "reporting-index"
+apply = "12:00:30"
+rollback = "12:02:45"
+{fault_extra}
+[[alerts]]
+name = "slow"
+op = "checkout"
+metric = "p99_ms"
+above = 1
+for = "45s"
+"#
+    );
+    Scenario::parse(&text, Path::new("test.toml")).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollback_after_the_alert_comes_that_long_after_it_instead_of_at_its_time() {
+    let scenario = guarded("", "rollback_after_alert = \"30s\"");
+    let store = Arc::new(NullStore {
+        service: Duration::from_millis(5),
+        ..Default::default()
+    });
+    let fault = crate::faults::find("sqlite", "reporting-index").unwrap();
+    let seen = Collect::default();
+    let replay = Replay::new(&scenario, store, vec![fault], None);
+    let alerts = AlertSink::new(&scenario.alerts, replay.bus());
+    replay
+        .run(vec![Box::new(alerts), Box::new(seen.clone())])
+        .await
+        .unwrap();
+    let events = seen.events.lock().unwrap();
+    let at = |kind| {
+        events
+            .iter()
+            .find(|e| e.kind == kind)
+            .map(|e| crate::results::clock_secs(&e.clock))
+    };
+    let fired = at(EventKind::AlertFired).expect("the alert fired");
+    let rollback = at(EventKind::FaultRollbackSent).expect("rolled back");
+    assert!(
+        (rollback - fired - 30.0).abs() <= 1.0,
+        "fired {fired}, rollback sent {rollback}"
+    );
+    let sent = events.iter().filter(|e| e.kind == EventKind::FaultRollbackSent).count();
+    assert_eq!(sent, 1, "the scheduled rollback finds nothing left to undo");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shedding_admits_what_was_served_before_the_alerts_condition_began() {
+    let scenario = guarded("shed_at_alert = true", "");
+    let time = crate::results::Timebase {
+        start: Instant::now(),
+        clock: scenario.clock.clone(),
+    };
+    let (bus, mut events) = EventBus::new(time);
+    let injector = Arc::new(Injector::new(Arc::new(NullStore::default()), bus.clone()));
+    let shed = Arc::new(crate::traffic::Shedder::default());
+    let mut app = app::AppSink::for_scenario(&scenario, shed.clone(), injector, bus).expect("it sheds");
+    // Windows of 15 incident s (0.25 s real): 50 checkouts served in each (200/s), until 12:02.
+    for k in 1..=8u64 {
+        let row = |op: Op| WindowRow {
+            t_s: 0.25 * k as f64,
+            clock: crate::scenario::ClockTime::from_secs(12 * 3600 + 15 * k as u32).to_string(),
+            op: op.name().into(),
+            ok: if op == Op::Checkout { 50 } else { 0 },
+            ..Default::default()
+        };
+        let window = Window {
+            index: k,
+            of: 8,
+            sim_secs: 15.0,
+            rows: Op::ALL.iter().map(|&op| row(op)).collect(),
+            latency_us: Vec::new(),
+        };
+        app.window(&window).unwrap();
+    }
+    assert!(!shed.shedding());
+    let fired = EventRow {
+        t_s: 2.0,
+        clock: "12:02:00".into(),
+        kind: EventKind::AlertFired,
+        name: "slow".into(),
+        detail: String::new(),
+    };
+    app.event(&fired).unwrap();
+    assert!(shed.shedding());
+    let said = events.try_recv().expect("an app_shed event");
+    assert_eq!(said.kind, EventKind::AppShed);
+    assert!(said.detail.contains("checkout 200/s"), "{}", said.detail);
+}

@@ -154,6 +154,7 @@ fn describe(e: &EventRow) -> Option<String> {
         TraineeDiagnosis => format!("trainee diagnosed {}", e.name),
         TraineeAction => format!("trainee: {} {}", e.name, e.detail),
         MitigationDetected => format!("mitigation detected: {} {}", e.name, e.detail),
+        AppShed => format!("the app began shedding load at {}: {}", e.name, e.detail),
     };
     Some(text)
 }

@@ -92,6 +92,8 @@ pub enum EventKind {
     TraineeDiagnosis,
     TraineeAction,
     MitigationDetected,
+    /// The app began shedding load (`limits.shed_at_alert`, a trainee's `shed`).
+    AppShed,
 }
 
 /// A run's verdict on its alert rules.

@@ -127,6 +127,14 @@ pub struct Limits {
     pub pool_wait: Duration,
     /// Requests in flight beyond which new arrivals are rejected at once (the app's 503).
     pub max_in_flight: usize,
+    /// The app retries a checkout only while the retries over the last 10 s are under this
+    /// share of the first attempts (Finagle's `RetryBudget`); a retry over it is not sent and
+    /// the shopper leaves. `None`: retries are not budgeted.
+    pub retry_budget: Option<f64>,
+    /// From the first alert on, the app admits only the rate of each operation the database
+    /// served in the five incident minutes before that alert's condition began (load
+    /// shedding); the rest get a 503 at once.
+    pub shed_at_alert: bool,
 }
 
 /// How the run itself is measured.
@@ -155,6 +163,10 @@ pub struct FaultStep {
     pub rollback: Option<ClockTime>,
     /// Bound each wait for the DDL's lock, and try again (`lock_timeout_ms` in the file).
     pub guard: Option<LockGuard>,
+    /// Rolled back this long (incident clock) after the first alert that fires once the fault
+    /// was sent, if that comes before `rollback`: an automated rollback on an alert, or a
+    /// diagnosis that fast.
+    pub rollback_after_alert: Option<Duration>,
 }
 
 /// The lock-timeout guard of a fault's DDL: each try waits at most `timeout` for its lock
@@ -339,6 +351,25 @@ impl Scenario {
         raw::load_within_bounds(&self.load).map_err(|(i, e)| format!("--load-scale {scale}: load.points[{i}]: {e}"))?;
         self.raw.set_load(&self.load);
         Ok(self)
+    }
+
+    /// The same scenario with `edit` made to its file's keys and validated again as a file is,
+    /// so what runs and the `scenario.toml` it writes say the same (a what-if variant).
+    pub fn edited(&self, edit: impl FnOnce(&mut toml::Table)) -> Result<Scenario, String> {
+        let mut table = toml::Table::try_from(&self.raw).map_err(|e| e.to_string())?;
+        edit(&mut table);
+        let text = toml::to_string(&table).map_err(|e| e.to_string())?;
+        Scenario::parse(&text, &self.source).map_err(|e| format!("{}: {}", e.field, e.message))
+    }
+
+    /// The same scenario with its load held at its peak from the peak to the end (no lull).
+    pub fn held_at_peak(mut self) -> Scenario {
+        let peak = self.load.points.iter().map(|p| p.1).fold(0.0, f64::max);
+        if let Some(at) = self.load.points.iter().position(|p| p.1 == peak) {
+            self.load.points.iter_mut().skip(at).for_each(|p| p.1 = peak);
+        }
+        self.raw.set_load(&self.load);
+        self
     }
 
     /// The same scenario at another speed or seed (CLI overrides); a speed out of bounds is

@@ -176,6 +176,8 @@ struct RawLimits {
     app_timeout_ms: Option<Spanned<u64>>,
     pool_wait_ms: Option<Spanned<u64>>,
     max_in_flight: Option<Spanned<usize>>,
+    retry_budget: Option<Spanned<f64>>,
+    shed_at_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -196,6 +198,7 @@ struct RawFault {
     lock_timeout_ms: Option<Spanned<u64>>,
     lock_retries: Option<Spanned<u32>>,
     lock_retry_backoff_ms: Option<Spanned<u64>>,
+    rollback_after_alert: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -391,6 +394,11 @@ impl RawScenario {
                 (1, HOUR_MS),
             )?),
             max_in_flight: ck.within(&l.max_in_flight, "limits.max_in_flight", 1000, (1, 1_000_000))?,
+            retry_budget: match &l.retry_budget {
+                None => None,
+                Some(_) => Some(ck.within(&l.retry_budget, "limits.retry_budget", 0.1, (0.0, 1.0))?),
+            },
+            shed_at_alert: l.shed_at_alert.unwrap_or(false),
         };
 
         let r = &self.run;
@@ -473,11 +481,20 @@ impl RawScenario {
                     )?),
                 }),
             };
+            let rollback_after_alert = match &f.rollback_after_alert {
+                None => None,
+                Some(d) => {
+                    let secs = parse_sim_duration(d.get_ref())
+                        .or_else(|e| ck.fail(d.span(), &field("rollback_after_alert"), e))?;
+                    Some(Duration::from_secs_f64(secs))
+                }
+            };
             faults.push(FaultStep {
                 name: f.name.clone(),
                 apply,
                 rollback,
                 guard,
+                rollback_after_alert,
             });
         }
 

@@ -233,3 +233,33 @@ fn a_recorded_curve_in_capacity_needs_a_peak_and_a_bad_row_names_its_file_and_li
     let (_dir, e) = with_recorded("curve = \"gone.csv\"\npoints = []", &[]);
     assert_eq!(e.unwrap_err().field, "load", "two sources at once");
 }
+
+#[test]
+fn the_apps_guards_are_read_and_bounded() {
+    let text = GOOD
+        .replacen("[mix]", "[limits]\nretry_budget = 0.2\nshed_at_alert = true\n[mix]", 1)
+        .replacen(
+            "rollback = \"12:50\"",
+            "rollback = \"12:50\"\nrollback_after_alert = \"10m\"",
+            1,
+        );
+    let s = parse(&text).unwrap();
+    assert_eq!(s.limits.retry_budget, Some(0.2));
+    assert!(s.limits.shed_at_alert);
+    assert_eq!(s.faults[0].rollback_after_alert, Some(Duration::from_secs(600)));
+    let defaults = parse(GOOD).unwrap();
+    assert_eq!(
+        (defaults.limits.retry_budget, defaults.limits.shed_at_alert),
+        (None, false)
+    );
+
+    let e = error_for("[mix]", "[limits]\nretry_budget = 1.5\n[mix]");
+    assert_eq!(e.field, "limits.retry_budget");
+    assert!(e.message.contains("from 0 to 1"), "{e}");
+    let e = error_for(
+        "rollback = \"12:50\"",
+        "rollback = \"12:50\"\nrollback_after_alert = \"soon\"",
+    );
+    assert_eq!(e.field, "faults[0].rollback_after_alert");
+    assert!(e.message.contains("\"5m\""), "{e}");
+}

@@ -13,6 +13,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
+use super::admission::{RetryBudget, Shedder};
 use super::{Arrival, RequestFactory};
 use crate::metrics::{Outcome, Recorder};
 use crate::scenario::{Limits, Op};
@@ -43,6 +44,10 @@ pub struct Engine<S> {
     /// Requests the app still works on after their shoppers timed out: they hold their place in
     /// the database's queues and count against `max_in_flight`.
     orphans: AtomicI64,
+    /// The app's retry budget (`limits.retry_budget`).
+    budget: Option<RetryBudget>,
+    /// Load shedding at the door, once a limit is set (`limits.shed_at_alert`, a trainee's `shed`).
+    shed: Arc<Shedder>,
 }
 
 impl<S: Store> Engine<S> {
@@ -64,7 +69,14 @@ impl<S: Store> Engine<S> {
             stopping: AtomicBool::new(false),
             users: AtomicI64::new(0),
             orphans: AtomicI64::new(0),
+            budget: limits.retry_budget.map(RetryBudget::new),
+            shed: Arc::new(Shedder::default()),
         })
+    }
+
+    /// Where a rate limit at the door is set.
+    pub fn shedder(&self) -> Arc<Shedder> {
+        self.shed.clone()
     }
 
     /// Sends every arrival of `schedule` at `start + arrival.offset`; returns when the schedule
@@ -138,6 +150,12 @@ impl<S: Store> Engine<S> {
                 if self.stopping.load(Ordering::Relaxed) {
                     return;
                 }
+                // Over the budget the app sends no retry: the shopper gets the failure and leaves.
+                if let Some(budget) = &self.budget
+                    && !budget.try_retry(Instant::now())
+                {
+                    break;
+                }
             }
             if self.attempt(arrival.op, &request, intended, attempt > 0).await == Some(Outcome::Ok) {
                 return self.recorder.shopper_done(arrival.op, true);
@@ -156,6 +174,12 @@ impl<S: Store> Engine<S> {
     ) -> Option<Outcome> {
         if retry {
             self.recorder.retried(op); // a first attempt was recorded when it was due
+        } else if let Some(budget) = &self.budget {
+            budget.request(Instant::now());
+        }
+        if !self.shed.admit(op, Instant::now()) {
+            self.recorder.dropped(op);
+            return None;
         }
         let in_flight = self.recorder.total_in_flight() + self.orphans.load(Ordering::Relaxed);
         if in_flight >= self.max_in_flight as i64 {
@@ -297,6 +321,8 @@ mod tests {
             app_timeout: Duration::from_millis(timeout_ms.max(app_timeout_ms)),
             pool_wait: Duration::from_millis(timeout_ms),
             max_in_flight,
+            retry_budget: None,
+            shed_at_alert: false,
         };
         let e = Engine::new(store, recorder.clone(), factory(), &limits, retry);
         (e, recorder)
@@ -398,6 +424,42 @@ mod tests {
         let w = &rec.take_window()[Op::Checkout.index()];
         assert_eq!((w.offered, w.retries), (2, 1), "retried by 260 ms");
         assert!(w.timed_out >= 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_budget_sends_retries_only_up_to_its_share_of_requests() {
+        // 20 checkouts that all time out, two retries each: without a budget 40 retries; with
+        // 10% of 20 requests, two, and every shopper leaves.
+        for (budget, retries) in [(None, 40), (Some(0.1), 2)] {
+            let (mut e, rec) = engine(1000, 100, 1000, 2);
+            Arc::get_mut(&mut e).expect("not shared yet").budget = budget.map(RetryBudget::new);
+            e.drive(
+                arrivals(20, Duration::from_millis(1), Op::Checkout).into_iter(),
+                Instant::now(),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            e.drain(Duration::from_secs(5)).await;
+            let w = &rec.take_window()[Op::Checkout.index()];
+            assert_eq!((w.offered, w.retries), (20 + retries, retries), "budget {budget:?}");
+            assert_eq!((w.shoppers, w.gave_up), (20, 20));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn once_a_shed_limit_is_set_arrivals_over_it_get_a_503_at_once() {
+        // 1,000 checkouts a second for a second on a fast store, shed to 100 a second.
+        let (e, rec) = engine(0, 1000, 10_000, 0);
+        e.shedder().limit(Op::Checkout, 100.0, Instant::now());
+        e.drive(
+            arrivals(1000, Duration::from_millis(1), Op::Checkout).into_iter(),
+            Instant::now(),
+        )
+        .await;
+        e.drain(Duration::from_secs(5)).await;
+        let w = &rec.take_window()[Op::Checkout.index()];
+        assert_eq!(w.ok + w.dropped, 1000);
+        assert!((105..=115).contains(&w.ok), "admitted {}", w.ok);
     }
 
     #[tokio::test(start_paused = true)]

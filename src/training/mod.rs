@@ -147,6 +147,7 @@ pub fn hide(scenario: &Scenario, drawn: &Drawn) -> Scenario {
             apply: at(apply),
             rollback: rollback.map(at),
             guard: None,
+            rollback_after_alert: None,
         })
         .collect();
     hidden

@@ -1,0 +1,91 @@
+//! `outage-sim whatif`: one plan, its variants (one factor changed each), an ensemble of each
+//! on the same seeds, and what the counts say made the outage and ended it.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::cli::WhatifArgs;
+use crate::ensemble;
+use crate::plan::{FaultPlan, RunPlan};
+use crate::results::RunDir;
+use crate::session::EXIT_INTERRUPTED;
+use crate::whatif::{self, Variant, VariantResult, WhatifFile};
+
+pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let database = super::database(&args.db)?;
+    let base = RunPlan::load(&args.scenario, database, args.out.clone())?
+        .with_overrides(None, args.seed)?
+        .with_faults(FaultPlan::Scenario)?
+        .with_capacity(args.capacity, false)
+        .await?;
+    let dir = RunDir::create(&args.out, &format!("whatif-{}", base.scenario.name), chrono::Utc::now())?.path;
+    let n = args.repeat as usize;
+    let chosen: Vec<Variant> = Variant::ALL
+        .into_iter()
+        .filter(|v| *v == Variant::AsIs || args.only.is_empty() || args.only.iter().any(|o| o == v.name()))
+        .collect();
+    eprintln!(
+        "whatif: {} variants of {}, {n} runs each with seeds {}–{}, in {}",
+        chosen.len(),
+        base.scenario.name,
+        base.seed(),
+        base.seed() + n as u64 - 1,
+        dir.display()
+    );
+    let mut file = WhatifFile {
+        tool: "outage-sim".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        scenario: base.scenario.name.clone(),
+        backend: base.database.dialect().to_string(),
+        first_seed: base.seed(),
+        repeat: n,
+        capacity_per_s: base.capacity_per_s(),
+        variants: Vec::new(),
+        said: Vec::new(),
+        total_s: 0.0,
+    };
+    let mut interrupted = false;
+    for v in chosen {
+        let plan = match v.plan(&base)? {
+            Ok(plan) => plan,
+            Err(why) => {
+                eprintln!("whatif: {}: not run: {why}", v.name());
+                file.variants.push(VariantResult::not_run(v, why));
+                continue;
+            }
+        };
+        let sub = dir.join(v.name());
+        std::fs::create_dir_all(&sub)?;
+        let e = ensemble::run(&plan, n, &sub, &format!("whatif {}", v.name())).await?;
+        eprintln!("whatif: {}: {}", v.name(), e.file.headline());
+        file.variants.push(VariantResult::of(v, v.name(), &e.file));
+        file.said = whatif::said(&file.variants);
+        file.total_s = started.elapsed().as_secs_f64();
+        whatif::write(&dir, &file)?;
+        if e.interrupted() {
+            interrupted = true;
+            break;
+        }
+    }
+    file.said = whatif::said(&file.variants);
+    file.total_s = started.elapsed().as_secs_f64();
+    whatif::write(&dir, &file)?;
+    println!();
+    for s in &file.said {
+        println!("{s}");
+    }
+    println!(
+        "written: {} ({}, {})",
+        dir.display(),
+        whatif::WHATIF_MD,
+        whatif::WHATIF_JSON
+    );
+    Ok(if interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

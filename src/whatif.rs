@@ -1,0 +1,467 @@
+//! What-if replays: a scenario's ensemble as it is and, on the same seeds, with one factor
+//! changed at a time (the trigger, the retries, the app's guards, the mitigation, the lull),
+//! so what made an outage and what ended it are read from counts with intervals, not from one
+//! run. Each variant is a scenario edit made through the file's own keys, so its run
+//! directories' `scenario.toml` says what ran.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::story::Class;
+use crate::ensemble::{EnsembleFile, Proportion, Spread};
+use crate::plan::RunPlan;
+use crate::scenario::{ClockTime, Scenario};
+
+pub const WHATIF_JSON: &str = "whatif.json";
+pub const WHATIF_MD: &str = "whatif.md";
+
+/// The retry budget the `retry-budget` variant gives an app that has none: 10% of requests,
+/// Finagle's default `percentCanRetry` is 20%; gRPC's examples throttle at about 10%.
+pub const VARIANT_RETRY_BUDGET: f64 = 0.1;
+/// How long after the first alert the `rollback-at-alert` variant rolls back.
+pub const VARIANT_ROLLBACK_AFTER: &str = "10m";
+
+/// One factor changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    AsIs,
+    BuildOnly,
+    NoRetries,
+    RetryBudget,
+    ShedAtAlert,
+    RollbackAtAlert,
+    NoRollback,
+    NoLull,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 8] = [
+        Variant::AsIs,
+        Variant::BuildOnly,
+        Variant::NoRetries,
+        Variant::RetryBudget,
+        Variant::ShedAtAlert,
+        Variant::RollbackAtAlert,
+        Variant::NoRollback,
+        Variant::NoLull,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::AsIs => "as-is",
+            Variant::BuildOnly => "build-only",
+            Variant::NoRetries => "no-retries",
+            Variant::RetryBudget => "retry-budget",
+            Variant::ShedAtAlert => "shed-at-alert",
+            Variant::RollbackAtAlert => "rollback-at-alert",
+            Variant::NoRollback => "no-rollback",
+            Variant::NoLull => "no-lull",
+        }
+    }
+
+    /// What it changes, in a line.
+    pub fn what(self) -> String {
+        match self {
+            Variant::AsIs => "the scenario as it is".into(),
+            Variant::BuildOnly => {
+                "the change's build stall without its steady cost: rolled back as soon as it is built".into()
+            }
+            Variant::NoRetries => "shoppers and the app never retry a checkout".into(),
+            Variant::RetryBudget => format!(
+                "the app retries only while retries are under {:.0}% of its requests",
+                VARIANT_RETRY_BUDGET * 100.0
+            ),
+            Variant::ShedAtAlert => {
+                "from the first alert the app admits only what the database served before it".into()
+            }
+            Variant::RollbackAtAlert => format!("the rollback {VARIANT_ROLLBACK_AFTER} after the first alert"),
+            Variant::NoRollback => "the change is never rolled back".into(),
+            Variant::NoLull => "the peak held to the end (no afternoon lull)".into(),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// The plan with this factor changed, or why it changes nothing in this scenario.
+    pub fn plan(self, base: &RunPlan) -> Result<Result<RunPlan, String>> {
+        let s = &base.scenario;
+        let no_change = s.faults.is_empty() || base.faults.is_empty();
+        let no_rollback = s.faults.iter().all(|f| f.rollback.is_none());
+        let why_not = match self {
+            Variant::AsIs => None,
+            Variant::BuildOnly | Variant::RollbackAtAlert | Variant::NoRollback if no_change => {
+                Some("the plan applies no change".to_string())
+            }
+            Variant::NoRollback if no_rollback => Some("the scenario never rolls its change back".to_string()),
+            Variant::NoRetries | Variant::RetryBudget if s.checkout.retries == 0 => {
+                Some("its shoppers do not retry (checkout.retries = 0): the same as as-is".to_string())
+            }
+            Variant::RetryBudget if s.limits.retry_budget.is_some() => {
+                Some("the scenario already has a retry budget".to_string())
+            }
+            Variant::ShedAtAlert if s.limits.shed_at_alert => {
+                Some("the scenario already sheds at its first alert".into())
+            }
+            Variant::ShedAtAlert | Variant::RollbackAtAlert if s.alerts.is_empty() => {
+                Some("the scenario has no alert rules".to_string())
+            }
+            _ => None,
+        };
+        if let Some(why) = why_not {
+            return Ok(Err(why));
+        }
+        let plan = base.clone();
+        Ok(Ok(match self {
+            Variant::AsIs => plan,
+            Variant::NoRollback => plan.without_rollback(),
+            Variant::NoLull => plan.with_scenario(|s| Ok(s.clone().held_at_peak()))?,
+            _ => plan.with_scenario(|s| s.edited(|t| self.edit(s, t)))?,
+        }))
+    }
+
+    /// The variant as edits to the scenario file's keys.
+    fn edit(self, s: &Scenario, table: &mut toml::Table) {
+        let section = |t: &mut toml::Table, name: &str| -> toml::Table {
+            t.get(name).and_then(|v| v.as_table()).cloned().unwrap_or_default()
+        };
+        let mut set = |name: &str, key: &str, value: toml::Value| {
+            let mut sec = section(table, name);
+            sec.insert(key.into(), value);
+            table.insert(name.into(), toml::Value::Table(sec));
+        };
+        match self {
+            Variant::NoRetries => set("checkout", "retries", toml::Value::Integer(0)),
+            Variant::RetryBudget => set("limits", "retry_budget", toml::Value::Float(VARIANT_RETRY_BUDGET)),
+            Variant::ShedAtAlert => set("limits", "shed_at_alert", toml::Value::Boolean(true)),
+            Variant::BuildOnly | Variant::RollbackAtAlert => {
+                let Some(faults) = table.get_mut("faults").and_then(|f| f.as_array_mut()) else {
+                    return;
+                };
+                for (fault, step) in faults.iter_mut().zip(&s.faults) {
+                    let Some(fault) = fault.as_table_mut() else { continue };
+                    if self == Variant::BuildOnly {
+                        // Sent a minute after the apply, it waits for the build to finish.
+                        let at = ClockTime::from_secs(step.apply.secs() + 60);
+                        fault.insert("rollback".into(), toml::Value::String(at.to_string()));
+                    } else if step.rollback.is_some() {
+                        let after = toml::Value::String(VARIANT_ROLLBACK_AFTER.into());
+                        fault.insert("rollback_after_alert".into(), after);
+                    }
+                }
+            }
+            Variant::AsIs | Variant::NoRollback | Variant::NoLull => {}
+        }
+    }
+}
+
+/// One variant's ensemble, counted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VariantResult {
+    pub name: String,
+    pub what: String,
+    /// Why it was not run (it changes nothing in this scenario).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_run: Option<String>,
+    /// Its ensemble's directory, relative to the what-if's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    pub n: usize,
+    pub outage: Option<Proportion>,
+    pub whole_story: Option<Proportion>,
+    /// Incident minutes down per run (0 for a run that never went down).
+    pub outage_minutes: Option<Spread>,
+    /// The share of checkout's shoppers who could not check out, per run.
+    pub shoppers_lost: Option<Spread>,
+}
+
+impl VariantResult {
+    pub fn not_run(v: Variant, why: String) -> Self {
+        VariantResult {
+            name: v.name().into(),
+            what: v.what(),
+            not_run: Some(why),
+            dir: None,
+            n: 0,
+            outage: None,
+            whole_story: None,
+            outage_minutes: None,
+            shoppers_lost: None,
+        }
+    }
+
+    pub fn of(v: Variant, dir: &str, e: &EnsembleFile) -> Self {
+        let minutes: Vec<f64> = e
+            .runs
+            .iter()
+            .map(|r| {
+                if r.outcome.class == Class::Outage {
+                    r.outcome.down_minutes
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        VariantResult {
+            name: v.name().into(),
+            what: v.what(),
+            not_run: None,
+            dir: Some(dir.into()),
+            n: e.n,
+            outage: Some(e.class(Class::Outage)),
+            whole_story: e.whole_story,
+            outage_minutes: Spread::of(&minutes),
+            shoppers_lost: e.shoppers_lost,
+        }
+    }
+}
+
+/// `whatif.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WhatifFile {
+    pub tool: String,
+    pub version: String,
+    pub scenario: String,
+    pub backend: String,
+    pub first_seed: u64,
+    /// Runs per variant asked for.
+    pub repeat: usize,
+    pub capacity_per_s: Option<f64>,
+    pub variants: Vec<VariantResult>,
+    /// What made it an outage and what ended it, from the counts.
+    pub said: Vec<String>,
+    pub total_s: f64,
+}
+
+/// The two sentences: the factors whose removal prevents the outage beyond the intervals, and
+/// those whose removal keeps it going longer beyond the ranges.
+pub fn said(variants: &[VariantResult]) -> Vec<String> {
+    let Some(base) = variants.iter().find(|v| v.name == Variant::AsIs.name()) else {
+        return vec!["as-is was not run: nothing to compare with".into()];
+    };
+    let (Some(outage), Some(minutes)) = (base.outage, base.outage_minutes) else {
+        return vec!["as-is has no finished run: nothing to compare with".into()];
+    };
+    if outage.count == 0 {
+        return vec![format!(
+            "As it is, checkout did not go down ({}): there is no outage to explain.",
+            outage
+        )];
+    }
+    let run = |v: &&VariantResult| v.not_run.is_none() && v.name != base.name;
+    let prevents: Vec<String> = variants
+        .iter()
+        .filter(run)
+        .filter_map(|v| {
+            let o = v.outage?;
+            (o.high < outage.low).then(|| format!("{} ({}: outage {o})", v.name, v.what))
+        })
+        .collect();
+    let lengthens: Vec<String> = variants
+        .iter()
+        .filter(run)
+        .filter_map(|v| {
+            let m = v.outage_minutes?;
+            (m.low > minutes.high).then(|| {
+                format!(
+                    "{} ({}: down {:.0} min, range {:.0}–{:.0})",
+                    v.name, v.what, m.median, m.low, m.high
+                )
+            })
+        })
+        .collect();
+    let first = if prevents.is_empty() {
+        format!(
+            "As it is, checkout went down in {outage}; no single change tried took the odds of an outage below that interval."
+        )
+    } else {
+        format!(
+            "As it is, checkout went down in {outage}; it was prevented, beyond the intervals, by {}.",
+            prevents.join("; ")
+        )
+    };
+    let second = if lengthens.is_empty() {
+        format!(
+            "Down {:.0} min as it is (range {:.0}–{:.0}); no variant kept it down longer beyond the ranges, so nothing here shows what ended it.",
+            minutes.median, minutes.low, minutes.high
+        )
+    } else {
+        format!(
+            "Down {:.0} min as it is (range {:.0}–{:.0}); what ended it shows where taking it away kept checkout down longer: {}.",
+            minutes.median,
+            minutes.low,
+            minutes.high,
+            lengthens.join("; ")
+        )
+    };
+    vec![first, second]
+}
+
+/// `whatif.md`: the table and the two sentences.
+pub fn markdown(f: &WhatifFile) -> String {
+    let mut md = format!(
+        "# What if: {} on {}\n\n{} runs per variant, seeds {}–{}, the same seeds in every variant{}.\n\n",
+        f.scenario,
+        f.backend,
+        f.repeat,
+        f.first_seed,
+        f.first_seed + f.repeat as u64 - 1,
+        f.capacity_per_s
+            .map(|c| format!(", at a capacity of {c:.0} arrivals/s"))
+            .unwrap_or_default()
+    );
+    for s in &f.said {
+        md += &format!("{s}\n\n");
+    }
+    md += "| variant | what changes | outage | outage minutes, median (range) | whole story | shoppers who could not buy, median (range) |\n";
+    md += "|---|---|---|---|---|---|\n";
+    for v in &f.variants {
+        let cell = |p: Option<Proportion>| p.map_or("–".to_string(), |p| p.to_string());
+        let minutes = v.outage_minutes.map_or("–".into(), |m| {
+            format!("{:.0} ({:.0}–{:.0})", m.median, m.low, m.high)
+        });
+        let lost = v.shoppers_lost.map_or("–".into(), |m| {
+            format!("{:.1}% ({:.1}–{:.1}%)", m.median * 100.0, m.low * 100.0, m.high * 100.0)
+        });
+        match &v.not_run {
+            Some(why) => md += &format!("| {} | {} | not run: {why} | | | |\n", v.name, v.what),
+            None => {
+                md += &format!(
+                    "| [{}]({}/ensemble.md) | {} | {} | {minutes} | {} | {lost} |\n",
+                    v.name,
+                    v.dir.as_deref().unwrap_or("."),
+                    v.what,
+                    cell(v.outage),
+                    cell(v.whole_story)
+                )
+            }
+        }
+    }
+    md += &format!("\nTotal time: {:.0} min.\n", f.total_s / 60.0);
+    md
+}
+
+/// Writes `whatif.json` and `whatif.md` into `dir`.
+pub fn write(dir: &Path, f: &WhatifFile) -> Result<()> {
+    let json = serde_json::to_string_pretty(f)? + "\n";
+    std::fs::write(dir.join(WHATIF_JSON), json).with_context(|| format!("cannot write {WHATIF_JSON}"))?;
+    std::fs::write(dir.join(WHATIF_MD), markdown(f)).with_context(|| format!("cannot write {WHATIF_MD}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::FaultPlan;
+    use crate::store::Database;
+
+    fn plan(file: &str) -> RunPlan {
+        let database = Database {
+            url: None,
+            schema: "outage_sim".into(),
+            cache: "results/.cache".into(),
+        };
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads").join(file);
+        RunPlan::load(&file, database, "results".into())
+            .unwrap()
+            .with_faults(FaultPlan::Scenario)
+            .unwrap()
+    }
+
+    fn variant(base: &RunPlan, v: Variant) -> Result<RunPlan, String> {
+        v.plan(base).unwrap()
+    }
+
+    #[test]
+    fn each_variant_changes_its_one_factor_through_the_files_keys() {
+        let base = plan("smoke.toml");
+        let s = |v| variant(&base, v).unwrap().scenario;
+        assert_eq!(s(Variant::NoRetries).checkout.retries, 0);
+        assert_eq!(s(Variant::RetryBudget).limits.retry_budget, Some(VARIANT_RETRY_BUDGET));
+        assert!(s(Variant::ShedAtAlert).limits.shed_at_alert);
+        let build_only = s(Variant::BuildOnly);
+        let step = &build_only.faults[0];
+        assert_eq!(step.rollback.map(|t| t.secs()), Some(step.apply.secs() + 60));
+        let at_alert = s(Variant::RollbackAtAlert);
+        assert_eq!(
+            at_alert.faults[0].rollback_after_alert,
+            Some(std::time::Duration::from_secs(600))
+        );
+        assert_eq!(
+            at_alert.faults[0].rollback, base.scenario.faults[0].rollback,
+            "the scheduled one stays"
+        );
+        assert!(s(Variant::NoRollback).faults.iter().all(|f| f.rollback.is_none()));
+        let no_lull = s(Variant::NoLull);
+        let peak = base.scenario.load.max_value();
+        assert_eq!(no_lull.load.points.last().map(|p| p.1), Some(peak));
+        // Everything else stays: the seed, the mix, the data.
+        assert_eq!(s(Variant::NoRetries).run.seed, base.scenario.run.seed);
+        assert_eq!(s(Variant::NoRetries).mix, base.scenario.mix);
+        // The edit is in the file the run writes, too.
+        let toml = s(Variant::RetryBudget).to_toml_resolved(None);
+        assert!(toml.contains("retry_budget = 0.1"), "{toml}");
+    }
+
+    #[test]
+    fn a_variant_that_changes_nothing_says_why_it_is_not_run() {
+        let base = plan("checkout-peak.toml"); // shoppers never retry there
+        let why = variant(&base, Variant::NoRetries).unwrap_err();
+        assert!(why.contains("checkout.retries = 0"), "{why}");
+        assert!(variant(&base, Variant::RetryBudget).is_err());
+        let baseline = base.without_faults();
+        assert!(variant(&baseline, Variant::BuildOnly).is_err());
+        assert!(variant(&base, Variant::ShedAtAlert).is_ok());
+    }
+
+    fn result(name: Variant, outage: usize, n: usize, minutes: &[f64]) -> VariantResult {
+        VariantResult {
+            outage: Some(Proportion::of(outage, n)),
+            outage_minutes: Spread::of(minutes),
+            n,
+            dir: Some(name.name().into()),
+            ..VariantResult::not_run(name, String::new())
+        }
+        .ran()
+    }
+
+    impl VariantResult {
+        fn ran(mut self) -> Self {
+            self.not_run = None;
+            self
+        }
+    }
+
+    #[test]
+    fn the_two_sentences_name_only_what_is_beyond_the_intervals() {
+        let variants = vec![
+            result(Variant::AsIs, 5, 5, &[120.0, 125.0, 130.0, 140.0, 128.0]),
+            result(Variant::NoRetries, 0, 5, &[0.0; 5]),
+            result(Variant::ShedAtAlert, 3, 5, &[0.0, 0.0, 60.0, 70.0, 90.0]),
+            result(Variant::NoRollback, 5, 5, &[200.0, 210.0, 205.0, 220.0, 215.0]),
+            result(Variant::NoLull, 5, 5, &[125.0, 135.0, 130.0, 129.0, 131.0]),
+        ];
+        let said = said(&variants);
+        assert!(
+            said[0].contains("prevented, beyond the intervals, by no-retries"),
+            "{}",
+            said[0]
+        );
+        assert!(
+            !said[0].contains("shed-at-alert"),
+            "3 of 5 overlaps 5 of 5: {}",
+            said[0]
+        );
+        assert!(said[1].contains("no-rollback"), "{}", said[1]);
+        assert!(!said[1].contains("no-lull"), "{}", said[1]);
+        let quiet = said_of(&[result(Variant::AsIs, 0, 5, &[0.0; 5])]);
+        assert!(quiet.contains("did not go down"), "{quiet}");
+    }
+
+    fn said_of(v: &[VariantResult]) -> String {
+        said(v).join(" ")
+    }
+}
