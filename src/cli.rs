@@ -146,7 +146,8 @@ pub enum Command {
     ///
     /// Example: outage-sim whatif workloads/smoke.toml --repeat 3 --only as-is,no-retries,retry-budget
     ///
-    /// The variants: as-is; build-only (the change rolled back as soon as it is built: its
+    /// The variants: as-is; no-build (the change in place before the run starts, `apply =
+    /// "before"`: its steady cost without its build stall); build-only (the change rolled back as soon as it is built: its
     /// stall without its steady cost); no-retries; retry-budget (the app retries only while
     /// retries are under 10% of its requests, `limits.retry_budget`); shed-at-alert (from the
     /// first alert the app admits only what the database served before it,

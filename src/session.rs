@@ -145,6 +145,12 @@ async fn replay_and_report<S: Store>(
     meta.rollback_removed = plan.rollback_removed.map(|t| t.to_string());
     run.write_json(META_JSON, &meta)?;
 
+    for (step, fault) in scenario.faults.iter().zip(&plan.faults) {
+        if step.before_start {
+            eprintln!("applying {} before the run (apply = \"before\")", fault.name);
+            faults::apply_before_start(&*store, fault).await?;
+        }
+    }
     let mut replay = Replay::new(scenario, store.clone(), plan.faults.clone(), capacity);
     if let Some(shard) = plan.shard {
         replay = replay.only_shard(shard);

@@ -27,6 +27,7 @@ pub const VARIANT_ROLLBACK_AFTER: &str = "10m";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     AsIs,
+    NoBuild,
     BuildOnly,
     NoRetries,
     RetryBudget,
@@ -37,8 +38,9 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 8] = [
+    pub const ALL: [Variant; 9] = [
         Variant::AsIs,
+        Variant::NoBuild,
         Variant::BuildOnly,
         Variant::NoRetries,
         Variant::RetryBudget,
@@ -51,6 +53,7 @@ impl Variant {
     pub fn name(self) -> &'static str {
         match self {
             Variant::AsIs => "as-is",
+            Variant::NoBuild => "no-build",
             Variant::BuildOnly => "build-only",
             Variant::NoRetries => "no-retries",
             Variant::RetryBudget => "retry-budget",
@@ -65,6 +68,9 @@ impl Variant {
     pub fn what(self) -> String {
         match self {
             Variant::AsIs => "the scenario as it is".into(),
+            Variant::NoBuild => {
+                "the change's steady cost without its build stall: in place before the run starts".into()
+            }
             Variant::BuildOnly => {
                 "the change's build stall without its steady cost: rolled back as soon as it is built".into()
             }
@@ -93,7 +99,7 @@ impl Variant {
         let no_rollback = s.faults.iter().all(|f| f.rollback.is_none());
         let why_not = match self {
             Variant::AsIs => None,
-            Variant::BuildOnly | Variant::RollbackAtAlert | Variant::NoRollback if no_change => {
+            Variant::NoBuild | Variant::BuildOnly | Variant::RollbackAtAlert | Variant::NoRollback if no_change => {
                 Some("the plan applies no change".to_string())
             }
             Variant::NoRollback if no_rollback => Some("the scenario never rolls its change back".to_string()),
@@ -137,13 +143,15 @@ impl Variant {
             Variant::NoRetries => set("checkout", "retries", toml::Value::Integer(0)),
             Variant::RetryBudget => set("limits", "retry_budget", toml::Value::Float(VARIANT_RETRY_BUDGET)),
             Variant::ShedAtAlert => set("limits", "shed_at_alert", toml::Value::Boolean(true)),
-            Variant::BuildOnly | Variant::RollbackAtAlert => {
+            Variant::NoBuild | Variant::BuildOnly | Variant::RollbackAtAlert => {
                 let Some(faults) = table.get_mut("faults").and_then(|f| f.as_array_mut()) else {
                     return;
                 };
                 for (fault, step) in faults.iter_mut().zip(&s.faults) {
                     let Some(fault) = fault.as_table_mut() else { continue };
-                    if self == Variant::BuildOnly {
+                    if self == Variant::NoBuild {
+                        fault.insert("apply".into(), toml::Value::String("before".into()));
+                    } else if self == Variant::BuildOnly {
                         // Sent a minute after the apply, it waits for the build to finish.
                         let at = ClockTime::from_secs(step.apply.secs() + 60);
                         fault.insert("rollback".into(), toml::Value::String(at.to_string()));
@@ -385,6 +393,14 @@ mod tests {
         let build_only = s(Variant::BuildOnly);
         let step = &build_only.faults[0];
         assert_eq!(step.rollback.map(|t| t.secs()), Some(step.apply.secs() + 60));
+        let no_build = s(Variant::NoBuild);
+        assert!(
+            no_build
+                .faults
+                .iter()
+                .all(|f| f.before_start && f.apply == no_build.clock.start)
+        );
+        assert_eq!(no_build.faults[0].rollback, base.scenario.faults[0].rollback);
         let at_alert = s(Variant::RollbackAtAlert);
         assert_eq!(
             at_alert.faults[0].rollback_after_alert,

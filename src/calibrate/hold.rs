@@ -140,6 +140,7 @@ pub fn hold_scenario(scenario: &Scenario, rate: f64, real_secs: f64, change: Opt
         .map(|name| FaultStep {
             name: name.to_string(),
             apply: ClockTime::from_secs(start.secs() + ramp),
+            before_start: false,
             rollback: None,
             guard: scenario.faults.iter().find(|f| f.name == name).and_then(|f| f.guard),
             rollback_after_alert: None,

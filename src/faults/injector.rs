@@ -138,6 +138,15 @@ impl<S: Store> Injector<S> {
         applied.push((fault.clone(), guard));
     }
 
+    /// Takes `fault`, applied before the clock started ([`apply_before_start`]), as applied:
+    /// its events say so at the clock's start, and it is rolled back as any other.
+    pub fn adopt(&self, fault: &Fault) {
+        self.push_applied(fault, None);
+        let detail = "in place before the run (apply = \"before\")";
+        self.events.emit(EventKind::FaultApplySent, &fault.name, detail);
+        self.events.emit(EventKind::FaultApplyDone, &fault.name, detail);
+    }
+
     /// Rolls back the fault `name` if it is applied, once its apply is done.
     pub async fn rollback(&self, name: &str) {
         let turn = self.turn(name).await;
@@ -307,6 +316,23 @@ impl<S: Store> Injector<S> {
         });
         task.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
+}
+
+/// Applies `fault` before a replay's clock starts (`apply = "before"`), recorded as applied
+/// first, as the injector does, so a run killed later still rolls it back next time.
+pub async fn apply_before_start<S: Store>(store: &S, fault: &Fault) -> anyhow::Result<()> {
+    if fault.holds_session {
+        anyhow::bail!(crate::error::BadInput(format!(
+            "{}: apply = \"before\" is for a change that stays (DDL), not a transaction held open",
+            fault.name
+        )));
+    }
+    store.record_applied(&fault.name, Some(&fault.down)).await?;
+    let sql = &fault.up;
+    store
+        .run_ddl(sql, None, &|_| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", fault.name, error_text(&e, sql)))
 }
 
 /// The first SQL statement, without comments, for the event's detail column.

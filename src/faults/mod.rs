@@ -6,7 +6,7 @@ pub mod migration_dir;
 pub mod precheck;
 
 pub use catalog::{Fault, find, list};
-pub use injector::{Injector, TimelineStep, roll_back_leftovers};
+pub use injector::{Injector, TimelineStep, apply_before_start, roll_back_leftovers};
 
 use std::path::Path;
 

@@ -153,6 +153,7 @@ impl<'a, S: Store> Replay<'a, S> {
         let hub = publish(sinks, events, rx, failed_tx);
         let body = async move {
             bus.emit(EventKind::RunStart, name, "");
+            run.in_place.iter().for_each(|f| run.injector.adopt(f));
             let stopped = tokio::select! {
                 _ = run.until_end(schedule, &tx) => Stop::End,
                 _ = run.stop.notified() => Stop::End,
@@ -224,6 +225,8 @@ struct Running<'a, S: Store> {
     recorder: Arc<Recorder>,
     engine: Arc<Engine<S>>,
     injector: Arc<Injector<S>>,
+    /// Faults the session applied before the clock started (`apply = "before"`).
+    in_place: Vec<Fault>,
     /// Ends the run before the clock's end when notified (a trainee's `quit`).
     stop: Arc<tokio::sync::Notify>,
     timeline: Vec<TimelineStep>,
@@ -258,9 +261,16 @@ impl<'a, S: Store> Running<'a, S> {
             &scenario.mix,
             scenario.run.seed,
         );
+        let before = scenario
+            .faults
+            .iter()
+            .zip(&faults)
+            .filter(|(step, _)| step.before_start);
+        let in_place = before.map(|(_, fault)| fault.clone()).collect();
         let running = Running {
             scenario,
             injector: Arc::new(Injector::new(store.clone(), bus)),
+            in_place,
             stop: Arc::new(tokio::sync::Notify::new()),
             store,
             recorder,
@@ -438,11 +448,14 @@ fn timeline(scenario: &Scenario, faults: Vec<Fault>) -> Vec<TimelineStep> {
     let clock = &scenario.clock;
     let mut steps = Vec::new();
     for (step, fault) in scenario.faults.iter().zip(faults) {
-        steps.push(TimelineStep::Apply {
-            at: clock.real_offset(step.apply),
-            fault: fault.clone(),
-            guard: step.guard,
-        });
+        // One applied before the clock started is only rolled back (see `Running::start`).
+        if !step.before_start {
+            steps.push(TimelineStep::Apply {
+                at: clock.real_offset(step.apply),
+                fault: fault.clone(),
+                guard: step.guard,
+            });
+        }
         if let Some(rb) = step.rollback {
             steps.push(TimelineStep::Rollback {
                 at: clock.real_offset(rb),

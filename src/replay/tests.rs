@@ -14,19 +14,27 @@ fn scenario(fault: bool) -> Scenario {
     } else {
         ""
     };
+    at_200_per_s("12:02", "", faults)
+}
+
+/// 200 checkouts a second from 12:00 to `end` in 250 ms windows, with `limits` in `[limits]`
+/// and `rest` (faults, alerts) after.
+fn at_200_per_s(end: &str, limits: &str, rest: &str) -> Scenario {
     let text = format!(
         r#"[clock]
 start = "12:00"
-end = "12:02"
+end = "{end}"
 speed = 60
 [load]
 unit = "arrivals_per_second"
 points = [{{ at = "12:00", value = 200.0 }}]
 [mix]
 checkout = 1
+[limits]
+{limits}
 [run]
 window_ms = 250
-{faults}"#
+{rest}"#
     );
     Scenario::parse(&text, Path::new("test.toml")).unwrap()
 }
@@ -143,37 +151,14 @@ async fn a_failing_sink_after_a_fault_rolls_it_back_first() {
     assert!(done < kinds.iter().position(|k| *k == EventKind::RunEnd).unwrap());
 }
 
-/// `scenario(true)` with an alert that fires 45 incident seconds into the run (a 5 ms store
-/// is always over 1 ms), after the fault was sent at 12:00:30, and the app's guards from `extra`.
-fn guarded(extra: &str, fault_extra: &str) -> Scenario {
-    let text = format!(
-        r#"[clock]
-start = "12:00"
-end = "12:03"
-speed = 60
-[load]
-unit = "arrivals_per_second"
-points = [{{ at = "12:00", value = 200.0 }}]
-[mix]
-checkout = 1
-[limits]
-{extra}
-[run]
-window_ms = 250
-[[faults]]
-name = "reporting-index"
-apply = "12:00:30"
-rollback = "12:02:45"
-{fault_extra}
-[[alerts]]
-name = "slow"
-op = "checkout"
-metric = "p99_ms"
-above = 1
-for = "45s"
-"#
+/// An alert that fires 45 incident seconds into the run (a 5 ms store is always over 1 ms),
+/// after the fault was sent at 12:00:30; the app's guards from `limits` and `fault_extra`.
+fn guarded(limits: &str, fault_extra: &str) -> Scenario {
+    let rest = format!(
+        "[[faults]]\nname = \"reporting-index\"\napply = \"12:00:30\"\nrollback = \"12:02:45\"\n{fault_extra}\n\
+         [[alerts]]\nname = \"slow\"\nop = \"checkout\"\nmetric = \"p99_ms\"\nabove = 1\nfor = \"45s\"\n"
     );
-    Scenario::parse(&text, Path::new("test.toml")).unwrap()
+    at_200_per_s("12:03", limits, &rest)
 }
 
 #[tokio::test(start_paused = true)]
@@ -250,4 +235,25 @@ async fn shedding_admits_what_was_served_before_the_alerts_condition_began() {
     let said = events.try_recv().expect("an app_shed event");
     assert_eq!(said.kind, EventKind::AppShed);
     assert!(said.detail.contains("checkout 200/s"), "{}", said.detail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_applied_before_the_clock_is_only_rolled_back_in_the_replay() {
+    let faults = "[[faults]]\nname = \"reporting-index\"\napply = \"before\"\nrollback = \"12:01\"\n";
+    let scenario = at_200_per_s("12:02", "", faults);
+    let fault = crate::faults::find("sqlite", "reporting-index").unwrap();
+    let seen = Collect::default();
+    Replay::new(&scenario, Arc::new(NullStore::default()), vec![fault], None)
+        .run(vec![Box::new(seen.clone())])
+        .await
+        .unwrap();
+    let events = seen.events.lock().unwrap();
+    let of = |kind| events.iter().filter(|e| e.kind == kind).collect::<Vec<_>>();
+    let sent = of(EventKind::FaultApplySent);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].clock, "12:00:00");
+    assert!(sent[0].detail.contains("before the run"), "{}", sent[0].detail);
+    let rolled_back = of(EventKind::FaultRollbackSent);
+    assert_eq!(rolled_back.len(), 1);
+    assert_eq!(rolled_back[0].clock, "12:01:00");
 }

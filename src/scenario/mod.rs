@@ -159,6 +159,9 @@ pub struct FaultStep {
     /// Name in the fault catalog (`schema/faults/<dialect>/<name>.up.sql`).
     pub name: String,
     pub apply: ClockTime,
+    /// Applied before the replay's clock starts (`apply = "before"`; `apply` is then the
+    /// clock's start): the run begins with the change in place, without its build in the replay.
+    pub before_start: bool,
     /// `None`: rolled back only at the end of the run.
     pub rollback: Option<ClockTime>,
     /// Bound each wait for the DDL's lock, and try again (`lock_timeout_ms` in the file).

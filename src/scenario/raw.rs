@@ -434,7 +434,12 @@ impl RawScenario {
         let mut faults = Vec::new();
         for (i, f) in self.faults.iter().enumerate() {
             let field = |k: &str| format!("faults[{i}].{k}");
-            let apply = ck.clock_time(&f.apply, &field("apply"))?;
+            let before_start = f.apply.get_ref() == "before";
+            let apply = if before_start {
+                start
+            } else {
+                ck.clock_time(&f.apply, &field("apply"))?
+            };
             if !within(apply) {
                 return ck.fail(
                     f.apply.span(),
@@ -492,6 +497,7 @@ impl RawScenario {
             faults.push(FaultStep {
                 name: f.name.clone(),
                 apply,
+                before_start,
                 rollback,
                 guard,
                 rollback_after_alert,

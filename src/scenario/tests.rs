@@ -263,3 +263,14 @@ fn the_apps_guards_are_read_and_bounded() {
     assert_eq!(e.field, "faults[0].rollback_after_alert");
     assert!(e.message.contains("\"5m\""), "{e}");
 }
+
+#[test]
+fn a_change_may_be_in_place_before_the_clock_starts() {
+    let s = parse(&GOOD.replacen("apply = \"12:10\"", "apply = \"before\"", 1)).unwrap();
+    let step = &s.faults[0];
+    assert!(step.before_start);
+    assert_eq!(step.apply, s.clock.start);
+    assert!(!parse(GOOD).unwrap().faults[0].before_start);
+    let e = error_for("apply = \"12:10\"", "apply = \"beforehand\"");
+    assert_eq!(e.field, "faults[0].apply");
+}

@@ -145,6 +145,7 @@ pub fn hide(scenario: &Scenario, drawn: &Drawn) -> Scenario {
         .map(|&(name, apply, rollback)| FaultStep {
             name: name.into(),
             apply: at(apply),
+            before_start: false,
             rollback: rollback.map(at),
             guard: None,
             rollback_after_alert: None,
