@@ -268,19 +268,26 @@ pub fn said(variants: &[VariantResult]) -> Vec<String> {
             (o.high < outage.low).then(|| format!("{} ({}: outage {o})", v.name, v.what))
         })
         .collect();
-    let lengthens: Vec<String> = variants
-        .iter()
-        .filter(run)
-        .filter_map(|v| {
-            let m = v.outage_minutes?;
-            (m.low > minutes.high).then(|| {
-                format!(
-                    "{} ({}: down {:.0} min, range {:.0}–{:.0})",
-                    v.name, v.what, m.median, m.low, m.high
-                )
-            })
-        })
-        .collect();
+    // Outage minutes beyond as-is's range, longer (`true`) or shorter.
+    let beyond = |longer: bool| -> Vec<String> {
+        let out = |m: &Spread| {
+            if longer {
+                m.low > minutes.high
+            } else {
+                m.high < minutes.low
+            }
+        };
+        let said = |v: &VariantResult, m: Spread| {
+            format!(
+                "{} ({}: {:.0} min, range {:.0}–{:.0})",
+                v.name, v.what, m.median, m.low, m.high
+            )
+        };
+        let runs = variants.iter().filter(run);
+        runs.filter_map(|v| v.outage_minutes.filter(out).map(|m| said(v, m)))
+            .collect()
+    };
+    let (longer, shorter) = (beyond(true), beyond(false));
     let first = if prevents.is_empty() {
         format!(
             "As it is, checkout went down in {outage}; no single change tried took the odds of an outage below that interval."
@@ -291,19 +298,25 @@ pub fn said(variants: &[VariantResult]) -> Vec<String> {
             prevents.join("; ")
         )
     };
-    let second = if lengthens.is_empty() {
-        format!(
-            "Down {:.0} min as it is (range {:.0}–{:.0}); no variant kept it down longer beyond the ranges, so nothing here shows what ended it.",
-            minutes.median, minutes.low, minutes.high
-        )
-    } else {
-        format!(
-            "Down {:.0} min as it is (range {:.0}–{:.0}); what ended it shows where taking it away kept checkout down longer: {}.",
-            minutes.median,
-            minutes.low,
-            minutes.high,
-            lengthens.join("; ")
-        )
+    let mut second = format!(
+        "Down {:.0} min as it is (range {:.0}–{:.0}); ",
+        minutes.median, minutes.low, minutes.high
+    );
+    second += &match (longer.is_empty(), shorter.is_empty()) {
+        (true, true) => "no variant moved that beyond the ranges, so nothing here shows what ended it.".to_string(),
+        (false, true) => format!(
+            "taking these away kept checkout down longer, so they ended it: {}.",
+            longer.join("; ")
+        ),
+        (true, false) => format!(
+            "nothing taken away kept it down longer, and it was shorter beyond the ranges with {}: that factor added to the outage.",
+            shorter.join("; ")
+        ),
+        (false, false) => format!(
+            "taking these away kept checkout down longer, so they ended it: {}; and it was shorter beyond the ranges with {}.",
+            longer.join("; "),
+            shorter.join("; ")
+        ),
     };
     vec![first, second]
 }
@@ -471,8 +484,19 @@ mod tests {
             "3 of 5 overlaps 5 of 5: {}",
             said[0]
         );
-        assert!(said[1].contains("no-rollback"), "{}", said[1]);
+        assert!(said[1].contains("they ended it: no-rollback"), "{}", said[1]);
         assert!(!said[1].contains("no-lull"), "{}", said[1]);
+        // The rollback itself kept it down: without it, shorter beyond the ranges.
+        let shorter = said_of(&[
+            result(Variant::AsIs, 3, 3, &[33.0, 33.0, 36.0]),
+            result(Variant::NoRollback, 3, 3, &[18.0, 19.0, 23.0]),
+            result(Variant::ShedAtAlert, 3, 3, &[30.0, 34.0, 35.0]),
+        ]);
+        assert!(
+            shorter.contains("shorter beyond the ranges with no-rollback"),
+            "{shorter}"
+        );
+        assert!(!shorter.contains("shed-at-alert"), "{shorter}");
         let quiet = said_of(&[result(Variant::AsIs, 0, 5, &[0.0; 5])]);
         assert!(quiet.contains("did not go down"), "{quiet}");
     }
