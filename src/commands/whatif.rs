@@ -47,6 +47,12 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
         said: Vec::new(),
         total_s: 0.0,
     };
+    // Rewritten after every variant, so an interrupted study keeps what finished.
+    let write = |file: &mut WhatifFile| {
+        file.said = whatif::said(&file.variants);
+        file.total_s = started.elapsed().as_secs_f64();
+        whatif::write(&dir, file)
+    };
     let mut interrupted = false;
     for v in chosen {
         let plan = match v.plan(&base)? {
@@ -62,17 +68,13 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
         let e = ensemble::run(&plan, n, &sub, &format!("whatif {}", v.name())).await?;
         eprintln!("whatif: {}: {}", v.name(), e.file.headline());
         file.variants.push(VariantResult::of(v, v.name(), &e.file));
-        file.said = whatif::said(&file.variants);
-        file.total_s = started.elapsed().as_secs_f64();
-        whatif::write(&dir, &file)?;
+        write(&mut file)?;
         if e.interrupted() {
             interrupted = true;
             break;
         }
     }
-    file.said = whatif::said(&file.variants);
-    file.total_s = started.elapsed().as_secs_f64();
-    whatif::write(&dir, &file)?;
+    write(&mut file)?;
     println!();
     for s in &file.said {
         println!("{s}");

@@ -152,7 +152,7 @@ impl<S: Store> Engine<S> {
                 }
                 // Over the budget the app sends no retry: the shopper gets the failure and leaves.
                 if let Some(budget) = &self.budget
-                    && !budget.try_retry(Instant::now())
+                    && !budget.try_retry(intended)
                 {
                     break;
                 }
@@ -175,9 +175,10 @@ impl<S: Store> Engine<S> {
         if retry {
             self.recorder.retried(op); // a first attempt was recorded when it was due
         } else if let Some(budget) = &self.budget {
-            budget.request(Instant::now());
+            budget.request(intended);
         }
-        if !self.shed.admit(op, Instant::now()) {
+        // The clock is read only while shedding: this runs for every attempt.
+        if self.shed.shedding() && !self.shed.admit(op, Instant::now()) {
             self.recorder.dropped(op);
             return None;
         }
