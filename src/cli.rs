@@ -73,6 +73,16 @@ pub enum Command {
     /// --repeat replays (seeds S..S+N-1) and holds only when all of them pass: "holds at 0.85×
     /// (3 of 3 passed); fails at 0.92× (1 of 3 passed: …)"; at most --max-replays per
     /// configuration. Every replay's run directory is kept under the study's directory.
+    ///
+    /// Example: outage-sim capacity --map --capacity 2600 --loads 1,1.5 --stalls 0,20 --repeat 2
+    ///
+    /// With --map it maps the vulnerable region instead: the scenario's mix held flat at each
+    /// load (a multiple of its peak), writes to orders stalled for each number of real seconds
+    /// as the hold reaches its rate (the catalog's write-stall; 0 is the control with no
+    /// stall), --repeat replays per cell on the same seeds. A replay stayed down when checkout
+    /// was still down twice the app's timeout after the stall ended (at least 30 s). Writes
+    /// region.json, region.md and region.png (the heatmap, each load's region, the peak and the
+    /// scenario's own change's DDL span drawn on it) and prints the planner's answer in a line.
     Capacity(HeadroomArgs),
     /// Create and seed the database a scenario runs on, without running it.
     ///
@@ -128,16 +138,20 @@ pub enum Command {
     /// [training] candidates, at a time drawn within its window. On a terminal a live console
     /// shows checkout, the alerts, the database monitor and the session holding others up;
     /// type commands on its input line: `diagnose CAUSE` (`--causes` lists them),
-    /// `rollback FAULT`, `kill PID`, `quit`. Without a terminal, give the same commands on
-    /// stdin, one a line:
+    /// `rollback FAULT`, `kill PID`, and the app's own guards: `shed` (admit only what the
+    /// database served before the trouble), `retries off`, `retry-budget P` (retries only while
+    /// under P of the requests, e.g. 0.1 or 10%); `quit`. Without a terminal, give the same
+    /// commands on stdin, one a line:
     ///
     ///   (sleep 20; echo diagnose index-build; echo rollback reporting-index) | outage-sim train
     ///
     /// On a server you may act from psql or mysql instead (DROP INDEX, pg_terminate_backend,
     /// KILL): the mitigation is detected from the database within one window. The run ends
-    /// when checkout has recovered, when you quit, or at the clock's end; then it writes
-    /// debrief.md (your times beside the postmortem's and your best earlier attempt with the
-    /// same seed), score.json, and the usual run directory.
+    /// when checkout has recovered after the cause is gone, when you quit, or at the clock's
+    /// end; then it writes debrief.md (your times beside the postmortem's and your best earlier
+    /// attempt with the same seed; which of your actions ended the outage, read from checkout's
+    /// windows; what the scenario's latest `whatif` study says each would have done),
+    /// score.json, and the usual run directory.
     Train(TrainArgs),
     /// What made the outage and what ended it: the scenario's ensemble as it is and, on the
     /// same seeds, with one factor changed at a time.
@@ -332,6 +346,16 @@ pub struct HeadroomArgs {
     /// Where the study's directory is created.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+    /// Map load against write-stall length (see above) instead of searching the headroom.
+    #[arg(long)]
+    pub map: bool,
+    /// With --map: the loads, as multiples of the scenario's peak, comma-separated (the
+    /// default: the planner's scales, from the peak to where the load alone goes down).
+    #[arg(long, requires = "map", value_delimiter = ',', default_value = "1,1.25,1.5,1.75", value_parser = positive_f64)]
+    pub loads: Vec<f64>,
+    /// With --map: the write stalls, real seconds, comma-separated (0: no stall, the control).
+    #[arg(long, requires = "map", value_delimiter = ',', default_value = "0,5,10,20,40", value_parser = stall_secs)]
+    pub stalls: Vec<f64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -516,6 +540,18 @@ fn linger_secs(s: &str) -> Result<f64, String> {
 
 fn schema_name(s: &str) -> Result<String, String> {
     crate::store::check_schema_name(s).map(|()| s.to_string())
+}
+
+/// A write stall's real seconds: 0 (the control) to an hour.
+fn stall_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected seconds, e.g. 20, not {s:?}"))?;
+    (0.0..=3600.0)
+        .contains(&v)
+        .then_some(v)
+        .ok_or_else(|| format!("expected 0 to 3600 seconds, not {v}"))
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {

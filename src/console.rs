@@ -328,8 +328,7 @@ fn render(f: &mut ratatui::Frame, live: &Live) {
         Paragraph::new(lines).block(Block::bordered().title(" latest events ")),
         log,
     );
-    let help =
-        " diagnose CAUSE · rollback FAULT · kill PID · quit (Enter sends; `outage-sim train --causes` lists causes) ";
+    let help = " diagnose CAUSE · rollback FAULT · kill PID · shed · retries off · retry-budget P · quit (Enter sends; --causes lists causes) ";
     f.render_widget(
         Paragraph::new(format!("> {}", live.input)).block(Block::bordered().title(help)),
         input,

@@ -18,6 +18,7 @@ pub mod merge;
 pub mod metrics;
 pub mod plan;
 pub mod progress;
+pub mod region;
 pub mod replay;
 pub mod report;
 pub mod results;

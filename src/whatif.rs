@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::story::Class;
+use crate::charts::WhatifRow;
 use crate::ensemble::{EnsembleFile, Proportion, Spread};
 use crate::plan::RunPlan;
 use crate::scenario::{ClockTime, Scenario};
@@ -363,6 +364,21 @@ pub fn markdown(f: &WhatifFile) -> String {
     }
     md += &format!("\nTotal time: {:.0} min.\n", f.total_s / 60.0);
     md
+}
+
+/// The chart's rows: each variant that ran, as-is first (as the file lists them).
+pub fn chart_rows(f: &WhatifFile) -> Vec<WhatifRow> {
+    f.variants
+        .iter()
+        .filter_map(|v| {
+            let p = v.outage?;
+            Some(WhatifRow {
+                name: v.name.clone(),
+                outage: (p.low, p.count as f64 / p.n.max(1) as f64, p.high),
+                minutes: v.outage_minutes.map(|m| (m.low, m.median, m.high)),
+            })
+        })
+        .collect()
 }
 
 /// Writes `whatif.json` and `whatif.md` into `dir`.

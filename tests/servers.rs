@@ -1,6 +1,7 @@
 //! PostgreSQL and MySQL/MariaDB, for real: schema, seed, reset, each operation, each fault
 //! applied and rolled back, the monitor seeing lock waits, refusal of a schema outage-sim did
-//! not prepare, redaction of passwords, and a server that is down. Skipped (with a message)
+//! not prepare, redaction of passwords, and a server that is down (and the write stall on
+//! SQLite too, which needs no server). Skipped (with a message)
 //! unless OUTAGE_SIM_TEST_POSTGRES_URL / OUTAGE_SIM_TEST_MYSQL_URL are set; CI sets them.
 
 mod common;
@@ -128,6 +129,38 @@ async fn each_fault_applies_and_rolls_back<S: Store>(store: &S, index_count: imp
     }
 }
 
+/// The catalog's write-stall holds every checkout while its session holds the lock, and lets
+/// it through once the session's down SQL runs.
+async fn the_write_stall_holds_checkout_until_released<S: Store>(store: &S) {
+    let fault = faults::find(store.dialect(), "write-stall").unwrap();
+    assert!(fault.holds_session);
+    let mut session = store.open_session().await.unwrap();
+    store.run_in_session(&mut session, &fault.up).await.unwrap();
+    let started = std::time::Instant::now();
+    let held = Duration::from_millis(700);
+    let release = async {
+        tokio::time::sleep(held).await;
+        store.run_in_session(&mut session, &fault.down).await.unwrap();
+    };
+    let request = checkout(&[2]);
+    let (done, ()) = tokio::join!(store.execute(&request, deadline()), release);
+    done.unwrap();
+    assert!(started.elapsed() >= held, "the checkout went through the stall");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_write_stall_holds_checkout_until_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stall.db");
+    let progress = indicatif::ProgressBar::hidden();
+    outage_sim::store::sqlite::prepare_file(&file, &history(), &progress)
+        .await
+        .unwrap();
+    let store = outage_sim::store::sqlite::SqliteStore::open(&file, 1).await.unwrap();
+    the_write_stall_holds_checkout_until_released(&store).await;
+    store.close().await;
+}
+
 /// A checkout blocked behind a lock on orders shows in the monitor's sample.
 async fn monitor_sees_a_blocked_checkout<S: Store>(store: std::sync::Arc<S>, metric: &str) {
     let blocked = {
@@ -206,6 +239,7 @@ mod postgres {
             .await
         };
         each_fault_applies_and_rolls_back(&s, count).await;
+        the_write_stall_holds_checkout_until_released(&s).await;
         s.close().await;
     }
 
@@ -400,6 +434,7 @@ mod mysql {
             .await
         };
         each_fault_applies_and_rolls_back(&s, count).await;
+        the_write_stall_holds_checkout_until_released(&s).await;
         s.close().await;
     }
 

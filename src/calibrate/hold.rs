@@ -119,7 +119,7 @@ pub fn peak_real_secs(s: &Scenario) -> f64 {
 }
 
 /// Real seconds of the ramp before a hold: a sixth of the hold.
-fn ramp_real_secs(real_secs: f64) -> f64 {
+pub(crate) fn ramp_real_secs(real_secs: f64) -> f64 {
     real_secs / 6.0
 }
 

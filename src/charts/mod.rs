@@ -35,11 +35,15 @@ mod capacity;
 mod compare;
 mod dashboard;
 mod ensemble;
+mod region;
+mod whatif;
 
 pub use capacity::render_capacity;
 pub use compare::render_compare;
 pub use dashboard::{Annotations, render_dashboard};
 pub use ensemble::render_ensemble;
+pub use region::{HeatCell, HeatRow, Heatmap, render_region};
+pub use whatif::{WhatifRow, render_whatif};
 
 use std::sync::Once;
 

@@ -22,6 +22,7 @@ use crate::replay::{self, AlertSink, ProgressSink, Replay, ResultsSink, Sink};
 use crate::results::{EventBus, EventKind, META_JSON, Meta, RunDir, SCENARIO_TOML};
 use crate::scenario::Scenario;
 use crate::store::{self, DbUrl, Store, sqlite};
+use crate::traffic::Guards;
 use crate::training::score::{self, DEBRIEF_MD, SCORE_JSON};
 use crate::training::{self, Command, Drawn, Story};
 use crate::{report, with_store};
@@ -132,6 +133,7 @@ impl Class<'_> {
         let trainee = Trainee {
             store: store.clone(),
             injector: replay.injector(),
+            guards: replay.guards(),
             bus: replay.bus(),
             stop: replay.stopper(),
             console: console.clone(),
@@ -155,13 +157,11 @@ impl Class<'_> {
     fn debrief(&self, run: &RunDir) -> Result<ExitCode> {
         report::render_run(run)?;
         let story = self.story();
-        let score = score::score(
-            &run.read_events()?,
-            story,
-            self.drawn.start,
-            &self.scenario.name,
-            self.seed,
-        );
+        let events = run.read_events()?;
+        let mut score = score::score(&events, story, self.drawn.start, &self.scenario.name, self.seed);
+        let windows = run.read_windows()?;
+        let checkout: Vec<_> = windows.iter().filter(|w| w.op == crate::analysis::FOCUS_OP).collect();
+        score.ended = Some(score::what_ended(&events, &checkout));
         let best = score::best_earlier(&self.args.out, &score);
         run.write_json(SCORE_JSON, &score)?;
         let reference = self
@@ -172,7 +172,13 @@ impl Class<'_> {
             .unwrap_or_default();
         let culprit = self.faults.iter().find(|f| f.name == story.culprit);
         let explained = culprit.map_or(String::new(), |f| f.description.clone());
-        let md = score::debrief(&score, story, &reference, best.as_ref(), &explained);
+        let actions: Vec<String> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::TraineeAction)
+            .map(|e| e.name.clone())
+            .collect();
+        let whatif = score::whatif_said(&self.args.out, &self.scenario.name, &self.args.scenario, &actions);
+        let md = score::debrief(&score, story, &reference, best.as_ref(), &explained, &whatif);
         std::fs::write(run.file(DEBRIEF_MD), &md)?;
         println!("{md}\nresults: {}", run.path.display());
         Ok(ExitCode::SUCCESS)
@@ -196,6 +202,7 @@ fn read_stdin(lines: UnboundedSender<String>) {
 struct Trainee<S: Store> {
     store: Arc<S>,
     injector: Arc<Injector<S>>,
+    guards: Arc<Guards>,
     bus: EventBus,
     stop: Arc<tokio::sync::Notify>,
     console: Console,
@@ -260,6 +267,25 @@ impl<S: Store> Trainee<S> {
                     Err(e) => format!("failed: {e}"),
                 };
                 self.bus.emit(EventKind::TraineeAction, line.trim(), &outcome);
+            }
+            Command::Shed => {
+                // The AppSink sheds on this event, as it does at an alert when the scenario asks.
+                let detail = "the app admits only what the database served before the trouble";
+                self.bus.emit(EventKind::TraineeAction, replay::SHED_COMMAND, detail);
+            }
+            Command::RetriesOff => {
+                self.guards.retries_off();
+                let detail = "no more retries: a shopper whose checkout fails leaves";
+                self.bus.emit(EventKind::TraineeAction, "retries off", detail);
+            }
+            Command::RetryBudget(share) => {
+                self.guards.budget.set(share);
+                let detail = format!(
+                    "retries only while under {:.0}% of the requests (over 10 s)",
+                    share * 100.0
+                );
+                self.bus
+                    .emit(EventKind::TraineeAction, &format!("retry-budget {share}"), &detail);
             }
             Command::Quit => {
                 self.bus.emit(EventKind::TraineeAction, "quit", "gave up");

@@ -51,7 +51,12 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
     let write = |file: &mut WhatifFile| {
         file.said = whatif::said(&file.variants);
         file.total_s = started.elapsed().as_secs_f64();
-        whatif::write(&dir, file)
+        whatif::write(&dir, file)?;
+        let title = format!(
+            "{} on {}: what if ({} runs per variant)",
+            file.scenario, file.backend, file.repeat
+        );
+        crate::charts::render_whatif(&dir, &title, &whatif::chart_rows(file))
     };
     let mut interrupted = false;
     for v in chosen {

@@ -55,6 +55,9 @@ const BUILTIN: &[Builtin] = &[
     builtin!("postgres", "long-batch"),
     builtin!("mysql", "long-report"),
     builtin!("mysql", "long-batch"),
+    builtin!("sqlite", "write-stall"),
+    builtin!("postgres", "write-stall"),
+    builtin!("mysql", "write-stall"),
 ];
 
 /// Every built-in fault for `dialect`, in catalog order.
@@ -118,6 +121,11 @@ mod tests {
                 assert!(f.description.starts_with(&format!("{name}:")), "{dialect}/{name}");
                 assert!(f.up.contains("orders_reporting") && f.down.contains("orders_reporting"));
             }
+        }
+        for dialect in ["sqlite", "postgres", "mysql"] {
+            let f = find(dialect, "write-stall").unwrap();
+            assert!(f.holds_session, "{dialect}: a write stall is a session held open");
+            assert!(f.description.starts_with("write-stall:"), "{dialect}");
         }
         assert!(
             find("postgres", "reporting-index-online")

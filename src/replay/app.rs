@@ -1,7 +1,8 @@
-//! What the app and its operators do on their own when an alert fires, as the scenario says:
-//! shed load down to what the database served before the trouble (`limits.shed_at_alert`), and
-//! roll a fault back a set time after the first alert once it was sent
-//! (`rollback_after_alert`). A sink, so it reacts to the same alerts every other sink sees.
+//! What the app and its operators do when an alert fires, as the scenario says: shed load down
+//! to what the database served before the trouble (`limits.shed_at_alert`), and roll a fault
+//! back a set time after the first alert once it was sent (`rollback_after_alert`); and what a
+//! trainee's `shed` asks for, the same shedding. A sink, so it reacts to the same alerts and
+//! commands every other sink sees.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,13 +15,20 @@ use crate::faults::Injector;
 use crate::results::{EventBus, EventKind, EventRow, clock_secs};
 use crate::scenario::{Op, Scenario};
 use crate::store::Store;
-use crate::traffic::Shedder;
+use crate::traffic::Guards;
 
 /// Incident seconds before an alert's condition began whose service the shedder admits.
 const HEALTHY_SPAN_S: f64 = 300.0;
 
+/// A trainee's command that sheds load (the `TraineeAction` event's name).
+pub const SHED_COMMAND: &str = "shed";
+
 pub struct AppSink<S: Store> {
-    shed: Option<Arc<Shedder>>,
+    guards: Arc<Guards>,
+    /// Shed at the first alert (`limits.shed_at_alert`), not done yet.
+    shed_at_alert: bool,
+    /// When the first alert's condition began (incident seconds), once one fired.
+    trouble_began: Option<f64>,
     /// Each operation's (incident clock at the window's end, ok, real seconds) of recent windows.
     served: VecDeque<(f64, [u64; Op::ALL.len()], f64)>,
     /// The alert rules' `for`, by name: when an alert fires its condition began that long ago.
@@ -43,23 +51,16 @@ impl<S: Store> Drop for AppSink<S> {
 }
 
 impl<S: Store + 'static> AppSink<S> {
-    /// `None` when the scenario asks the app for nothing.
-    pub fn for_scenario(
-        scenario: &Scenario,
-        shed: Arc<Shedder>,
-        injector: Arc<Injector<S>>,
-        bus: EventBus,
-    ) -> Option<Self> {
+    pub fn for_scenario(scenario: &Scenario, guards: Arc<Guards>, injector: Arc<Injector<S>>, bus: EventBus) -> Self {
         let rollbacks: Vec<_> = scenario
             .faults
             .iter()
             .filter_map(|f| f.rollback_after_alert.map(|d| (f.name.clone(), d)))
             .collect();
-        if !scenario.limits.shed_at_alert && rollbacks.is_empty() {
-            return None;
-        }
-        Some(AppSink {
-            shed: scenario.limits.shed_at_alert.then_some(shed),
+        AppSink {
+            guards,
+            shed_at_alert: scenario.limits.shed_at_alert,
+            trouble_began: None,
             served: VecDeque::new(),
             rule_for_s: scenario
                 .alerts
@@ -75,7 +76,7 @@ impl<S: Store + 'static> AppSink<S> {
             acted: false,
             last_end_s: 0.0,
             pending: Vec::new(),
-        })
+        }
     }
 
     /// The rate of each operation served in the healthy span before `began` (incident seconds).
@@ -91,23 +92,25 @@ impl<S: Store + 'static> AppSink<S> {
         (secs > 0.0).then(|| ok.map(|n| n as f64 / secs))
     }
 
-    fn shed_from(&self, e: &EventRow, shed: &Shedder) {
-        let rule_for = self.rule_for_s.iter().find(|r| r.0 == e.name).map_or(0.0, |r| r.1);
-        let began = clock_secs(&e.clock) - rule_for;
-        let Some(rates) = self.healthy_rates(began) else { return };
+    /// Sheds to the rates served in the healthy span before `began`; `why` names what asked.
+    fn shed_from(&self, began: f64, why: &str) {
+        let Some(rates) = self.healthy_rates(began) else {
+            let detail = "nothing shed: no window served before the trouble began";
+            return self.bus.emit(EventKind::AppShed, why, detail);
+        };
         let now = tokio::time::Instant::now();
         let said: Vec<String> = Op::ALL
             .iter()
             .zip(rates)
             .map(|(op, r)| {
-                shed.limit(*op, r, now);
+                self.guards.shed.limit(*op, r, now);
                 format!("{op} {r:.0}/s")
             })
             .collect();
         self.bus.emit(
             EventKind::AppShed,
-            &e.name,
-            &format!("admitting what was served before it: {}", said.join(", ")),
+            why,
+            &format!("admitting what was served before the trouble: {}", said.join(", ")),
         );
     }
 }
@@ -130,9 +133,15 @@ impl<S: Store + 'static> Sink for AppSink<S> {
     fn event(&mut self, e: &EventRow) -> Result<()> {
         match e.kind {
             EventKind::FaultApplySent => self.fault_sent = true,
+            // Without an alert yet, "before the trouble" is before the command.
+            EventKind::TraineeAction if e.name == SHED_COMMAND => {
+                self.shed_from(self.trouble_began.unwrap_or(clock_secs(&e.clock)), SHED_COMMAND)
+            }
             EventKind::AlertFired if !self.acted => {
-                if let Some(shed) = self.shed.take() {
-                    self.shed_from(e, &shed);
+                let rule_for = self.rule_for_s.iter().find(|r| r.0 == e.name).map_or(0.0, |r| r.1);
+                let began = *self.trouble_began.get_or_insert(clock_secs(&e.clock) - rule_for);
+                if std::mem::take(&mut self.shed_at_alert) {
+                    self.shed_from(began, &e.name);
                 }
                 if self.fault_sent {
                     self.acted = true;

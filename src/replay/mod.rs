@@ -7,6 +7,7 @@
 mod app;
 mod sinks;
 
+pub use app::SHED_COMMAND;
 pub use sinks::{AlertSink, ProgressSink, ResultsSink};
 
 use std::sync::Arc;
@@ -122,6 +123,11 @@ impl<'a, S: Store> Replay<'a, S> {
         self.running.injector.clone()
     }
 
+    /// The app's guards: a trainee's `retries off` and `retry-budget` switch them.
+    pub fn guards(&self) -> Arc<crate::traffic::Guards> {
+        self.running.engine.guards()
+    }
+
     /// Notified, it ends the run early, as at the clock's end (faults rolled back).
     pub fn stopper(&self) -> Arc<tokio::sync::Notify> {
         self.running.stop.clone()
@@ -144,10 +150,8 @@ impl<'a, S: Store> Replay<'a, S> {
         } = self;
         let name = &run.scenario.name;
         let mut sinks = sinks;
-        let app = app::AppSink::for_scenario(run.scenario, run.engine.shedder(), run.injector.clone(), bus.clone());
-        if let Some(app) = app {
-            sinks.push(Box::new(app));
-        }
+        let app = app::AppSink::for_scenario(run.scenario, run.engine.guards(), run.injector.clone(), bus.clone());
+        sinks.push(Box::new(app));
         let (tx, rx) = mpsc::unbounded_channel();
         let (failed_tx, mut failed) = tokio::sync::watch::channel(false);
         let hub = publish(sinks, events, rx, failed_tx);

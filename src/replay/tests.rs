@@ -193,18 +193,23 @@ async fn a_rollback_after_the_alert_comes_that_long_after_it_instead_of_at_its_t
     assert_eq!(sent, 1, "the scheduled rollback finds nothing left to undo");
 }
 
-#[tokio::test(start_paused = true)]
-async fn shedding_admits_what_was_served_before_the_alerts_condition_began() {
-    let scenario = guarded("shed_at_alert = true", "");
+/// An AppSink for `scenario` that has seen 2 incident minutes of windows of 15 incident s
+/// (0.25 s real), 50 checkouts served in each (200/s), until 12:02; its guards and events.
+fn app_after_two_healthy_minutes(
+    scenario: &crate::scenario::Scenario,
+) -> (
+    app::AppSink<NullStore>,
+    Arc<crate::traffic::Guards>,
+    tokio::sync::mpsc::UnboundedReceiver<EventRow>,
+) {
     let time = crate::results::Timebase {
         start: Instant::now(),
         clock: scenario.clock.clone(),
     };
-    let (bus, mut events) = EventBus::new(time);
+    let (bus, events) = EventBus::new(time);
     let injector = Arc::new(Injector::new(Arc::new(NullStore::default()), bus.clone()));
-    let shed = Arc::new(crate::traffic::Shedder::default());
-    let mut app = app::AppSink::for_scenario(&scenario, shed.clone(), injector, bus).expect("it sheds");
-    // Windows of 15 incident s (0.25 s real): 50 checkouts served in each (200/s), until 12:02.
+    let guards = Arc::new(crate::traffic::Guards::default());
+    let mut app = app::AppSink::for_scenario(scenario, guards.clone(), injector, bus);
     for k in 1..=8u64 {
         let row = |op: Op| WindowRow {
             t_s: 0.25 * k as f64,
@@ -222,18 +227,42 @@ async fn shedding_admits_what_was_served_before_the_alerts_condition_began() {
         };
         app.window(&window).unwrap();
     }
-    assert!(!shed.shedding());
-    let fired = EventRow {
+    assert!(!guards.shed.shedding());
+    (app, guards, events)
+}
+
+fn event_at(clock: &str, kind: EventKind, name: &str) -> EventRow {
+    EventRow {
         t_s: 2.0,
-        clock: "12:02:00".into(),
-        kind: EventKind::AlertFired,
-        name: "slow".into(),
+        clock: clock.into(),
+        kind,
+        name: name.into(),
         detail: String::new(),
-    };
-    app.event(&fired).unwrap();
-    assert!(shed.shedding());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shedding_admits_what_was_served_before_the_alerts_condition_began() {
+    let scenario = guarded("shed_at_alert = true", "");
+    let (mut app, guards, mut events) = app_after_two_healthy_minutes(&scenario);
+    app.event(&event_at("12:02:00", EventKind::AlertFired, "slow")).unwrap();
+    assert!(guards.shed.shedding());
     let said = events.try_recv().expect("an app_shed event");
     assert_eq!(said.kind, EventKind::AppShed);
+    assert!(said.detail.contains("checkout 200/s"), "{}", said.detail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_trainees_shed_command_sheds_as_the_scenarios_key_would() {
+    let scenario = guarded("", "");
+    let (mut app, guards, mut events) = app_after_two_healthy_minutes(&scenario);
+    app.event(&event_at("12:02:00", EventKind::AlertFired, "slow")).unwrap();
+    assert!(!guards.shed.shedding(), "the scenario does not shed by itself");
+    app.event(&event_at("12:02:15", EventKind::TraineeAction, app::SHED_COMMAND))
+        .unwrap();
+    assert!(guards.shed.shedding());
+    let said = events.try_recv().expect("an app_shed event");
+    assert_eq!((said.kind, said.name.as_str()), (EventKind::AppShed, "shed"));
     assert!(said.detail.contains("checkout 200/s"), "{}", said.detail);
 }
 

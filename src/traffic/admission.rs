@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -17,20 +17,61 @@ const BUDGET_SPAN: Duration = Duration::from_secs(10);
 /// The budget's buckets: one a second over the span.
 const BUDGET_BUCKET: Duration = Duration::from_secs(1);
 
+/// The app's guards a run can switch on while it runs: the scenario's keys set them at the
+/// start, a trainee's `retries off`, `retry-budget P` and `shed` later.
+#[derive(Default)]
+pub struct Guards {
+    /// No retry is sent: a failed checkout's shopper leaves.
+    retries_off: AtomicBool,
+    pub budget: RetryBudget,
+    pub shed: Shedder,
+}
+
+impl Guards {
+    pub fn new(retry_budget: Option<f64>) -> Self {
+        let guards = Guards::default();
+        if let Some(share) = retry_budget {
+            guards.budget.set(share);
+        }
+        guards
+    }
+
+    pub fn retries_off(&self) {
+        self.retries_off.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a retry may be sent now (counted against the budget when one is on).
+    pub fn may_retry(&self, now: Instant) -> bool {
+        !self.retries_off.load(Ordering::Relaxed) && (!self.budget.is_on() || self.budget.try_retry(now))
+    }
+}
+
 /// Retries allowed only while the retries sent over the last [`BUDGET_SPAN`] are under `share`
-/// of the first attempts sent over it.
+/// of the first attempts sent over it. Off (counting nothing) until a share is set.
+#[derive(Default)]
 pub struct RetryBudget {
-    share: f64,
+    /// The share's bits; read only while `on`.
+    share: AtomicU64,
+    on: AtomicBool,
     /// (bucket start, first attempts, retries), oldest first.
     buckets: Mutex<VecDeque<(Instant, u64, u64)>>,
 }
 
 impl RetryBudget {
     pub fn new(share: f64) -> Self {
-        RetryBudget {
-            share,
-            buckets: Mutex::new(VecDeque::new()),
-        }
+        let budget = RetryBudget::default();
+        budget.set(share);
+        budget
+    }
+
+    /// From now on retries are budgeted at `share` (counting from now when it was off).
+    pub fn set(&self, share: f64) {
+        self.share.store(share.to_bits(), Ordering::Relaxed);
+        self.on.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
     }
 
     /// A first attempt was sent.
@@ -43,7 +84,8 @@ impl RetryBudget {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         Self::expire(&mut buckets, now);
         let (requests, retries) = buckets.iter().fold((0, 0), |(q, r), b| (q + b.1, r + b.2));
-        let allowed = ((retries + 1) as f64) <= self.share * requests as f64;
+        let share = f64::from_bits(self.share.load(Ordering::Relaxed));
+        let allowed = ((retries + 1) as f64) <= share * requests as f64;
         if allowed {
             Self::bucket(&mut buckets, now).2 += 1;
         }
@@ -164,5 +206,19 @@ mod tests {
         }
         assert!((995..=1_010).contains(&admitted), "{admitted}");
         assert!(shed.admit(Op::Browse, t0), "other operations are not limited");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn guards_switched_on_mid_run_stop_or_budget_the_retries_from_then_on() {
+        let guards = Guards::new(None);
+        let t0 = Instant::now();
+        assert!((0..100).all(|_| guards.may_retry(t0)), "no guard yet");
+        guards.budget.set(0.1);
+        (0..100).for_each(|_| guards.budget.request(t0));
+        assert_eq!((0..50).filter(|_| guards.may_retry(t0)).count(), 10);
+        guards.retries_off();
+        tokio::time::advance(Duration::from_secs(11)).await;
+        (0..100).for_each(|_| guards.budget.request(Instant::now()));
+        assert!(!guards.may_retry(Instant::now()), "retries are off");
     }
 }

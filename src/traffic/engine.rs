@@ -13,7 +13,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
-use super::admission::{RetryBudget, Shedder};
+use super::admission::Guards;
 use super::{Arrival, RequestFactory};
 use crate::metrics::{Outcome, Recorder};
 use crate::scenario::{Limits, Op};
@@ -44,10 +44,9 @@ pub struct Engine<S> {
     /// Requests the app still works on after their shoppers timed out: they hold their place in
     /// the database's queues and count against `max_in_flight`.
     orphans: AtomicI64,
-    /// The app's retry budget (`limits.retry_budget`).
-    budget: Option<RetryBudget>,
-    /// Load shedding at the door, once a limit is set (`limits.shed_at_alert`, a trainee's `shed`).
-    shed: Arc<Shedder>,
+    /// The app's retry budget, retries switched off, load shedding at the door: from the
+    /// scenario's `[limits]`, or switched on mid-run (the AppSink, a trainee).
+    guards: Arc<Guards>,
 }
 
 impl<S: Store> Engine<S> {
@@ -69,14 +68,13 @@ impl<S: Store> Engine<S> {
             stopping: AtomicBool::new(false),
             users: AtomicI64::new(0),
             orphans: AtomicI64::new(0),
-            budget: limits.retry_budget.map(RetryBudget::new),
-            shed: Arc::new(Shedder::default()),
+            guards: Arc::new(Guards::new(limits.retry_budget)),
         })
     }
 
-    /// Where a rate limit at the door is set.
-    pub fn shedder(&self) -> Arc<Shedder> {
-        self.shed.clone()
+    /// The app's guards, to switch on while the run goes.
+    pub fn guards(&self) -> Arc<Guards> {
+        self.guards.clone()
     }
 
     /// Sends every arrival of `schedule` at `start + arrival.offset`; returns when the schedule
@@ -150,10 +148,8 @@ impl<S: Store> Engine<S> {
                 if self.stopping.load(Ordering::Relaxed) {
                     return;
                 }
-                // Over the budget the app sends no retry: the shopper gets the failure and leaves.
-                if let Some(budget) = &self.budget
-                    && !budget.try_retry(intended)
-                {
+                // Retries off, or over the budget: no retry; the shopper gets the failure and leaves.
+                if !self.guards.may_retry(intended) {
                     break;
                 }
             }
@@ -174,11 +170,12 @@ impl<S: Store> Engine<S> {
     ) -> Option<Outcome> {
         if retry {
             self.recorder.retried(op); // a first attempt was recorded when it was due
-        } else if let Some(budget) = &self.budget {
-            budget.request(intended);
+        } else if self.guards.budget.is_on() {
+            self.guards.budget.request(intended);
         }
         // The clock is read only while shedding: this runs for every attempt.
-        if self.shed.shedding() && !self.shed.admit(op, Instant::now()) {
+        let shed = &self.guards.shed;
+        if shed.shedding() && !shed.admit(op, Instant::now()) {
             self.recorder.dropped(op);
             return None;
         }
@@ -432,8 +429,10 @@ mod tests {
         // 20 checkouts that all time out, two retries each: without a budget 40 retries; with
         // 10% of 20 requests, two, and every shopper leaves.
         for (budget, retries) in [(None, 40), (Some(0.1), 2)] {
-            let (mut e, rec) = engine(1000, 100, 1000, 2);
-            Arc::get_mut(&mut e).expect("not shared yet").budget = budget.map(RetryBudget::new);
+            let (e, rec) = engine(1000, 100, 1000, 2);
+            if let Some(share) = budget {
+                e.guards().budget.set(share);
+            }
             e.drive(
                 arrivals(20, Duration::from_millis(1), Op::Checkout).into_iter(),
                 Instant::now(),
@@ -448,10 +447,31 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn retries_switched_off_while_shoppers_wait_to_retry_are_not_sent() {
+        // 20 checkouts sent over 20 ms, each timing out after 100 ms; retries are switched off at
+        // 130 ms, while every shopper waits out its backoff (50–150 ms): none retries.
+        let (e, rec) = engine(1000, 100, 1000, 2);
+        let driving = e.drive(
+            arrivals(20, Duration::from_millis(1), Op::Checkout).into_iter(),
+            Instant::now(),
+        );
+        let guards = e.guards();
+        let switch = async {
+            tokio::time::sleep(Duration::from_millis(130)).await;
+            guards.retries_off();
+        };
+        tokio::join!(driving, switch);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        e.drain(Duration::from_secs(5)).await;
+        let w = &rec.take_window()[Op::Checkout.index()];
+        assert_eq!((w.offered, w.retries, w.gave_up), (20, 0, 20));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn once_a_shed_limit_is_set_arrivals_over_it_get_a_503_at_once() {
         // 1,000 checkouts a second for a second on a fast store, shed to 100 a second.
         let (e, rec) = engine(0, 1000, 10_000, 0);
-        e.shedder().limit(Op::Checkout, 100.0, Instant::now());
+        e.guards().shed.limit(Op::Checkout, 100.0, Instant::now());
         e.drive(
             arrivals(1000, Duration::from_millis(1), Op::Checkout).into_iter(),
             Instant::now(),

@@ -8,7 +8,7 @@ mod probe;
 mod requests;
 mod schedule;
 
-pub use admission::{RetryBudget, Shedder};
+pub use admission::{Guards, RetryBudget, Shedder};
 pub use engine::{Engine, RetryPolicy};
 pub use probe::{Probe, ProbeFailed, capacity_for, closed_loop, measure_capacity};
 pub use requests::RequestFactory;

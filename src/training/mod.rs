@@ -160,7 +160,31 @@ pub enum Command {
     Diagnose(String),
     Rollback(String),
     Kill(i64),
+    /// The app admits only what the database served before the trouble.
+    Shed,
+    /// Neither shoppers nor the app retry a failed checkout.
+    RetriesOff,
+    /// The app retries only while retries are under this share of its requests.
+    RetryBudget(f64),
     Quit,
+}
+
+/// The commands a trainee can give, for the help line and errors.
+pub const COMMANDS: &str =
+    "diagnose CAUSE, rollback FAULT, kill PID, shed, retries off, retry-budget P (0 to 1, or a percentage), quit";
+
+/// A retry budget's share: 0.1 or 10%.
+fn share(text: &str) -> Result<f64, String> {
+    let (number, scale) = match text.strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (text, 1.0),
+    };
+    number
+        .parse::<f64>()
+        .ok()
+        .map(|v| v / scale)
+        .filter(|v| (0.0..=1.0).contains(v))
+        .ok_or_else(|| format!("retry-budget: expected a share from 0 to 1 or a percentage (0.1, 10%), got {text:?}"))
 }
 
 impl std::str::FromStr for Command {
@@ -176,9 +200,12 @@ impl std::str::FromStr for Command {
                 .parse()
                 .map(Command::Kill)
                 .map_err(|_| format!("kill: expected a session id (a number), got {pid:?}")),
+            ["shed"] => Ok(Command::Shed),
+            ["retries", "off"] => Ok(Command::RetriesOff),
+            ["retry-budget", p] => share(p).map(Command::RetryBudget),
             ["quit"] | ["give", "up"] => Ok(Command::Quit),
             _ => Err(format!(
-                "expected one of: diagnose CAUSE ({}), rollback FAULT, kill PID, quit; got {line:?}",
+                "expected one of: {COMMANDS} (causes: {}); got {line:?}",
                 causes()
             )),
         }

@@ -6,8 +6,15 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::Story;
-use crate::results::{EventKind, EventRow};
+use crate::analysis::story::{self, DOWN_BELOW};
+use crate::results::{EventKind, EventRow, WindowRow, clock_secs};
 use crate::scenario::{ClockTime, Reference};
+use crate::whatif::{WHATIF_JSON, WhatifFile};
+
+/// Incident seconds within which checkout coming back is the doing of an action taken while it
+/// was down: twice the 5 minutes over which "down" is smoothed, so the smoothing's own lag
+/// (half of them) and a queue's drain fit in it.
+pub const ENDED_WITHIN_S: f64 = 600.0;
 
 /// `score.json` of a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +43,143 @@ pub struct Score {
     /// detection, so it is not timed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guesses: Vec<String>,
+    /// What ended checkout's last outage, from its windows (absent in older scores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Ended>,
+}
+
+/// Checkout's last outage, read from its windows, and the action that ended it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ended {
+    /// When the last outage began (`None`: checkout never went down).
+    pub down_at: Option<String>,
+    /// When checkout came back (`None`: still down at the end).
+    pub back_at: Option<String>,
+    /// The action that ended it: the last one taken while checkout was down, at most
+    /// [`ENDED_WITHIN_S`] before it came back (`None`: it came back on its own, or never).
+    pub by: Option<String>,
+    pub by_at: Option<String>,
+}
+
+/// The actions that changed something: the trainee's commands that had an effect (not quit)
+/// and the culprit found gone, with their incident seconds.
+fn effective_actions(events: &[EventRow]) -> Vec<(f64, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::TraineeAction
+                if e.name != "quit" && !e.detail.starts_with("no effect") && !e.detail.starts_with("failed") =>
+            {
+                Some((clock_secs(&e.clock), e.name.clone()))
+            }
+            EventKind::MitigationDetected => Some((clock_secs(&e.clock), format!("{} {}", e.name, e.detail))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What ended checkout's last outage: its windows say when it was down (most shoppers unable
+/// to buy over 5 incident minutes, as a run's outcome reads it) and when it came back; the
+/// action is the last effective one taken while it was down, within [`ENDED_WITHIN_S`] of
+/// coming back.
+pub fn what_ended(events: &[EventRow], checkout: &[&WindowRow]) -> Ended {
+    let series = story::smoothed_served(checkout);
+    let down = |i: usize| series[i].1 < DOWN_BELOW;
+    let Some(last) = (0..series.len()).rev().find(|i| down(*i)) else {
+        return Ended {
+            down_at: None,
+            back_at: None,
+            by: None,
+            by_at: None,
+        };
+    };
+    let first = (0..=last).rev().take_while(|i| down(*i)).last().unwrap_or(last);
+    let (began, back) = (series[first].0, series.get(last + 1).map(|w| w.0));
+    let by = back.and_then(|back| {
+        effective_actions(events)
+            .into_iter()
+            .filter(|(t, _)| *t >= began && *t <= back && back - t <= ENDED_WITHIN_S)
+            .last()
+    });
+    Ended {
+        down_at: Some(story::clock(began)),
+        back_at: back.map(story::clock),
+        by_at: by.as_ref().map(|(t, _)| story::clock(*t)),
+        by: by.map(|(_, what)| what),
+    }
+}
+
+impl Ended {
+    /// The debrief's sentence.
+    pub fn said(&self) -> String {
+        let within = ENDED_WITHIN_S / 60.0;
+        match (&self.down_at, &self.back_at, &self.by, &self.by_at) {
+            (None, ..) => "Checkout never went down: most shoppers could buy in every 5 incident minutes.".into(),
+            (Some(down), None, ..) => {
+                format!("Checkout was down from {down} until the run ended: none of your actions ended the outage.")
+            }
+            (Some(down), Some(back), Some(by), Some(at)) => format!(
+                "Checkout was down from {down} and came back at {back}, {:.0} min after `{by}` at {at}: that action ended the outage.",
+                (clock_secs(back) - clock_secs(at)) / 60.0
+            ),
+            (Some(down), Some(back), ..) => format!(
+                "Checkout was down from {down} and came back at {back} with no action of yours in the {within:.0} minutes before: it ended on its own (the load fell, or the fault ended by itself)."
+            ),
+        }
+    }
+}
+
+/// The actions a trainee can take, and the `whatif` variant that plays each from the first
+/// alert on.
+const ACTION_VARIANTS: &[(&str, &str)] = &[
+    ("rollback", "rollback-at-alert"),
+    ("shed", "shed-at-alert"),
+    ("retries off", "no-retries"),
+    ("retry-budget", "retry-budget"),
+];
+
+/// What the scenario's latest `whatif` study under `out` says each of the trainee's kinds of
+/// action would have done, beside the scenario as it is; or how to get one.
+pub fn whatif_said(out: &Path, scenario: &str, file: &Path, actions: &[String]) -> String {
+    let latest = std::fs::read_dir(out).ok().and_then(|dirs| {
+        dirs.filter_map(|d| d.ok().map(|d| d.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("whatif-{scenario}-")))
+            })
+            .filter(|p| p.join(WHATIF_JSON).is_file())
+            .max()
+    });
+    let Some(dir) = latest else {
+        let only: Vec<&str> = ACTION_VARIANTS.iter().map(|a| a.1).collect();
+        return format!(
+            "No `whatif` study of {scenario} under {}: `outage-sim whatif {} --only {}` replays each from the first alert on, with odds.",
+            out.display(),
+            file.display(),
+            only.join(",")
+        );
+    };
+    let Some(study) = std::fs::read_to_string(dir.join(WHATIF_JSON))
+        .ok()
+        .and_then(|t| serde_json::from_str::<WhatifFile>(&t).ok())
+    else {
+        return format!("{} cannot be read.", dir.join(WHATIF_JSON).display());
+    };
+    let mut names = vec!["as-is"];
+    for (action, variant) in ACTION_VARIANTS {
+        if actions.iter().any(|a| a.starts_with(action)) {
+            names.push(variant);
+        }
+    }
+    let mut md = format!("From {}:\n\n", dir.display());
+    for v in study.variants.iter().filter(|v| names.contains(&v.name.as_str())) {
+        let outage = v.outage.map_or("not run".into(), |p| format!("outage in {p}"));
+        let minutes = v.outage_minutes.map_or(String::new(), |m| {
+            format!(", down {:.0} ({:.0}–{:.0}) min", m.median, m.low, m.high)
+        });
+        md += &format!("- {}: {outage}{minutes}\n", v.name);
+    }
+    md
 }
 
 fn at(clock: &str) -> Option<u32> {
@@ -80,6 +224,7 @@ pub fn score(events: &[EventRow], story: &Story, fault_at: ClockTime, scenario: 
         diagnosed,
         mitigated,
         recovered,
+        ended: None,
         guesses: of_kind(EventKind::TraineeDiagnosis)
             .filter(|e| !after_fault(e))
             .map(|e| format!("{} {}", e.clock, e.name))
@@ -147,7 +292,14 @@ type TimeRow = (&'static str, Option<f64>, Option<ClockTime>, fn(&Score) -> Opti
 
 /// `debrief.md`: the trainee's times beside the postmortem's and their best earlier attempt,
 /// the reveal, and the safer change.
-pub fn debrief(s: &Score, story: &Story, reference: &Reference, best: Option<&Score>, explained: &str) -> String {
+pub fn debrief(
+    s: &Score,
+    story: &Story,
+    reference: &Reference,
+    best: Option<&Score>,
+    explained: &str,
+    whatif: &str,
+) -> String {
     let r = |t: Option<ClockTime>| t.map(ClockTime::secs);
     let team = |t: Option<ClockTime>| shown(minutes(r(reference.first_alert), r(t)));
     let best_of = |f: fn(&Score) -> Option<f64>| best.map_or("—".into(), |b| shown(f(b)));
@@ -203,6 +355,12 @@ pub fn debrief(s: &Score, story: &Story, reference: &Reference, best: Option<&Sc
     }
     if !reference.wrong_leads.is_empty() {
         md += &format!("The team's wrong leads: {}.\n\n", reference.wrong_leads.join("; "));
+    }
+    if let Some(ended) = &s.ended {
+        md += &format!("## What ended the outage\n\n{}\n\n", ended.said());
+    }
+    if !whatif.is_empty() {
+        md += &format!("## What each action would have done (whatif)\n\n{whatif}\n");
     }
     md += &format!(
         "## What it was: {} (cause: {}), from {}\n\n{}\n\n",

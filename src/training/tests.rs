@@ -103,6 +103,13 @@ fn commands_are_parsed_and_a_wrong_one_says_what_is_expected() {
     );
     assert!("kill me".parse::<Command>().unwrap_err().contains("a session id"));
     assert!("reboot".parse::<Command>().unwrap_err().contains("diagnose CAUSE"));
+    assert_eq!("shed".parse(), Ok(Command::Shed));
+    assert_eq!("retries off".parse(), Ok(Command::RetriesOff));
+    assert_eq!("retry-budget 0.1".parse(), Ok(Command::RetryBudget(0.1)));
+    assert_eq!("retry-budget 20%".parse(), Ok(Command::RetryBudget(0.2)));
+    let err = "retry-budget 150%".parse::<Command>().unwrap_err();
+    assert!(err.contains("expected a share from 0 to 1"), "{err}");
+    assert!("reboot".parse::<Command>().unwrap_err().contains("retries off"));
 }
 
 fn event(clock: &str, kind: EventKind, name: &str, detail: &str) -> EventRow {
@@ -149,7 +156,7 @@ fn the_score_times_detection_mitigation_and_recovery_from_the_first_alert() {
         diagnosed: Some("14:30".parse().unwrap()),
         ..Default::default()
     };
-    let md = debrief(&s, story, &reference, None, "why it hurts");
+    let md = debrief(&s, story, &reference, None, "why it hurts", "");
     assert!(
         md.contains(
             "| time to detect (first alert, or the fault if none had fired → right diagnosis) | 8 min | 105 min | — |"
@@ -188,7 +195,7 @@ fn a_diagnosis_before_the_fault_is_a_guess_and_never_a_negative_time() {
     let s = score(&events, story, "12:30".parse().unwrap(), "smoke", 7);
     assert_eq!(s.guesses, ["12:00:00 index-build"]);
     assert_eq!((s.diagnosed.as_deref(), s.detect_min), (Some("12:41:00"), Some(11.0)));
-    let md = debrief(&s, story, &Reference::default(), None, "");
+    let md = debrief(&s, story, &Reference::default(), None, "", "");
     assert!(
         md.contains("none fired") && !md.contains("-30 min") && !md.contains("−30"),
         "{md}"
@@ -196,5 +203,61 @@ fn a_diagnosis_before_the_fault_is_a_guess_and_never_a_negative_time() {
     assert!(
         md.contains("before the fault began (guesses, not timed): 12:00:00 index-build"),
         "{md}"
+    );
+}
+
+/// Checkout's windows a minute apart from 12:00 to 13:30, every shopper leaving from 12:40 to
+/// 13:10 (or to the end).
+fn checkout_down(until_end: bool) -> Vec<crate::results::WindowRow> {
+    (0..=90u32)
+        .map(|m| {
+            let down = m >= 40 && (until_end || m <= 70);
+            crate::results::WindowRow {
+                clock: ClockTime::from_secs(12 * 3600 + m * 60).to_string(),
+                op: "checkout".into(),
+                completed: if down { 0 } else { 100 },
+                gave_up: if down { 100 } else { 0 },
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_action_that_ended_the_outage_is_the_last_one_taken_while_down_just_before_it_came_back() {
+    use EventKind::*;
+    let windows = checkout_down(false);
+    let checkout: Vec<_> = windows.iter().collect();
+    let acted = |clock: &str, name: &str, detail: &str| vec![event(clock, TraineeAction, name, detail)];
+    let ended = score::what_ended(&acted("13:05:00", "retries off", "no more retries"), &checkout);
+    assert_eq!(ended.by.as_deref(), Some("retries off"), "{ended:?}");
+    assert!(
+        ended.said().contains("that action ended the outage"),
+        "{}",
+        ended.said()
+    );
+    // Taken before checkout went down, or with no effect: checkout came back on its own.
+    for events in [
+        acted("12:20:00", "retries off", "no more retries"),
+        acted("13:05:00", "rollback nope", "no effect: no such fault is applied"),
+    ] {
+        let ended = score::what_ended(&events, &checkout);
+        assert_eq!(ended.by, None, "{events:?}");
+        assert!(ended.said().contains("ended on its own"), "{}", ended.said());
+    }
+    let windows = checkout_down(true);
+    let checkout: Vec<_> = windows.iter().collect();
+    let ended = score::what_ended(&acted("13:05:00", "shed", "admitting"), &checkout);
+    assert_eq!((ended.back_at.as_deref(), ended.by.as_deref()), (None, None));
+    assert!(ended.said().contains("until the run ended"), "{}", ended.said());
+}
+
+#[test]
+fn without_a_whatif_study_the_debrief_says_how_to_get_one() {
+    let out = tempfile::tempdir().unwrap();
+    let said = score::whatif_said(out.path(), "training", Path::new("workloads/training.toml"), &[]);
+    assert!(
+        said.contains("outage-sim whatif workloads/training.toml --only"),
+        "{said}"
     );
 }

@@ -1,0 +1,2 @@
+-- Release the write-stall's table lock.
+UNLOCK TABLES;

@@ -1,0 +1,2 @@
+-- End the write-stall transaction: its lock on orders goes with it.
+COMMIT;

@@ -1,0 +1,2 @@
+-- End the write-stall transaction: writes go on.
+COMMIT;
