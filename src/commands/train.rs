@@ -39,7 +39,7 @@ pub async fn train(args: TrainArgs) -> Result<ExitCode> {
         .map_err(BadInput)?;
     let seed = args.seed.unwrap_or_else(|| rand::random::<u32>() as u64);
     let drawn = training::draw(&scenario, dialect, seed).map_err(BadInput)?;
-    let hidden = training::hide(&scenario, &drawn);
+    let hidden = training::hide(&scenario, &drawn).map_err(BadInput)?;
     let faults = faults::for_steps(&hidden, dialect, Choice::Scenario).map_err(BadInput)?;
     let database = super::database(&args.db)?;
     let capacity = crate::calibrate::source_for(&hidden, &database, &args.out, args.capacity, args.probe).await?;
@@ -67,6 +67,7 @@ pub async fn train(args: TrainArgs) -> Result<ExitCode> {
     );
     let class = Class {
         args: &args,
+        shown: scenario,
         scenario: hidden,
         faults,
         drawn,
@@ -82,6 +83,9 @@ pub async fn train(args: TrainArgs) -> Result<ExitCode> {
 /// what was drawn.
 struct Class<'a> {
     args: &'a TrainArgs,
+    /// The scenario as the trainee may read it (its `scenario.toml`): no fault in it.
+    shown: Scenario,
+    /// With the drawn story's faults: what runs, written as `revealed.toml` after the run.
     scenario: Scenario,
     faults: Vec<Fault>,
     drawn: Drawn,
@@ -97,7 +101,7 @@ impl Class<'_> {
     async fn run<S: Store>(&self, store: Arc<S>, run: &RunDir, target: store::Target) -> Result<ExitCode> {
         let scenario = &self.scenario;
         let capacity = crate::session::ready(&store, scenario, true, &self.capacity).await?;
-        std::fs::write(run.file(SCENARIO_TOML), scenario.to_toml_resolved(capacity))?;
+        std::fs::write(run.file(SCENARIO_TOML), self.shown.to_toml_resolved(capacity))?;
         let names = self.faults.iter().map(|f| f.name.clone()).collect();
         let meta = Meta::of_run(
             scenario,
@@ -149,6 +153,7 @@ impl Class<'_> {
         console.close();
         let _ = tokio::time::timeout(Duration::from_secs(10), store.close()).await;
         ending?;
+        std::fs::write(run.file(REVEALED_TOML), scenario.to_toml_resolved(capacity))?;
         self.debrief(run)
     }
 
@@ -177,13 +182,17 @@ impl Class<'_> {
             .filter(|e| e.kind == EventKind::TraineeAction)
             .map(|e| e.name.clone())
             .collect();
-        let whatif = score::whatif_said(&self.args.out, &self.scenario.name, &self.args.scenario, &actions);
+        let revealed = run.file(REVEALED_TOML);
+        let whatif = score::whatif_said(&self.args.out, &self.scenario.name, &revealed, &actions);
         let md = score::debrief(&score, story, &reference, best.as_ref(), &explained, &whatif);
         std::fs::write(run.file(DEBRIEF_MD), &md)?;
         println!("{md}\nresults: {}", run.path.display());
         Ok(ExitCode::SUCCESS)
     }
 }
+
+/// The run's scenario with its hidden fault, written after the run: `whatif` and `run` replay it.
+const REVEALED_TOML: &str = "revealed.toml";
 
 /// Sends stdin's lines as commands until it ends (commands from a script or a test).
 fn read_stdin(lines: UnboundedSender<String>) {

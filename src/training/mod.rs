@@ -6,7 +6,7 @@ pub mod score;
 
 use rand::{RngExt, SeedableRng};
 
-use crate::scenario::{ClockTime, FaultStep, Scenario};
+use crate::scenario::{ClockTime, Scenario};
 
 /// A cause a trainee may name with `diagnose`: the real ones and the wrong leads the
 /// postmortem's team chased.
@@ -133,25 +133,32 @@ pub fn draw(scenario: &Scenario, dialect: &str, seed: u64) -> Result<Drawn, Stri
     })
 }
 
-/// The scenario with its own faults replaced by the drawn story's, on its clock.
-pub fn hide(scenario: &Scenario, drawn: &Drawn) -> Scenario {
+/// The scenario with its own faults replaced by the drawn story's, on its clock: an edit of
+/// the file's keys, so the file it writes (`revealed.toml`, after the run) replays the same
+/// fault (`whatif`, `run`).
+pub fn hide(scenario: &Scenario, drawn: &Drawn) -> Result<Scenario, String> {
     let story = story(drawn.story).expect("drawn from the stories");
     let end = scenario.clock.end.secs();
-    let at = |minutes: u32| ClockTime::from_secs((drawn.start.secs() + minutes * 60).min(end - 1));
-    let mut hidden = scenario.clone();
-    hidden.faults = story
+    let at = |minutes: u32| {
+        let t = ClockTime::from_secs((drawn.start.secs() + minutes * 60).min(end - 1));
+        toml::Value::String(t.to_string())
+    };
+    let steps = story
         .steps
         .iter()
-        .map(|&(name, apply, rollback)| FaultStep {
-            name: name.into(),
-            apply: at(apply),
-            before_start: false,
-            rollback: rollback.map(at),
-            guard: None,
-            rollback_after_alert: None,
+        .map(|&(name, apply, rollback)| {
+            let mut step = toml::Table::new();
+            step.insert("name".into(), toml::Value::String(name.into()));
+            step.insert("apply".into(), at(apply));
+            if let Some(r) = rollback {
+                step.insert("rollback".into(), at(r));
+            }
+            toml::Value::Table(step)
         })
         .collect();
-    hidden
+    scenario.edited(|t| {
+        t.insert("faults".into(), toml::Value::Array(steps));
+    })
 }
 
 /// A trainee's command: typed on the console or given on stdin, one a line.

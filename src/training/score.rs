@@ -139,7 +139,8 @@ const ACTION_VARIANTS: &[(&str, &str)] = &[
 ];
 
 /// What the scenario's latest `whatif` study under `out` says each of the trainee's kinds of
-/// action would have done, beside the scenario as it is; or how to get one.
+/// action would have done, beside the scenario as it is; or how to get one from `file`, the
+/// run's scenario with its fault revealed.
 pub fn whatif_said(out: &Path, scenario: &str, file: &Path, actions: &[String]) -> String {
     let latest = std::fs::read_dir(out).ok().and_then(|dirs| {
         dirs.filter_map(|d| d.ok().map(|d| d.path()))
@@ -153,7 +154,7 @@ pub fn whatif_said(out: &Path, scenario: &str, file: &Path, actions: &[String]) 
     let Some(dir) = latest else {
         let only: Vec<&str> = ACTION_VARIANTS.iter().map(|a| a.1).collect();
         return format!(
-            "No `whatif` study of {scenario} under {}: `outage-sim whatif {} --only {}` replays each from the first alert on, with odds.",
+            "No `whatif` study of {scenario} under {}: `outage-sim whatif {} --only {}` replays this run's fault with each of them from the first alert on, with odds.",
             out.display(),
             file.display(),
             only.join(",")

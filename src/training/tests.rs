@@ -59,7 +59,9 @@ fn the_hidden_story_replaces_the_scenarios_faults_on_its_clock() {
         story: "long-report",
         start: "12:40".parse().unwrap(),
     };
-    let hidden = hide(&s, &drawn);
+    let hidden = hide(&s, &drawn).unwrap();
+    let file = hidden.to_toml_resolved(None);
+    assert!(file.contains("long-report"), "the revealed file replays the story: {file}");
     let steps: Vec<(String, String, Option<String>)> = hidden
         .faults
         .iter()
