@@ -143,6 +143,7 @@ impl Class<'_> {
             console: console.clone(),
             culprit: Watched::new(culprit.expect("a story's culprit is one of its faults")),
             plain: !screen,
+            last_window: replay::windows_in(scenario),
             blocker_shown: None,
         };
         let ending = tokio::select! {
@@ -217,6 +218,9 @@ struct Trainee<S: Store> {
     console: Console,
     culprit: Watched,
     plain: bool,
+    /// The run's last window: from the one before it, nothing is detected, since the replay
+    /// then rolls back what is left on its own, and that is not the trainee's mitigation.
+    last_window: u64,
     /// The blocking session last printed (without a terminal).
     blocker_shown: Option<i64>,
 }
@@ -326,7 +330,9 @@ impl<S: Store> Trainee<S> {
         if let Ok(Ok(blocker)) = tokio::time::timeout(window, self.store.blocker()).await {
             self.show_blocker(blocker);
         }
-        if self.culprit.gone_at.is_none() {
+        // The last window's close may reach the console after the wind-down's rollback began.
+        let closed = self.console.with(|live| live.windows);
+        if self.culprit.gone_at.is_none() && closed + 1 < self.last_window {
             if let Some(how) = self.culprit.look(&*self.store, &self.injector, window).await {
                 self.bus
                     .emit(EventKind::MitigationDetected, &self.culprit.fault.name, &how);

@@ -55,6 +55,17 @@ pub const STORIES: &[Story] = &[
                table's write lock (or the CPU), and once built, every checkout paid to maintain it.",
     },
     Story {
+        name: "reporting-indexes",
+        cause: "index-build",
+        dialects: &["sqlite", "postgres", "mysql"],
+        steps: &[("reporting-indexes", 0, None)],
+        culprit: "reporting-indexes",
+        told: "The reporting team's seven wide indexes went onto orders at the lunch peak, built \
+               one after another. Each build held the table's writes (or the CPU) while it ran, \
+               and every shopper whose checkout failed tried again: up to four checkouts each, \
+               for as long as they kept failing.",
+    },
+    Story {
         name: "long-report",
         cause: "lock-queue",
         dialects: &["postgres", "mysql"],
