@@ -361,7 +361,10 @@ pub fn debrief(
         md += &format!("## What ended the outage\n\n{}\n\n", ended.said());
     }
     if !whatif.is_empty() {
-        md += &format!("## What each action would have done (whatif)\n\n{}\n\n", whatif.trim_end());
+        md += &format!(
+            "## What each action would have done (whatif)\n\n{}\n\n",
+            whatif.trim_end()
+        );
     }
     md += &format!(
         "## What it was: {} (cause: {}), from {}\n\n{}\n\n",

@@ -61,7 +61,10 @@ fn the_hidden_story_replaces_the_scenarios_faults_on_its_clock() {
     };
     let hidden = hide(&s, &drawn).unwrap();
     let file = hidden.to_toml_resolved(None);
-    assert!(file.contains("long-report"), "the revealed file replays the story: {file}");
+    assert!(
+        file.contains("long-report"),
+        "the revealed file replays the story: {file}"
+    );
     let steps: Vec<(String, String, Option<String>)> = hidden
         .faults
         .iter()
