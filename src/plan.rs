@@ -264,6 +264,22 @@ impl RunPlan {
     }
 }
 
+/// A plan of `workloads/<file>` on the default SQLite, with the scenario's own faults: what the
+/// stages' tests build their plans from.
+#[cfg(test)]
+pub(crate) fn workload_plan(file: &str) -> RunPlan {
+    let database = Database {
+        url: None,
+        schema: "outage_sim".into(),
+        cache: "results/.cache".into(),
+    };
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads").join(file);
+    RunPlan::load(&file, database, "results".into())
+        .unwrap()
+        .with_faults(FaultPlan::Scenario)
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

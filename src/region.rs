@@ -37,7 +37,7 @@ pub fn after_secs(s: &Scenario) -> f64 {
 /// more. Speed, mix, limits, retries and alert rules are the file's; it is an edit of the
 /// file's keys, so each run's `scenario.toml` says what ran.
 pub fn cell_scenario(s: &Scenario, load: f64, stall_s: f64) -> Result<Scenario, String> {
-    let stall = (stall_s > 0.0).then(|| (STALL_FAULT, Some(stall_s)));
+    let stall = (stall_s > 0.0).then_some((STALL_FAULT, Some(stall_s)));
     held(s, load, stall_s + after_secs(s), stall)
 }
 

@@ -392,21 +392,7 @@ pub fn write(dir: &Path, f: &WhatifFile) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::FaultPlan;
-    use crate::store::Database;
-
-    fn plan(file: &str) -> RunPlan {
-        let database = Database {
-            url: None,
-            schema: "outage_sim".into(),
-            cache: "results/.cache".into(),
-        };
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads").join(file);
-        RunPlan::load(&file, database, "results".into())
-            .unwrap()
-            .with_faults(FaultPlan::Scenario)
-            .unwrap()
-    }
+    use crate::plan::workload_plan as plan;
 
     fn variant(base: &RunPlan, v: Variant) -> Result<RunPlan, String> {
         v.plan(base).unwrap()

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -83,16 +83,5 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, runs: &[
 
 /// Writes `capacity.png` and `capacity.svg` into `dir`.
 pub fn render_capacity(dir: &Path, title: &str, runs: &[Calibration]) -> Result<()> {
-    register_font();
-    let png = dir.join("capacity.png");
-    let svg = dir.join("capacity.svg");
-    draw(
-        &BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(),
-        title,
-        runs,
-    )
-    .map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
-    draw(&SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(), title, runs)
-        .map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
-    Ok(())
+    png_and_svg!(dir, "capacity", draw(title, runs))
 }

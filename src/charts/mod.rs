@@ -31,6 +31,21 @@ macro_rules! panel {
     };
 }
 
+/// Draws `$draw(area, args…)` (generic over the backend) to `<$name>.png` and `<$name>.svg`
+/// in `$dir`, each error naming its file.
+macro_rules! png_and_svg {
+    ($dir:expr, $name:literal, $draw:ident($($arg:expr),*)) => {{
+        register_font();
+        let png = $dir.join(concat!($name, ".png"));
+        let svg = $dir.join(concat!($name, ".svg"));
+        $draw(&BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(), $($arg),*)
+            .map_err(|e| anyhow::anyhow!("cannot draw {}: {e:?}", png.display()))?;
+        $draw(&SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(), $($arg),*)
+            .map_err(|e| anyhow::anyhow!("cannot draw {}: {e:?}", svg.display()))?;
+        Ok(())
+    }};
+}
+
 mod capacity;
 mod compare;
 mod dashboard;

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -139,14 +139,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heatmap) -> DrawR
 
 /// Writes `region.png` and `region.svg` into `dir`.
 pub fn render_region(dir: &Path, h: &Heatmap) -> Result<()> {
-    register_font();
-    let png = dir.join("region.png");
-    let svg = dir.join("region.svg");
-    draw(&BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(), h)
-        .map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
-    draw(&SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(), h)
-        .map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
-    Ok(())
+    png_and_svg!(dir, "region", draw(h))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -102,18 +102,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, ran: &[W
 
 /// Writes `whatif.png` and `whatif.svg` into `dir`: a row per variant, as-is first.
 pub fn render_whatif(dir: &Path, title: &str, rows: &[WhatifRow]) -> Result<()> {
-    register_font();
-    let png = dir.join("whatif.png");
-    let svg = dir.join("whatif.svg");
-    draw(
-        &BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(),
-        title,
-        rows,
-    )
-    .map_err(|e| anyhow!("cannot draw {}: {e:?}", png.display()))?;
-    draw(&SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(), title, rows)
-        .map_err(|e| anyhow!("cannot draw {}: {e:?}", svg.display()))?;
-    Ok(())
+    png_and_svg!(dir, "whatif", draw(title, rows))
 }
 
 #[cfg(test)]

@@ -1,21 +1,5 @@
-use std::path::Path;
-
 use super::*;
-use crate::plan::{FaultPlan, RunPlan};
-use crate::store::Database;
-
-fn plan(file: &str) -> RunPlan {
-    let database = Database {
-        url: None,
-        schema: "outage_sim".into(),
-        cache: "results/.cache".into(),
-    };
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads").join(file);
-    RunPlan::load(&file, database, "results".into())
-        .unwrap()
-        .with_faults(FaultPlan::Scenario)
-        .unwrap()
-}
+use crate::plan::workload_plan as plan;
 
 #[test]
 fn a_cell_holds_its_load_and_stalls_writes_for_its_real_seconds() {

@@ -98,8 +98,8 @@ pub fn what_ended(events: &[EventRow], checkout: &[&WindowRow]) -> Ended {
     let by = back.and_then(|back| {
         effective_actions(events)
             .into_iter()
-            .filter(|(t, _)| *t >= began && *t <= back && back - t <= ENDED_WITHIN_S)
-            .last()
+            .rev()
+            .find(|(t, _)| *t >= began && *t <= back && back - t <= ENDED_WITHIN_S)
     });
     Ended {
         down_at: Some(story::clock(began)),
