@@ -164,10 +164,10 @@ impl Class<'_> {
         report::render_run(run)?;
         let story = self.story();
         let events = run.read_events()?;
-        let mut score = score::score(&events, story, self.drawn.start, &self.scenario.name, self.seed);
         let windows = run.read_windows()?;
         let checkout: Vec<_> = windows.iter().filter(|w| w.op == crate::analysis::FOCUS_OP).collect();
-        score.ended = Some(score::what_ended(&events, &checkout));
+        let score = score::score(&events, story, self.drawn.start, &self.scenario.name, self.seed)
+            .with_ended(score::what_ended(&events, &checkout), &events);
         let best = score::best_earlier(&self.args.out, &score);
         run.write_json(SCORE_JSON, &score)?;
         let reference = self

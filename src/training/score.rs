@@ -27,7 +27,8 @@ pub struct Score {
     pub first_alert: Option<String>,
     /// The first right diagnosis.
     pub diagnosed: Option<String>,
-    /// When the culprit was found gone (by a command, or from the database itself).
+    /// When the action that ended the outage was taken (`retries off`, `shed`, a rollback: see
+    /// [`Ended`]); else when the culprit was found gone (by a command, or from the database).
     pub mitigated: Option<String>,
     /// When, after the mitigation, no alert was firing any more.
     pub recovered: Option<String>,
@@ -205,13 +206,8 @@ pub fn score(events: &[EventRow], story: &Story, fault_at: ClockTime, scenario: 
     let first_alert = first(EventKind::AlertFired, None);
     let diagnosed = first(EventKind::TraineeDiagnosis, Some(story.cause));
     let mitigated = first(EventKind::MitigationDetected, None);
-    let recovered = recovered_after_mitigation(events);
-    // Timed from the first alert, or from the fault for what came before any alert.
-    let alert_at = first_alert.as_deref().and_then(at);
-    let since = |t: Option<&String>| {
-        let t = t.and_then(|t| at(t))?;
-        minutes(alert_at.filter(|a| *a <= t).or(Some(fault_at.secs())), Some(t))
-    };
+    let recovered = mitigated.as_deref().and_then(|m| recovered_after(events, m));
+    let since = |t: Option<&String>| since_alert(first_alert.as_deref(), fault_at, t);
     let of_kind = |kind: EventKind| events.iter().filter(move |e| e.kind == kind);
     Score {
         scenario: scenario.into(),
@@ -242,11 +238,37 @@ pub fn score(events: &[EventRow], story: &Story, fault_at: ClockTime, scenario: 
     }
 }
 
-/// The first time, from the first mitigation on, when no alert is firing.
-fn recovered_after_mitigation(events: &[EventRow]) -> Option<String> {
-    let mitigation = events.iter().position(|e| e.kind == EventKind::MitigationDetected)?;
+/// Incident minutes to `t` from the first alert, or from the fault for what came before any
+/// alert.
+fn since_alert(first_alert: Option<&str>, fault_at: ClockTime, t: Option<&String>) -> Option<f64> {
+    let t = t.and_then(|t| at(t))?;
+    let alert_at = first_alert.and_then(at);
+    minutes(alert_at.filter(|a| *a <= t).or(Some(fault_at.secs())), Some(t))
+}
+
+impl Score {
+    /// Sets what ended the outage; the action that ended it, when one did, is the mitigation,
+    /// timed and followed to recovery as a rollback is: `retries off` that ends a retry storm
+    /// mitigates it as surely as a rollback ends a lock, and a rollback that changed nothing
+    /// before it does not.
+    pub fn with_ended(mut self, ended: Ended, events: &[EventRow]) -> Score {
+        if ended.by.is_some() {
+            let fault_at = self.fault_at.parse().unwrap_or(ClockTime::from_secs(0));
+            self.mitigated = ended.by_at.clone();
+            self.recovered = self.mitigated.as_deref().and_then(|m| recovered_after(events, m));
+            self.mitigate_min = since_alert(self.first_alert.as_deref(), fault_at, self.mitigated.as_ref());
+            self.recover_min = since_alert(self.first_alert.as_deref(), fault_at, self.recovered.as_ref());
+        }
+        self.ended = Some(ended);
+        self
+    }
+}
+
+/// The first time, from the mitigation at `from` on, when no alert is firing.
+fn recovered_after(events: &[EventRow], from: &str) -> Option<String> {
+    let from = at(from)?;
     let mut firing = std::collections::BTreeSet::new();
-    for (i, e) in events.iter().enumerate() {
+    for e in events {
         match e.kind {
             EventKind::AlertFired => {
                 firing.insert(e.name.as_str());
@@ -256,7 +278,7 @@ fn recovered_after_mitigation(events: &[EventRow]) -> Option<String> {
             }
             _ => {}
         }
-        if i >= mitigation && firing.is_empty() {
+        if at(&e.clock).is_some_and(|t| t >= from) && firing.is_empty() {
             return Some(e.clock.clone());
         }
     }
@@ -319,7 +341,7 @@ pub fn debrief(
             |b| b.detect_min,
         ),
         (
-            "time to mitigate (→ the cause gone)",
+            "time to mitigate (→ the cause gone, or the action that ended the outage)",
             s.mitigate_min,
             reference.mitigated,
             |b| b.mitigate_min,

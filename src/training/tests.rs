@@ -258,6 +258,35 @@ fn the_action_that_ended_the_outage_is_the_last_one_taken_while_down_just_before
 }
 
 #[test]
+fn the_action_that_ended_the_outage_is_scored_as_the_mitigation() {
+    use EventKind::*;
+    let events = [
+        event("12:30:00", FaultApplySent, "reporting-indexes", ""),
+        event("12:41:00", AlertFired, "success", ""),
+        // The indexes rolled back while the retries kept checkout down: not what ended it.
+        event("12:50:00", MitigationDetected, "reporting-indexes", "rolled back"),
+        event("13:05:00", TraineeAction, "retries off", "no more retries"),
+        event("13:16:00", AlertResolved, "success", ""),
+    ];
+    let windows = checkout_down(false);
+    let checkout: Vec<_> = windows.iter().collect();
+    let story = story("reporting-indexes").unwrap();
+    let s = score(&events, story, "12:30".parse().unwrap(), "training", 7)
+        .with_ended(score::what_ended(&events, &checkout), &events);
+    assert_eq!(
+        (s.mitigated.as_deref(), s.recovered.as_deref()),
+        (Some("13:05:00"), Some("13:16:00"))
+    );
+    assert_eq!((s.mitigate_min, s.recover_min), (Some(24.0), Some(35.0)));
+    // When no action ended it (checkout down to the end), the mitigation is the culprit gone.
+    let windows = checkout_down(true);
+    let checkout: Vec<_> = windows.iter().collect();
+    let s = score(&events, story, "12:30".parse().unwrap(), "training", 7)
+        .with_ended(score::what_ended(&events, &checkout), &events);
+    assert_eq!((s.mitigated.as_deref(), s.mitigate_min), (Some("12:50:00"), Some(9.0)));
+}
+
+#[test]
 fn without_a_whatif_study_the_debrief_says_how_to_get_one() {
     let out = tempfile::tempdir().unwrap();
     let said = score::whatif_said(out.path(), "training", Path::new("workloads/training.toml"), &[]);
