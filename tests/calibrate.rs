@@ -113,7 +113,8 @@ async fn calibrate_finds_a_knee_with_and_without_the_fault_and_rolls_the_fault_b
 
 /// A run with its load in capacity fractions and no calibration yet calibrates first (one
 /// search and the holds of its peak), keeps capacity.json under --out, and takes its sustained
-/// capacity; the next run reuses it.
+/// capacity; the next run reuses it, or says the machine was busy while it calibrated and
+/// calibrates again.
 #[test]
 fn a_first_run_calibrates_and_the_next_reuses_the_calibration() {
     let _serial = serial();
@@ -155,6 +156,15 @@ fn a_first_run_calibrates_and_the_next_reuses_the_calibration() {
     assert!(!cal.holds.is_empty() && sustained < cal.knee_per_s, "{cal:?}");
     assert!(first.contains("hold: "), "{first}");
     let second = run();
+    if c.host.is_some_and(|h| h.busy()) {
+        // The shared host was busy while it calibrated (other processes or the hypervisor's
+        // steal, 0.40 in one CI run): the next run must say so and calibrate again, never take it.
+        assert!(
+            second.contains("was made while the machine was busy") && second.contains("calibrating again"),
+            "{second}"
+        );
+        return;
+    }
     assert!(!second.contains("calibrating first"), "{second}");
     assert!(
         second.contains(&format!("capacity: {sustained:.0} arrivals/s sustained for the peak")),
