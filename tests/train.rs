@@ -91,7 +91,7 @@ fn assert_debriefed(dir: &Path) {
     let md = std::fs::read_to_string(dir.join("debrief.md")).unwrap();
     assert!(
         md.contains(&format!(
-            "| time to mitigate (→ the cause gone) | {mitigate:.0} min | 135 min |"
+            "| time to mitigate (→ the cause gone, or the action that ended the outage) | {mitigate:.0} min | 135 min |"
         )),
         "{md}"
     );

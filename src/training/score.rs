@@ -27,8 +27,9 @@ pub struct Score {
     pub first_alert: Option<String>,
     /// The first right diagnosis.
     pub diagnosed: Option<String>,
-    /// When the action that ended the outage was taken (`retries off`, `shed`, a rollback: see
-    /// [`Ended`]); else when the culprit was found gone (by a command, or from the database).
+    /// When the culprit was found gone (by a command, or from the database); or, when an
+    /// app-side action ended the outage (`retries off`, `shed`, `retry-budget`: see [`Ended`]),
+    /// when it was taken.
     pub mitigated: Option<String>,
     /// When, after the mitigation, no alert was firing any more.
     pub recovered: Option<String>,
@@ -129,6 +130,10 @@ impl Ended {
         }
     }
 }
+
+/// The trainee's actions on the app's side (not on the culprit), which can end an outage the
+/// culprit's removal would not.
+const APP_SIDE_ACTIONS: &[&str] = &["shed", "retries off", "retry-budget"];
 
 /// The actions a trainee can take, and the `whatif` variant that plays each from the first
 /// alert on.
@@ -247,12 +252,13 @@ fn since_alert(first_alert: Option<&str>, fault_at: ClockTime, t: Option<&String
 }
 
 impl Score {
-    /// Sets what ended the outage; the action that ended it, when one did, is the mitigation,
-    /// timed and followed to recovery as a rollback is: `retries off` that ends a retry storm
+    /// Sets what ended the outage; an app-side action that ended it is the mitigation, timed
+    /// and followed to recovery as a rollback is: `retries off` that ends a retry storm
     /// mitigates it as surely as a rollback ends a lock, and a rollback that changed nothing
-    /// before it does not.
+    /// before it does not. A rollback or kill that ended it stays timed by the culprit gone.
     pub fn with_ended(mut self, ended: Ended, events: &[EventRow]) -> Score {
-        if ended.by.is_some() {
+        let app_side = |by: &str| APP_SIDE_ACTIONS.iter().any(|a| by.starts_with(a));
+        if ended.by.as_deref().is_some_and(app_side) {
             let fault_at = self.fault_at.parse().unwrap_or(ClockTime::from_secs(0));
             self.mitigated = ended.by_at.clone();
             self.recovered = self.mitigated.as_deref().and_then(|m| recovered_after(events, m));
