@@ -166,8 +166,8 @@ impl Class<'_> {
         let events = run.read_events()?;
         let windows = run.read_windows()?;
         let checkout: Vec<_> = windows.iter().filter(|w| w.op == crate::analysis::FOCUS_OP).collect();
-        let score = score::score(&events, story, self.drawn.start, &self.scenario.name, self.seed)
-            .with_ended(score::what_ended(&events, &checkout), &events);
+        let ended = Some(score::what_ended(&events, &checkout));
+        let score = score::score(&events, story, self.drawn.start, &self.scenario.name, self.seed, ended);
         let best = score::best_earlier(&self.args.out, &score);
         run.write_json(SCORE_JSON, &score)?;
         let reference = self

@@ -197,8 +197,20 @@ fn minutes(from: Option<u32>, to: Option<u32>) -> Option<f64> {
     Some((to? as f64 - from? as f64) / 60.0)
 }
 
-/// Scores a run's events for `story`, hidden at `fault_at`.
-pub fn score(events: &[EventRow], story: &Story, fault_at: ClockTime, scenario: &str, seed: u64) -> Score {
+/// Scores a run's events for `story`, hidden at `fault_at`; `ended` is what ended checkout's
+/// last outage ([`what_ended`]). The mitigation is the culprit found gone, or an app-side
+/// action that ended the outage, timed and followed to recovery as a rollback is: `retries off`
+/// that ends a retry storm mitigates it as surely as a rollback ends a lock, and a rollback that
+/// changed nothing before it does not. A rollback or kill that ended it stays timed by the
+/// culprit gone.
+pub fn score(
+    events: &[EventRow],
+    story: &Story,
+    fault_at: ClockTime,
+    scenario: &str,
+    seed: u64,
+    ended: Option<Ended>,
+) -> Score {
     // Nothing before the fault began detects or mitigates it.
     let after_fault = |e: &&EventRow| at(&e.clock).is_some_and(|t| t >= fault_at.secs());
     let first = |kind: EventKind, name: Option<&str>| {
@@ -210,9 +222,20 @@ pub fn score(events: &[EventRow], story: &Story, fault_at: ClockTime, scenario: 
     };
     let first_alert = first(EventKind::AlertFired, None);
     let diagnosed = first(EventKind::TraineeDiagnosis, Some(story.cause));
-    let mitigated = first(EventKind::MitigationDetected, None);
+    let app_side = |by: &str| APP_SIDE_ACTIONS.iter().any(|a| by.starts_with(a));
+    let mitigated = match &ended {
+        Some(Ended {
+            by: Some(by), by_at, ..
+        }) if app_side(by) => by_at.clone(),
+        _ => first(EventKind::MitigationDetected, None),
+    };
     let recovered = mitigated.as_deref().and_then(|m| recovered_after(events, m));
-    let since = |t: Option<&String>| since_alert(first_alert.as_deref(), fault_at, t);
+    // Timed from the first alert, or from the fault for what came before any alert.
+    let alert_at = first_alert.as_deref().and_then(at);
+    let since = |t: Option<&String>| {
+        let t = t.and_then(|t| at(t))?;
+        minutes(alert_at.filter(|a| *a <= t).or(Some(fault_at.secs())), Some(t))
+    };
     let of_kind = |kind: EventKind| events.iter().filter(move |e| e.kind == kind);
     Score {
         scenario: scenario.into(),
@@ -226,7 +249,7 @@ pub fn score(events: &[EventRow], story: &Story, fault_at: ClockTime, scenario: 
         diagnosed,
         mitigated,
         recovered,
-        ended: None,
+        ended,
         guesses: of_kind(EventKind::TraineeDiagnosis)
             .filter(|e| !after_fault(e))
             .map(|e| format!("{} {}", e.clock, e.name))
@@ -240,33 +263,6 @@ pub fn score(events: &[EventRow], story: &Story, fault_at: ClockTime, scenario: 
             .filter(|e| e.detail.starts_with("no effect") || e.detail.starts_with("failed"))
             .map(|e| format!("{} {}: {}", e.clock, e.name, e.detail))
             .collect(),
-    }
-}
-
-/// Incident minutes to `t` from the first alert, or from the fault for what came before any
-/// alert.
-fn since_alert(first_alert: Option<&str>, fault_at: ClockTime, t: Option<&String>) -> Option<f64> {
-    let t = t.and_then(|t| at(t))?;
-    let alert_at = first_alert.and_then(at);
-    minutes(alert_at.filter(|a| *a <= t).or(Some(fault_at.secs())), Some(t))
-}
-
-impl Score {
-    /// Sets what ended the outage; an app-side action that ended it is the mitigation, timed
-    /// and followed to recovery as a rollback is: `retries off` that ends a retry storm
-    /// mitigates it as surely as a rollback ends a lock, and a rollback that changed nothing
-    /// before it does not. A rollback or kill that ended it stays timed by the culprit gone.
-    pub fn with_ended(mut self, ended: Ended, events: &[EventRow]) -> Score {
-        let app_side = |by: &str| APP_SIDE_ACTIONS.iter().any(|a| by.starts_with(a));
-        if ended.by.as_deref().is_some_and(app_side) {
-            let fault_at = self.fault_at.parse().unwrap_or(ClockTime::from_secs(0));
-            self.mitigated = ended.by_at.clone();
-            self.recovered = self.mitigated.as_deref().and_then(|m| recovered_after(events, m));
-            self.mitigate_min = since_alert(self.first_alert.as_deref(), fault_at, self.mitigated.as_ref());
-            self.recover_min = since_alert(self.first_alert.as_deref(), fault_at, self.recovered.as_ref());
-        }
-        self.ended = Some(ended);
-        self
     }
 }
 

@@ -148,7 +148,7 @@ fn the_score_times_detection_mitigation_and_recovery_from_the_first_alert() {
         event("13:03:00", AlertResolved, "success", ""),
     ];
     let story = story("reporting-index").unwrap();
-    let s = score(&events, story, "12:38".parse().unwrap(), "smoke", 7);
+    let s = score(&events, story, "12:38".parse().unwrap(), "smoke", 7, None);
     assert_eq!(s.first_alert.as_deref(), Some("12:44:00"));
     assert_eq!(
         (s.detect_min, s.mitigate_min, s.recover_min),
@@ -183,6 +183,7 @@ fn without_a_mitigation_nothing_is_recovered() {
         "12:38".parse().unwrap(),
         "smoke",
         1,
+        None,
     );
     assert_eq!((s.detect_min, s.mitigate_min, s.recover_min), (None, None, None));
 }
@@ -197,7 +198,7 @@ fn a_diagnosis_before_the_fault_is_a_guess_and_never_a_negative_time() {
         event("12:41:00", TraineeDiagnosis, "index-build", ""),
     ];
     let story = story("reporting-index").unwrap();
-    let s = score(&events, story, "12:30".parse().unwrap(), "smoke", 7);
+    let s = score(&events, story, "12:30".parse().unwrap(), "smoke", 7, None);
     assert_eq!(s.guesses, ["12:00:00 index-build"]);
     assert_eq!((s.diagnosed.as_deref(), s.detect_min), (Some("12:41:00"), Some(11.0)));
     let md = debrief(&s, story, &Reference::default(), None, "", "");
@@ -271,8 +272,8 @@ fn the_action_that_ended_the_outage_is_scored_as_the_mitigation() {
     let windows = checkout_down(false);
     let checkout: Vec<_> = windows.iter().collect();
     let story = story("reporting-indexes").unwrap();
-    let s = score(&events, story, "12:30".parse().unwrap(), "training", 7)
-        .with_ended(score::what_ended(&events, &checkout), &events);
+    let ended = Some(score::what_ended(&events, &checkout));
+    let s = score(&events, story, "12:30".parse().unwrap(), "training", 7, ended);
     assert_eq!(
         (s.mitigated.as_deref(), s.recovered.as_deref()),
         (Some("13:05:00"), Some("13:16:00"))
@@ -281,8 +282,8 @@ fn the_action_that_ended_the_outage_is_scored_as_the_mitigation() {
     // When no action ended it (checkout down to the end), the mitigation is the culprit gone.
     let windows = checkout_down(true);
     let checkout: Vec<_> = windows.iter().collect();
-    let s = score(&events, story, "12:30".parse().unwrap(), "training", 7)
-        .with_ended(score::what_ended(&events, &checkout), &events);
+    let ended = Some(score::what_ended(&events, &checkout));
+    let s = score(&events, story, "12:30".parse().unwrap(), "training", 7, ended);
     assert_eq!((s.mitigated.as_deref(), s.mitigate_min), (Some("12:50:00"), Some(9.0)));
 }
 
