@@ -89,6 +89,14 @@ impl Variant {
         }
     }
 
+    /// A guard or an earlier action added to the scenario, where the others take a factor away.
+    pub fn adds(self) -> bool {
+        matches!(
+            self,
+            Variant::RetryBudget | Variant::ShedAtAlert | Variant::RollbackAtAlert
+        )
+    }
+
     pub fn parse(name: &str) -> Option<Variant> {
         Variant::ALL.into_iter().find(|v| v.name() == name)
     }
@@ -246,7 +254,7 @@ pub struct WhatifFile {
 }
 
 /// The two sentences: the factors whose removal prevents the outage beyond the intervals, and
-/// those whose removal keeps it going longer beyond the ranges.
+/// those that moved its length beyond the ranges.
 pub fn said(variants: &[VariantResult]) -> Vec<String> {
     let Some(base) = variants.iter().find(|v| v.name == Variant::AsIs.name()) else {
         return vec!["as-is was not run: nothing to compare with".into()];
@@ -260,17 +268,49 @@ pub fn said(variants: &[VariantResult]) -> Vec<String> {
             outage
         )];
     }
-    let run = |v: &&VariantResult| v.not_run.is_none() && v.name != base.name;
-    let prevents: Vec<String> = variants
+    let others: Vec<&VariantResult> = variants
         .iter()
-        .filter(run)
-        .filter_map(|v| {
-            let o = v.outage?;
-            (o.high < outage.low).then(|| format!("{} ({}: outage {o})", v.name, v.what))
-        })
+        .filter(|v| v.not_run.is_none() && v.name != base.name)
         .collect();
-    // Outage minutes beyond as-is's range, longer (`true`) or shorter.
-    let beyond = |longer: bool| -> Vec<String> {
+    vec![what_made_it(&others, outage), what_ended_it(&others, minutes)]
+}
+
+/// The variants whose outage interval lies wholly below as-is's; when none, those with fewer
+/// outages inside it (with 3 runs a variant, 0 of 3 and 3 of 3 overlap), for more runs to test.
+fn what_made_it(others: &[&VariantResult], outage: Proportion) -> String {
+    let named = |keep: &dyn Fn(Proportion) -> bool, said: &dyn Fn(&VariantResult, Proportion) -> String| {
+        others
+            .iter()
+            .filter_map(|v| v.outage.filter(|o| keep(*o)).map(|o| said(v, o)))
+            .collect::<Vec<_>>()
+    };
+    let prevents = named(&|o| o.high < outage.low, &|v, o| {
+        format!("{} ({}: outage {o})", v.name, v.what)
+    });
+    let fewer = named(
+        &|o| o.count * outage.n < outage.count * o.n && o.high >= outage.low,
+        &|v, o| format!("{} {o}", v.name),
+    );
+    let head = format!("As it is, checkout went down in {outage}; ");
+    if !prevents.is_empty() {
+        format!(
+            "{head}it was prevented, beyond the intervals, by {}.",
+            prevents.join("; ")
+        )
+    } else if !fewer.is_empty() {
+        format!(
+            "{head}no single change tried took the odds of an outage below that interval (fewer, but within it: {}; more runs would tell).",
+            fewer.join(", ")
+        )
+    } else {
+        format!("{head}no single change tried took the odds of an outage below that interval.")
+    }
+}
+
+/// The variants whose outage minutes lie beyond as-is's range, read by kind: a factor taken
+/// away that kept checkout down longer is what ended it; a guard added that shortened it helped.
+fn what_ended_it(others: &[&VariantResult], minutes: Spread) -> String {
+    let beyond = |adds: bool, longer: bool| -> Vec<String> {
         let out = |m: &Spread| {
             if longer {
                 m.low > minutes.high
@@ -278,48 +318,48 @@ pub fn said(variants: &[VariantResult]) -> Vec<String> {
                 m.high < minutes.low
             }
         };
-        let said = |v: &VariantResult, m: Spread| {
-            format!(
-                "{} ({}: {:.0} min, range {:.0}–{:.0})",
-                v.name, v.what, m.median, m.low, m.high
-            )
-        };
-        let runs = variants.iter().filter(run);
-        runs.filter_map(|v| v.outage_minutes.filter(out).map(|m| said(v, m)))
+        let of_kind = |v: &&&VariantResult| Variant::parse(&v.name).is_some_and(|k| k.adds() == adds);
+        others
+            .iter()
+            .filter(of_kind)
+            .filter_map(|v| {
+                let m = v.outage_minutes.filter(out)?;
+                Some(format!(
+                    "{} ({}: {:.0} min, range {:.0}–{:.0})",
+                    v.name, v.what, m.median, m.low, m.high
+                ))
+            })
             .collect()
     };
-    let (longer, shorter) = (beyond(true), beyond(false));
-    let first = if prevents.is_empty() {
-        format!(
-            "As it is, checkout went down in {outage}; no single change tried took the odds of an outage below that interval."
-        )
-    } else {
-        format!(
-            "As it is, checkout went down in {outage}; it was prevented, beyond the intervals, by {}.",
-            prevents.join("; ")
-        )
-    };
-    let mut second = format!(
+    let clauses: Vec<String> = [
+        (
+            false,
+            true,
+            "taking these away kept checkout down longer, so they ended it",
+        ),
+        (
+            false,
+            false,
+            "without these it was shorter, so they added to the outage",
+        ),
+        (true, false, "these shortened it"),
+        (true, true, "these made it longer"),
+    ]
+    .into_iter()
+    .filter_map(|(adds, longer, says)| {
+        let named = beyond(adds, longer);
+        (!named.is_empty()).then(|| format!("{says}: {}", named.join("; ")))
+    })
+    .collect();
+    let head = format!(
         "Down {:.0} min as it is (range {:.0}–{:.0}); ",
         minutes.median, minutes.low, minutes.high
     );
-    second += &match (longer.is_empty(), shorter.is_empty()) {
-        (true, true) => "no variant moved that beyond the ranges, so nothing here shows what ended it.".to_string(),
-        (false, true) => format!(
-            "taking these away kept checkout down longer, so they ended it: {}.",
-            longer.join("; ")
-        ),
-        (true, false) => format!(
-            "nothing taken away kept it down longer, and it was shorter beyond the ranges with {}: that factor added to the outage.",
-            shorter.join("; ")
-        ),
-        (false, false) => format!(
-            "taking these away kept checkout down longer, so they ended it: {}; and it was shorter beyond the ranges with {}.",
-            longer.join("; "),
-            shorter.join("; ")
-        ),
-    };
-    vec![first, second]
+    if clauses.is_empty() {
+        format!("{head}no variant moved that beyond the ranges, so nothing here shows what ended it.")
+    } else {
+        format!("{head}{}.", clauses.join("; "))
+    }
 }
 
 /// `whatif.md`: the table and the two sentences.
@@ -486,6 +526,17 @@ mod tests {
             "3 of 5 overlaps 5 of 5: {}",
             said[0]
         );
+        // Fewer outages within the interval are named as such, never as prevented.
+        let within = said_of(&[
+            result(Variant::AsIs, 3, 3, &[10.0, 11.0, 11.0]),
+            result(Variant::NoBuild, 0, 3, &[0.0; 3]),
+            result(Variant::ShedAtAlert, 3, 3, &[10.0, 10.0, 13.0]),
+        ]);
+        assert!(
+            within.contains("no single change tried took the odds of an outage below that interval (fewer, but within it: no-build 0 of 3 [0.00–0.56]"),
+            "{within}"
+        );
+        assert!(!within.contains("shed-at-alert 3 of 3"), "{within}");
         assert!(said[1].contains("they ended it: no-rollback"), "{}", said[1]);
         assert!(!said[1].contains("no-lull"), "{}", said[1]);
         // The rollback itself kept it down: without it, shorter beyond the ranges.
@@ -495,10 +546,21 @@ mod tests {
             result(Variant::ShedAtAlert, 3, 3, &[30.0, 34.0, 35.0]),
         ]);
         assert!(
-            shorter.contains("shorter beyond the ranges with no-rollback"),
+            shorter.contains("without these it was shorter, so they added to the outage: no-rollback"),
             "{shorter}"
         );
         assert!(!shorter.contains("shed-at-alert"), "{shorter}");
+        // A guard added that shortened it is said to have shortened it, not to have been taken away.
+        let guard = said_of(&[
+            result(Variant::AsIs, 3, 3, &[33.0, 33.0, 36.0]),
+            result(Variant::RollbackAtAlert, 3, 3, &[12.0, 14.0, 15.0]),
+            result(Variant::NoLull, 3, 3, &[50.0, 55.0, 60.0]),
+        ]);
+        assert!(
+            guard.contains("these shortened it: rollback-at-alert")
+                && guard.contains("taking these away kept checkout down longer, so they ended it: no-lull"),
+            "{guard}"
+        );
         let quiet = said_of(&[result(Variant::AsIs, 0, 5, &[0.0; 5])]);
         assert!(quiet.contains("did not go down"), "{quiet}");
     }
