@@ -278,19 +278,16 @@ pub fn said(variants: &[VariantResult]) -> Vec<String> {
 /// The variants whose outage interval lies wholly below as-is's; when none, those with fewer
 /// outages inside it (with 3 runs a variant, 0 of 3 and 3 of 3 overlap), for more runs to test.
 fn what_made_it(others: &[&VariantResult], outage: Proportion) -> String {
-    let named = |keep: &dyn Fn(Proportion) -> bool, said: &dyn Fn(&VariantResult, Proportion) -> String| {
-        others
-            .iter()
-            .filter_map(|v| v.outage.filter(|o| keep(*o)).map(|o| said(v, o)))
-            .collect::<Vec<_>>()
-    };
-    let prevents = named(&|o| o.high < outage.low, &|v, o| {
-        format!("{} ({}: outage {o})", v.name, v.what)
-    });
-    let fewer = named(
-        &|o| o.count * outage.n < outage.count * o.n && o.high >= outage.low,
-        &|v, o| format!("{} {o}", v.name),
-    );
+    let counted = others.iter().filter_map(|v| v.outage.map(|o| (v, o)));
+    let prevents: Vec<String> = counted
+        .clone()
+        .filter(|(_, o)| o.high < outage.low)
+        .map(|(v, o)| format!("{} ({}: outage {o})", v.name, v.what))
+        .collect();
+    let fewer: Vec<String> = counted
+        .filter(|(_, o)| o.count * outage.n < outage.count * o.n && o.high >= outage.low)
+        .map(|(v, o)| format!("{} {o}", v.name))
+        .collect();
     let head = format!("As it is, checkout went down in {outage}; ");
     if !prevents.is_empty() {
         format!(
@@ -318,10 +315,9 @@ fn what_ended_it(others: &[&VariantResult], minutes: Spread) -> String {
                 m.high < minutes.low
             }
         };
-        let of_kind = |v: &&&VariantResult| Variant::parse(&v.name).is_some_and(|k| k.adds() == adds);
         others
             .iter()
-            .filter(of_kind)
+            .filter(|v| Variant::parse(&v.name).is_some_and(|k| k.adds() == adds))
             .filter_map(|v| {
                 let m = v.outage_minutes.filter(out)?;
                 Some(format!(
