@@ -168,7 +168,8 @@ pub enum Command {
     /// `limits.shed_at_alert`); rollback-at-alert (the rollback 10 incident minutes after the
     /// first alert, `rollback_after_alert`); no-rollback; no-lull (the peak held to the end). A
     /// variant that changes nothing in the scenario (no-retries when shoppers never retry) is
-    /// listed as not run, with why. Writes whatif.json, whatif.md and each variant's ensemble
+    /// listed as not run, with why. The runs go seed by seed across the variants, so the
+    /// host's drift falls on all alike. Writes whatif.json, whatif.md and each variant's ensemble
     /// in results/whatif-<scenario>-<UTC time>/, and says from the counts, in two sentences,
     /// which changes prevented the outage beyond the intervals and which kept it going longer
     /// beyond the ranges.
@@ -371,7 +372,7 @@ pub struct WhatifArgs {
     /// The first seed (default: the scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Only these variants, comma-separated (as-is is always run first).
+    /// Only these variants, comma-separated (as-is always runs too, first in each round of seeds).
     #[arg(long, value_delimiter = ',', value_parser = variant_name)]
     pub only: Vec<String>,
     /// The capacity in arrivals/s (default: the latest calibration, made first if none).

@@ -188,6 +188,9 @@ pub struct VariantResult {
     pub dir: Option<String>,
     pub n: usize,
     pub outage: Option<Proportion>,
+    /// Runs down after the change by the story's time (its `down` checkpoint); `null` without one.
+    #[serde(default)]
+    pub down_after_change: Option<Proportion>,
     pub whole_story: Option<Proportion>,
     /// Incident minutes down per run (0 for a run that never went down).
     pub outage_minutes: Option<Spread>,
@@ -204,6 +207,7 @@ impl VariantResult {
             dir: None,
             n: 0,
             outage: None,
+            down_after_change: None,
             whole_story: None,
             outage_minutes: None,
             shoppers_lost: None,
@@ -229,6 +233,7 @@ impl VariantResult {
             dir: Some(dir.into()),
             n: e.n,
             outage: Some(e.class(Class::Outage)),
+            down_after_change: e.checkpoints.iter().find(|c| c.name == "down").map(|c| c.met),
             whole_story: e.whole_story,
             outage_minutes: Spread::of(&minutes),
             shoppers_lost: e.shoppers_lost,
@@ -272,23 +277,39 @@ pub fn said(variants: &[VariantResult]) -> Vec<String> {
         .iter()
         .filter(|v| v.not_run.is_none() && v.name != base.name)
         .collect();
-    vec![what_made_it(&others, outage), what_ended_it(&others, minutes)]
+    vec![what_made_it(&others, base), what_ended_it(&others, minutes)]
 }
 
 /// The variants whose outage interval lies wholly below as-is's; when none, those with fewer
 /// outages inside it (with 3 runs a variant, 0 of 3 and 3 of 3 overlap), for more runs to test.
-fn what_made_it(others: &[&VariantResult], outage: Proportion) -> String {
-    let counted = others.iter().filter_map(|v| v.outage.map(|o| (v, o)));
+/// With a story the outage counted is the one it tells, down after the change by its time: an
+/// outage of the rollback's own work, hours later, is not the change's.
+fn what_made_it(others: &[&VariantResult], base: &VariantResult) -> String {
+    let story = base.down_after_change.is_some();
+    let measure = |v: &VariantResult| if story { v.down_after_change } else { v.outage };
+    let when = if story {
+        " after the change by the story's time"
+    } else {
+        ""
+    };
+    let noun = if story { "down after the change" } else { "outage" };
+    let Some(outage) = measure(base) else {
+        return "as-is has no finished run: nothing to compare with".into();
+    };
+    let head = format!("As it is, checkout went down{when} in {outage}; ");
+    if outage.count == 0 {
+        return format!("{head}the story's outage did not happen, so nothing here made it.");
+    }
+    let counted = others.iter().filter_map(|v| measure(v).map(|o| (v, o)));
     let prevents: Vec<String> = counted
         .clone()
         .filter(|(_, o)| o.high < outage.low)
-        .map(|(v, o)| format!("{} ({}: outage {o})", v.name, v.what))
+        .map(|(v, o)| format!("{} ({}: {noun} {o})", v.name, v.what))
         .collect();
     let fewer: Vec<String> = counted
         .filter(|(_, o)| o.count * outage.n < outage.count * o.n && o.high >= outage.low)
         .map(|(v, o)| format!("{} {o}", v.name))
         .collect();
-    let head = format!("As it is, checkout went down in {outage}; ");
     if !prevents.is_empty() {
         format!(
             "{head}it was prevented, beyond the intervals, by {}.",
@@ -374,8 +395,8 @@ pub fn markdown(f: &WhatifFile) -> String {
     for s in &f.said {
         md += &format!("{s}\n\n");
     }
-    md += "| variant | what changes | outage | outage minutes, median (range) | whole story | shoppers who could not buy, median (range) |\n";
-    md += "|---|---|---|---|---|---|\n";
+    md += "| variant | what changes | outage | down after the change by the story's time | outage minutes, median (range) | whole story | shoppers who could not buy, median (range) |\n";
+    md += "|---|---|---|---|---|---|---|\n";
     for v in &f.variants {
         let cell = |p: Option<Proportion>| p.map_or("–".to_string(), |p| p.to_string());
         let minutes = v.outage_minutes.map_or("–".into(), |m| {
@@ -385,14 +406,15 @@ pub fn markdown(f: &WhatifFile) -> String {
             format!("{:.1}% ({:.1}–{:.1}%)", m.median * 100.0, m.low * 100.0, m.high * 100.0)
         });
         match &v.not_run {
-            Some(why) => md += &format!("| {} | {} | not run: {why} | | | |\n", v.name, v.what),
+            Some(why) => md += &format!("| {} | {} | not run: {why} | | | | |\n", v.name, v.what),
             None => {
                 md += &format!(
-                    "| [{}]({}/ensemble.md) | {} | {} | {minutes} | {} | {lost} |\n",
+                    "| [{}]({}/ensemble.md) | {} | {} | {} | {minutes} | {} | {lost} |\n",
                     v.name,
                     v.dir.as_deref().unwrap_or("."),
                     v.what,
                     cell(v.outage),
+                    cell(v.down_after_change),
                     cell(v.whole_story)
                 )
             }
@@ -559,6 +581,35 @@ mod tests {
         );
         let quiet = said_of(&[result(Variant::AsIs, 0, 5, &[0.0; 5])]);
         assert!(quiet.contains("did not go down"), "{quiet}");
+    }
+
+    #[test]
+    fn with_a_story_the_first_sentence_counts_the_outage_it_tells() {
+        // no-build went down in every run, but only hours later, with the rollback's own work.
+        let story = |v: Variant, outage: usize, down: usize, minutes: &[f64]| VariantResult {
+            down_after_change: Some(Proportion::of(down, 5)),
+            ..result(v, outage, 5, minutes)
+        };
+        let said = said_of(&[
+            story(Variant::AsIs, 5, 5, &[28.0, 23.0, 31.0, 27.0, 29.0]),
+            story(Variant::NoBuild, 5, 0, &[10.0, 8.0, 12.0, 9.0, 11.0]),
+            story(Variant::ShedAtAlert, 5, 5, &[26.0, 24.0, 30.0, 25.0, 27.0]),
+        ]);
+        assert!(
+            said.contains("went down after the change by the story's time in 5 of 5")
+                && said.contains("prevented, beyond the intervals, by no-build")
+                && said.contains("down after the change 0 of 5"),
+            "{said}"
+        );
+        assert!(!said.contains("shed-at-alert"), "as-is's odds and range: {said}");
+        // Counted anywhere in the run, no-build's outages would hide that.
+        let anywhere = said_of(&[
+            result(Variant::AsIs, 5, 5, &[28.0; 5]),
+            result(Variant::NoBuild, 5, 5, &[10.0; 5]),
+        ]);
+        assert!(anywhere.contains("no single change tried"), "{anywhere}");
+        let never = said_of(&[story(Variant::AsIs, 5, 0, &[10.0; 5])]);
+        assert!(never.contains("the story's outage did not happen"), "{never}");
     }
 
     fn said_of(v: &[VariantResult]) -> String {

@@ -189,3 +189,42 @@ fn ctrl_c_in_the_third_run_keeps_and_counts_the_two_finished() {
         (Some(2), Some(5), Some(true))
     );
 }
+
+#[test]
+fn whatif_runs_its_variants_seed_by_seed_and_counts_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = scenario(tmp.path());
+    let db = format!("sqlite:{}", tmp.path().join("small.db").display());
+    let out = tmp.path().join("results");
+    let s = scenario.to_str().unwrap();
+    let args = ["whatif", s, "--db", &db, "--repeat", "2", "--only", "no-rollback"];
+    let o = outage_sim(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let study = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
+    let w = json(&study.join("whatif.json"));
+    let ran: Vec<(&str, u64)> = w["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["not_run"].is_null())
+        .map(|v| (v["name"].as_str().unwrap(), v["n"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(ran, [("as-is", 2), ("no-rollback", 2)], "{w}");
+    assert_eq!(
+        w["variants"][0]["down_after_change"]["n"].as_u64(),
+        Some(2),
+        "the story's count: {w}"
+    );
+    // Seed by seed: as-is 42, no-rollback 42, as-is 43, no-rollback 43.
+    let started = |variant: &str, seed: u64| {
+        let meta = json(&study.join(variant).join(format!("seed-{seed}/meta.json")));
+        chrono::DateTime::parse_from_rfc3339(meta["started_at"].as_str().unwrap()).unwrap()
+    };
+    let order = [
+        started("as-is", 42),
+        started("no-rollback", 42),
+        started("as-is", 43),
+        started("no-rollback", 43),
+    ];
+    assert!(order.is_sorted(), "{order:?}");
+}

@@ -2,6 +2,7 @@
 //! on the same seeds, and what the counts say made the outage and ended it.
 
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -47,7 +48,7 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
         said: Vec::new(),
         total_s: 0.0,
     };
-    // Rewritten after every variant, so an interrupted study keeps what finished.
+    // Rewritten after every round, so an interrupted study keeps what finished.
     let write = |file: &mut WhatifFile| {
         file.said = whatif::said(&file.variants);
         file.total_s = started.elapsed().as_secs_f64();
@@ -58,25 +59,40 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
         );
         crate::charts::render_whatif(&dir, &title, &whatif::chart_rows(file))
     };
-    let mut interrupted = false;
+    // Seed by seed across the variants (round-robin), so the host's drift over the hours of
+    // a study falls on every variant alike instead of on the ones that run last.
+    let mut ensembles = Vec::new();
     for v in chosen {
-        let plan = match v.plan(&base)? {
-            Ok(plan) => plan,
+        match v.plan(&base)? {
+            Ok(plan) => {
+                let sub = dir.join(v.name());
+                std::fs::create_dir_all(&sub)?;
+                ensembles.push((v, ensemble::Runs::new(&plan, n, &sub, &format!("whatif {}", v.name()))));
+            }
             Err(why) => {
                 eprintln!("whatif: {}: not run: {why}", v.name());
                 file.variants.push(VariantResult::not_run(v, why));
-                continue;
             }
-        };
-        let sub = dir.join(v.name());
-        std::fs::create_dir_all(&sub)?;
-        let e = ensemble::run(&plan, n, &sub, &format!("whatif {}", v.name())).await?;
-        eprintln!("whatif: {}: {}", v.name(), e.file.headline());
-        file.variants.push(VariantResult::of(v, v.name(), &e.file));
+        }
+    }
+    let not_run = file.variants.clone();
+    let stop = ensemble::stop_on_ctrl_c();
+    let mut interrupted = false;
+    'rounds: for _ in 0..n {
+        for (_, runs) in &mut ensembles {
+            if stop.load(Ordering::Relaxed) || !runs.next().await? {
+                interrupted = true;
+                break 'rounds;
+            }
+        }
+        file.variants = counted(&ensembles, &not_run);
         write(&mut file)?;
-        if e.interrupted() {
-            interrupted = true;
-            break;
+    }
+    file.variants = counted(&ensembles, &not_run);
+    for (v, runs) in ensembles {
+        match runs.finish() {
+            Ok(e) => eprintln!("whatif: {}: {}", v.name(), e.file.headline()),
+            Err(_) => eprintln!("whatif: {}: no run finished", v.name()),
         }
     }
     write(&mut file)?;
@@ -95,4 +111,15 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Each variant's counts so far (those with a finished run) and those not run, in the order
+/// of `Variant::ALL`.
+fn counted(ensembles: &[(Variant, ensemble::Runs)], not_run: &[VariantResult]) -> Vec<VariantResult> {
+    let ran = ensembles
+        .iter()
+        .filter_map(|(v, runs)| Some(VariantResult::of(*v, v.name(), &runs.file()?)));
+    let mut all: Vec<VariantResult> = ran.chain(not_run.iter().cloned()).collect();
+    all.sort_by_key(|r| Variant::ALL.iter().position(|v| v.name() == r.name));
+    all
 }

@@ -118,7 +118,7 @@ pub fn ensemble_md(f: &EnsembleFile) -> String {
     let t = &f.timing;
     let _ = write!(out, "\n## Time\n\nThe runs' replays took {:.0} s in all", t.runs_s);
     if t.total_s > 0.0 {
-        let _ = write!(out, "; the ensemble {:.0} s from start to end", t.total_s);
+        let _ = write!(out, "; with the resets and the judging, {:.0} s", t.total_s);
     }
     if let Some(r) = &t.reset_s {
         let _ = write!(

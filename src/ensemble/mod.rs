@@ -49,26 +49,63 @@ pub fn new_dir(out: &Path, scenario: &str) -> Result<PathBuf> {
 /// progress line. Ctrl-C stops after the run it interrupts (that run's partial directory is
 /// kept, not counted); every finished run is kept and counted.
 pub async fn run(plan: &RunPlan, n: usize, dir: &Path, label: &str) -> Result<Ensemble> {
-    let started = Instant::now();
     let stop = stop_on_ctrl_c();
-    let mut runs: Vec<RunRecord> = Vec::new();
-    let mut failures = Vec::new();
-    let mut about: Option<Meta> = None;
-    for i in 0..n {
-        let seed = plan.seed() + i as u64;
-        if stop.load(Ordering::Relaxed) {
-            break;
+    let mut runs = Runs::new(plan, n, dir, label);
+    while !stop.load(Ordering::Relaxed) && runs.next().await? {}
+    runs.finish()
+}
+
+/// An ensemble built one run at a time, so a study can interleave several seed by seed
+/// (`whatif`: the host's drift over hours then falls on every variant alike).
+pub struct Runs {
+    plan: RunPlan,
+    n: usize,
+    dir: PathBuf,
+    label: String,
+    runs: Vec<RunRecord>,
+    failures: Vec<(u64, Option<Failure>)>,
+    about: Option<Meta>,
+    /// Real seconds spent in this ensemble's runs, resets included.
+    spent_s: f64,
+    interrupted: bool,
+}
+
+impl Runs {
+    pub fn new(plan: &RunPlan, n: usize, dir: &Path, label: &str) -> Runs {
+        Runs {
+            plan: plan.clone(),
+            n,
+            dir: dir.to_path_buf(),
+            label: label.to_string(),
+            runs: Vec::new(),
+            failures: Vec::new(),
+            about: None,
+            spent_s: 0.0,
+            interrupted: false,
         }
+    }
+
+    /// Replays the next seed and rewrites the ensemble's files: true when a run finished;
+    /// false once all `n` have run or the run was interrupted (its partial directory kept,
+    /// not counted).
+    pub async fn next(&mut self) -> Result<bool> {
+        let i = self.runs.len();
+        if i >= self.n || self.interrupted {
+            return Ok(false);
+        }
+        let (n, label, dir) = (self.n, &self.label, &self.dir);
+        let started = Instant::now();
+        let seed = self.plan.seed() + i as u64;
         crate::progress::line(&format!("{label}: run {} of {n} (seed {seed}) starting", i + 1));
-        let mut one = plan.with_seed(seed).in_dir(dir, Some(format!("seed-{seed}")));
+        let name = format!("seed-{seed}");
+        let mut one = self.plan.with_seed(seed).in_dir(dir, Some(name.clone()));
         one.quiet = true;
         one.fresh_copy = true;
         let finished = session::run(&one).await?;
         if finished.ending == Ending::Interrupted {
-            stop.store(true, Ordering::Relaxed);
-            break;
+            self.interrupted = true;
+            return Ok(false);
         }
-        let name = format!("seed-{seed}");
         let record = RunRecord::judge(dir, &name)?;
         let meta: Meta = finished.dir.read_json(META_JSON)?;
         crate::progress::line(&format!(
@@ -76,35 +113,48 @@ pub async fn run(plan: &RunPlan, n: usize, dir: &Path, label: &str) -> Result<En
             i + 1,
             said(&record)
         ));
-        runs.push(record);
-        failures.push((seed, finished.failure));
-        let file = write(dir, runs.clone(), n, &meta, started.elapsed().as_secs_f64())?;
+        self.runs.push(record);
+        self.failures.push((seed, finished.failure));
+        self.spent_s += started.elapsed().as_secs_f64();
+        let file = write(dir, self.runs.clone(), n, &meta, self.spent_s)?;
         crate::progress::line(&format!("{label}: so far {}", file.headline()));
-        about = Some(meta);
+        self.about = Some(meta);
+        Ok(true)
     }
-    let Some(about) = about else {
-        anyhow::bail!(
-            "interrupted before the first run of the ensemble finished; nothing to count in {}",
-            dir.display()
-        );
-    };
-    let file = write(dir, runs, n, &about, started.elapsed().as_secs_f64())?;
-    if file.interrupted {
-        eprintln!(
-            "interrupted: the {} finished runs of {n} are kept and counted in {}",
-            file.n,
-            dir.join(ENSEMBLE_JSON).display()
-        );
+
+    /// The counts so far, or `None` before the first run finished.
+    pub fn file(&self) -> Option<EnsembleFile> {
+        let about = self.about.as_ref()?;
+        Some(EnsembleFile::of(self.runs.clone(), self.n, about, self.spent_s))
     }
-    Ok(Ensemble {
-        dir: dir.to_path_buf(),
-        file,
-        failures,
-    })
+
+    /// The finished ensemble; an error when no run finished.
+    pub fn finish(self) -> Result<Ensemble> {
+        let Some(file) = self.file() else {
+            anyhow::bail!(
+                "interrupted before the first run of the ensemble finished; nothing to count in {}",
+                self.dir.display()
+            );
+        };
+        write_file(&self.dir, &file)?;
+        if file.interrupted {
+            eprintln!(
+                "interrupted: the {} finished runs of {} are kept and counted in {}",
+                file.n,
+                self.n,
+                self.dir.join(ENSEMBLE_JSON).display()
+            );
+        }
+        Ok(Ensemble {
+            dir: self.dir,
+            file,
+            failures: self.failures,
+        })
+    }
 }
 
 /// Sets a flag on Ctrl-C or SIGTERM, so the ensemble starts no run after it.
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     tokio::spawn(async move {

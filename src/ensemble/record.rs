@@ -122,7 +122,7 @@ pub struct StillDown {
 /// What the ensemble's time went to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
-    /// Real seconds from the first run's start to the last one's end (0 when re-read).
+    /// Real seconds the runs took, each reset included (0 when re-read).
     pub total_s: f64,
     /// The runs' replays, summed.
     pub runs_s: f64,
