@@ -395,30 +395,41 @@ pub fn markdown(f: &WhatifFile) -> String {
     for s in &f.said {
         md += &format!("{s}\n\n");
     }
-    md += "| variant | what changes | outage | down after the change by the story's time | outage minutes, median (range) | whole story | shoppers who could not buy, median (range) |\n";
-    md += "|---|---|---|---|---|---|---|\n";
+    // The story's two columns only when the scenario has a story.
+    let story = f.variants.iter().any(|v| v.whole_story.is_some());
+    let mut head = vec!["variant", "what changes", "outage"];
+    if story {
+        head.push("down after the change by the story's time");
+    }
+    head.push("outage minutes, median (range)");
+    if story {
+        head.push("whole story");
+    }
+    head.push("shoppers who could not buy, median (range)");
+    md += &format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
+    let cell = |p: Option<Proportion>| p.map_or("–".to_string(), |p| p.to_string());
     for v in &f.variants {
-        let cell = |p: Option<Proportion>| p.map_or("–".to_string(), |p| p.to_string());
-        let minutes = v.outage_minutes.map_or("–".into(), |m| {
-            format!("{:.0} ({:.0}–{:.0})", m.median, m.low, m.high)
-        });
-        let lost = v.shoppers_lost.map_or("–".into(), |m| {
-            format!("{:.1}% ({:.1}–{:.1}%)", m.median * 100.0, m.low * 100.0, m.high * 100.0)
-        });
-        match &v.not_run {
-            Some(why) => md += &format!("| {} | {} | not run: {why} | | | | |\n", v.name, v.what),
-            None => {
-                md += &format!(
-                    "| [{}]({}/ensemble.md) | {} | {} | {} | {minutes} | {} | {lost} |\n",
-                    v.name,
-                    v.dir.as_deref().unwrap_or("."),
-                    v.what,
-                    cell(v.outage),
-                    cell(v.down_after_change),
-                    cell(v.whole_story)
-                )
+        let mut row = vec![v.name.clone(), v.what.clone()];
+        if let Some(why) = &v.not_run {
+            row.push(format!("not run: {why}"));
+            row.resize(head.len(), String::new());
+        } else {
+            row[0] = format!("[{}]({}/ensemble.md)", v.name, v.dir.as_deref().unwrap_or("."));
+            row.push(cell(v.outage));
+            if story {
+                row.push(cell(v.down_after_change));
             }
+            row.push(v.outage_minutes.map_or("–".into(), |m| {
+                format!("{:.0} ({:.0}–{:.0})", m.median, m.low, m.high)
+            }));
+            if story {
+                row.push(cell(v.whole_story));
+            }
+            row.push(v.shoppers_lost.map_or("–".into(), |m| {
+                format!("{:.1}% ({:.1}–{:.1}%)", m.median * 100.0, m.low * 100.0, m.high * 100.0)
+            }));
         }
+        md += &format!("| {} |\n", row.join(" | "));
     }
     md += &format!("\nTotal time: {:.0} min.\n", f.total_s / 60.0);
     md
@@ -610,6 +621,42 @@ mod tests {
         assert!(anywhere.contains("no single change tried"), "{anywhere}");
         let never = said_of(&[story(Variant::AsIs, 5, 0, &[10.0; 5])]);
         assert!(never.contains("the story's outage did not happen"), "{never}");
+    }
+
+    #[test]
+    fn the_table_has_the_storys_columns_only_with_a_story() {
+        let mut f = WhatifFile {
+            tool: "outage-sim".into(),
+            version: "0".into(),
+            scenario: "training".into(),
+            backend: "sqlite".into(),
+            first_seed: 42,
+            repeat: 5,
+            capacity_per_s: None,
+            variants: vec![
+                result(Variant::AsIs, 5, 5, &[239.0; 5]),
+                VariantResult::not_run(Variant::ShedAtAlert, "no alert rules".into()),
+            ],
+            said: Vec::new(),
+            total_s: 60.0,
+        };
+        let columns = |md: &str| -> Vec<usize> {
+            md.lines()
+                .filter(|l| l.starts_with('|'))
+                .map(|l| l.matches(" | ").count())
+                .collect()
+        };
+        let md = markdown(&f);
+        assert!(!md.contains("whole story") && !md.contains("story's time"), "{md}");
+        assert_eq!(columns(&md), [4, 0, 4, 4], "{md}");
+        f.variants[0].whole_story = Some(Proportion::of(0, 5));
+        f.variants[0].down_after_change = Some(Proportion::of(5, 5));
+        let md = markdown(&f);
+        assert!(
+            md.contains("| down after the change by the story's time |") && md.contains("| whole story |"),
+            "{md}"
+        );
+        assert_eq!(columns(&md), [6, 0, 6, 6], "{md}");
     }
 
     fn said_of(v: &[VariantResult]) -> String {
