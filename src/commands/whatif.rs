@@ -92,7 +92,7 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
     for (v, runs) in ensembles {
         match runs.finish() {
             Ok(e) => eprintln!("whatif: {}: {}", v.name(), e.file.headline()),
-            Err(_) => eprintln!("whatif: {}: no run finished", v.name()),
+            Err(e) => eprintln!("whatif: {}: {e:#}", v.name()),
         }
     }
     write(&mut file)?;
