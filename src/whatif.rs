@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::story::Class;
+use crate::analysis::story::{Class, DOWN_CHECKPOINT};
 use crate::charts::WhatifRow;
 use crate::ensemble::{EnsembleFile, Proportion, Spread};
 use crate::plan::RunPlan;
@@ -233,7 +233,7 @@ impl VariantResult {
             dir: Some(dir.into()),
             n: e.n,
             outage: Some(e.class(Class::Outage)),
-            down_after_change: e.checkpoints.iter().find(|c| c.name == "down").map(|c| c.met),
+            down_after_change: e.checkpoints.iter().find(|c| c.name == DOWN_CHECKPOINT).map(|c| c.met),
             whole_story: e.whole_story,
             outage_minutes: Spread::of(&minutes),
             shoppers_lost: e.shoppers_lost,
@@ -285,14 +285,16 @@ pub fn said(variants: &[VariantResult]) -> Vec<String> {
 /// With a story the outage counted is the one it tells, down after the change by its time: an
 /// outage of the rollback's own work, hours later, is not the change's.
 fn what_made_it(others: &[&VariantResult], base: &VariantResult) -> String {
-    let story = base.down_after_change.is_some();
-    let measure = |v: &VariantResult| if story { v.down_after_change } else { v.outage };
-    let when = if story {
-        " after the change by the story's time"
+    type Measure = fn(&VariantResult) -> Option<Proportion>;
+    let (measure, when, noun): (Measure, &str, &str) = if base.down_after_change.is_some() {
+        (
+            |v| v.down_after_change,
+            " after the change by the story's time",
+            "down after the change",
+        )
     } else {
-        ""
+        (|v| v.outage, "", "outage")
     };
-    let noun = if story { "down after the change" } else { "outage" };
     let Some(outage) = measure(base) else {
         return "as-is has no finished run: nothing to compare with".into();
     };

@@ -19,6 +19,8 @@ use crate::scenario::{Mark, Story};
 /// no measure of it: with three retries a shopper is lost only when all four attempts fail, so
 /// attempts at 0.5 lose about 6% of the shoppers.
 pub const DOWN_BELOW: f64 = 0.5;
+/// The checkpoint "down after the change, by the postmortem's time" (`whatif` counts it).
+pub const DOWN_CHECKPOINT: &str = "down";
 /// The smoothing: 5 incident minutes, centred.
 pub const SMOOTH_SECS: f64 = 300.0;
 /// The share of the minutes from going down to the mitigation a run must be down to have held,
@@ -218,7 +220,7 @@ pub fn outcome(focus: &[&WindowRow], events: &[EventRow], alerts: &[AlertSpan], 
         checkpoints.extend(s.down.map(|m| {
             let deadline = f64::from(m.at.secs()) + m.tolerance_s;
             Checkpoint {
-                name: "down".into(),
+                name: DOWN_CHECKPOINT.into(),
                 postmortem: format!(
                     "by {} (+{}), after the change",
                     short(f64::from(m.at.secs())),

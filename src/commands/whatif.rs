@@ -62,6 +62,7 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
     // Seed by seed across the variants (round-robin), so the host's drift over the hours of
     // a study falls on every variant alike instead of on the ones that run last.
     let mut ensembles = Vec::new();
+    let mut not_run = Vec::new();
     for v in chosen {
         match v.plan(&base)? {
             Ok(plan) => {
@@ -71,11 +72,10 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
             }
             Err(why) => {
                 eprintln!("whatif: {}: not run: {why}", v.name());
-                file.variants.push(VariantResult::not_run(v, why));
+                not_run.push(VariantResult::not_run(v, why));
             }
         }
     }
-    let not_run = file.variants.clone();
     let stop = ensemble::stop_on_ctrl_c();
     let mut interrupted = false;
     'rounds: for _ in 0..n {
