@@ -280,21 +280,44 @@ pub fn said(variants: &[VariantResult]) -> Vec<String> {
     vec![what_made_it(&others, base), what_ended_it(&others, minutes)]
 }
 
+/// The outage the first sentence and the chart's left panel count: with a story, down after the
+/// change by the story's time (an outage of the rollback's own work, hours later, is not the
+/// change's); without one, any outage.
+struct Counted {
+    measure: fn(&VariantResult) -> Option<Proportion>,
+    when: &'static str,
+    noun: &'static str,
+    panel: &'static str,
+}
+
+impl Counted {
+    fn of(story: bool) -> Self {
+        if story {
+            Counted {
+                measure: |v| v.down_after_change,
+                when: " after the change by the story's time",
+                noun: "down after the change",
+                panel: "Runs down after the change by the story's time (95% interval)",
+            }
+        } else {
+            Counted {
+                measure: |v| v.outage,
+                when: "",
+                noun: "outage",
+                panel: "Runs with an outage (95% interval)",
+            }
+        }
+    }
+}
+
 /// The variants whose outage interval lies wholly below as-is's; when none, those with fewer
 /// outages inside it (with 3 runs a variant, 0 of 3 and 3 of 3 overlap), for more runs to test.
 /// With a story the outage counted is the one it tells, down after the change by its time: an
 /// outage of the rollback's own work, hours later, is not the change's.
 fn what_made_it(others: &[&VariantResult], base: &VariantResult) -> String {
-    type Measure = fn(&VariantResult) -> Option<Proportion>;
-    let (measure, when, noun): (Measure, &str, &str) = if base.down_after_change.is_some() {
-        (
-            |v| v.down_after_change,
-            " after the change by the story's time",
-            "down after the change",
-        )
-    } else {
-        (|v| v.outage, "", "outage")
-    };
+    let Counted {
+        measure, when, noun, ..
+    } = Counted::of(base.down_after_change.is_some());
     let Some(outage) = measure(base) else {
         return "as-is has no finished run: nothing to compare with".into();
     };
@@ -438,18 +461,21 @@ pub fn markdown(f: &WhatifFile) -> String {
 }
 
 /// The chart's rows: each variant that ran, as-is first (as the file lists them).
-pub fn chart_rows(f: &WhatifFile) -> Vec<WhatifRow> {
-    f.variants
+pub fn chart_rows(f: &WhatifFile) -> (&'static str, Vec<WhatifRow>) {
+    let counted = Counted::of(f.variants.iter().any(|v| v.down_after_change.is_some()));
+    let rows = f
+        .variants
         .iter()
         .filter_map(|v| {
-            let p = v.outage?;
+            let p = (counted.measure)(v)?;
             Some(WhatifRow {
                 name: v.name.clone(),
                 outage: (p.low, p.count as f64 / p.n.max(1) as f64, p.high),
                 minutes: v.outage_minutes.map(|m| (m.low, m.median, m.high)),
             })
         })
-        .collect()
+        .collect();
+    (counted.panel, rows)
 }
 
 /// Writes `whatif.json` and `whatif.md` into `dir`.
@@ -659,6 +685,36 @@ mod tests {
             "{md}"
         );
         assert_eq!(columns(&md), [6, 0, 6, 6], "{md}");
+    }
+
+    #[test]
+    fn the_chart_counts_the_outage_the_first_sentence_counts() {
+        let story = |v: Variant, down: usize| VariantResult {
+            down_after_change: Some(Proportion::of(down, 5)),
+            ..result(v, 5, 5, &[30.0; 5])
+        };
+        let mut f = WhatifFile {
+            tool: "outage-sim".into(),
+            version: "0".into(),
+            scenario: "checkout-peak".into(),
+            backend: "sqlite".into(),
+            first_seed: 42,
+            repeat: 5,
+            capacity_per_s: None,
+            variants: vec![story(Variant::AsIs, 5), story(Variant::NoBuild, 1)],
+            said: Vec::new(),
+            total_s: 60.0,
+        };
+        let (panel, rows) = chart_rows(&f);
+        assert!(panel.contains("story's time"), "{panel}");
+        assert_eq!((rows[0].outage.1, rows[1].outage.1), (1.0, 0.2));
+        f.variants = vec![
+            result(Variant::AsIs, 5, 5, &[30.0; 5]),
+            result(Variant::NoBuild, 5, 5, &[30.0; 5]),
+        ];
+        let (panel, rows) = chart_rows(&f);
+        assert!(panel.contains("with an outage"), "{panel}");
+        assert_eq!((rows[0].outage.1, rows[1].outage.1), (1.0, 1.0));
     }
 
     fn said_of(v: &[VariantResult]) -> String {

@@ -1,5 +1,5 @@
 //! `whatif.png` / `.svg`: one row per variant that ran. Left, the share of its runs with an
-//! outage, the point and its Wilson 95% interval; right, the incident minutes checkout was
+//! outage (the story's, with a story), the point and its Wilson 95% interval; right, the incident minutes checkout was
 //! down per run, the median and the range. As-is is the first row, its values dashed across
 //! both panels, so a variant beyond its interval or range shows at a glance.
 
@@ -37,7 +37,12 @@ fn span<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
     Ok(())
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, ran: &[WhatifRow]) -> DrawResult<DB> {
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    panel: &str,
+    ran: &[WhatifRow],
+) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let (title_area, body) = root.split_vertically(60);
     title_area.titled(title, ("sans-serif", 28))?;
@@ -53,7 +58,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, ran: &[W
     };
     let (left, right) = body.split_horizontally(WIDTH as i32 / 2 + 80);
     let mut outage = ChartBuilder::on(&left)
-        .caption("Runs with an outage (95% interval)", ("sans-serif", 22))
+        .caption(panel, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(180)
@@ -101,8 +106,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, ran: &[W
 }
 
 /// Writes `whatif.png` and `whatif.svg` into `dir`: a row per variant, as-is first.
-pub fn render_whatif(dir: &Path, title: &str, rows: &[WhatifRow]) -> Result<()> {
-    png_and_svg!(dir, "whatif", draw(title, rows))
+/// `panel` names what the left panel counts (any outage, or the story's).
+pub fn render_whatif(dir: &Path, title: &str, panel: &str, rows: &[WhatifRow]) -> Result<()> {
+    png_and_svg!(dir, "whatif", draw(title, panel, rows))
 }
 
 #[cfg(test)]
@@ -124,7 +130,13 @@ mod tests {
             },
         ];
         let dir = tempfile::tempdir().unwrap();
-        render_whatif(dir.path(), "checkout-peak on sqlite: what if", &rows).unwrap();
+        render_whatif(
+            dir.path(),
+            "checkout-peak on sqlite: what if",
+            "Runs with an outage",
+            &rows,
+        )
+        .unwrap();
         let png = std::fs::metadata(dir.path().join("whatif.png")).unwrap();
         assert!(png.len() > 10_000, "an empty picture: {} bytes", png.len());
     }

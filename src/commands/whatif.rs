@@ -57,7 +57,8 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
             "{} on {}: what if ({} runs per variant)",
             file.scenario, file.backend, file.repeat
         );
-        crate::charts::render_whatif(&dir, &title, &whatif::chart_rows(file))
+        let (panel, rows) = whatif::chart_rows(file);
+        crate::charts::render_whatif(&dir, &title, panel, &rows)
     };
     // Seed by seed across the variants (round-robin), so the host's drift over the hours of
     // a study falls on every variant alike instead of on the ones that run last.
@@ -76,6 +77,12 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
             }
         }
     }
+    let replay_s = base.scenario.clock.real_duration().as_secs_f64();
+    let replays = ensembles.len() * n;
+    eprintln!(
+        "whatif: {replays} replays of {replay_s:.0} s: at least {:.0} min, plus a reset before each",
+        replays as f64 * replay_s / 60.0
+    );
     let stop = ensemble::stop_on_ctrl_c();
     let mut interrupted = false;
     'rounds: for _ in 0..n {
