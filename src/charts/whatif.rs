@@ -1,7 +1,8 @@
 //! `whatif.png` / `.svg`: one row per variant that ran. Left, the share of its runs with an
-//! outage (the story's, with a story), the point and its Wilson 95% interval; right, the incident minutes checkout was
-//! down per run, the median and the range. As-is is the first row, its values dashed across
-//! both panels, so a variant beyond its interval or range shows at a glance.
+//! outage (the story's, with a story), the point and its Wilson 95% interval; right, the
+//! incident minutes checkout was down per run, the median and the range. As-is is the first
+//! row, its values dashed across both panels, so a variant beyond its interval or range shows
+//! at a glance.
 
 use std::path::Path;
 
