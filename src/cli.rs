@@ -226,13 +226,18 @@ pub enum Command {
         ensemble: bool,
     },
     /// Redraw the charts, summary and timeline of a run directory from its files alone; for an
-    /// ensemble directory, judge every run again and redraw ensemble.json, .md and the chart.
+    /// ensemble directory, judge every run again and redraw ensemble.json, .md and the chart; for
+    /// a whatif directory, the same for each variant, then whatif.json, .md, the chart and its
+    /// two sentences.
     ///
     /// Example: outage-sim plot results/checkout-peak-20260101T120000Z
     ///
     /// Example: outage-sim plot results/checkout-peak-ensemble-20260101T120000Z
+    ///
+    /// Example: outage-sim plot results/whatif-checkout-peak-20260101T120000Z
     Plot {
-        /// A run directory written by `outage-sim run`, or an ensemble directory (`run --repeat`).
+        /// A run directory written by `outage-sim run`, an ensemble directory (`run --repeat`), or a
+        /// whatif directory (`whatif`: each variant counted again from its runs).
         run_dir: PathBuf,
     },
 }

@@ -478,12 +478,43 @@ pub fn chart_rows(f: &WhatifFile) -> (&'static str, Vec<WhatifRow>) {
     (counted.panel, rows)
 }
 
-/// Writes `whatif.json` and `whatif.md` into `dir`.
+/// Writes `whatif.json`, `whatif.md` and the chart into `dir`.
 pub fn write(dir: &Path, f: &WhatifFile) -> Result<()> {
     let json = serde_json::to_string_pretty(f)? + "\n";
     std::fs::write(dir.join(WHATIF_JSON), json).with_context(|| format!("cannot write {WHATIF_JSON}"))?;
     std::fs::write(dir.join(WHATIF_MD), markdown(f)).with_context(|| format!("cannot write {WHATIF_MD}"))?;
-    Ok(())
+    let title = format!(
+        "{} on {}: what if ({} runs per variant)",
+        f.scenario, f.backend, f.repeat
+    );
+    let (panel, rows) = chart_rows(f);
+    crate::charts::render_whatif(dir, &title, panel, &rows)
+}
+
+/// Whether `dir` holds a whatif study (`whatif.json`).
+pub fn is_whatif(dir: &Path) -> bool {
+    dir.join(WHATIF_JSON).is_file()
+}
+
+/// Redraws a whatif directory from its files: each variant that ran is counted again from its
+/// runs' files (so a study made before a change of the rules reads by today's), the two
+/// sentences are said again, and every variant's ensemble files and the whatif's are rewritten.
+pub fn redraw(dir: &Path) -> Result<WhatifFile> {
+    let path = dir.join(WHATIF_JSON);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut f: WhatifFile =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a whatif.json", path.display()))?;
+    for v in f.variants.iter_mut().filter(|v| v.not_run.is_none()) {
+        let (Some(kind), Some(sub)) = (Variant::parse(&v.name), v.dir.clone()) else {
+            continue;
+        };
+        let e = crate::ensemble::record::read(&dir.join(&sub))?;
+        crate::ensemble::write_file(&dir.join(&sub), &e)?;
+        *v = VariantResult::of(kind, &sub, &e);
+    }
+    f.said = said(&f.variants);
+    write(dir, &f)?;
+    Ok(f)
 }
 
 #[cfg(test)]

@@ -227,4 +227,14 @@ fn whatif_runs_its_variants_seed_by_seed_and_counts_each() {
         started("no-rollback", 43),
     ];
     assert!(order.is_sorted(), "{order:?}");
+    // `plot` counts each variant again from its runs and says the same.
+    std::fs::remove_file(study.join("whatif.png")).unwrap();
+    let mut old = w.clone();
+    old["said"] = serde_json::json!([]);
+    std::fs::write(study.join("whatif.json"), old.to_string()).unwrap();
+    let o = outage_sim(&["plot", study.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = json(&study.join("whatif.json"));
+    assert_eq!((&again["said"], &again["variants"]), (&w["said"], &w["variants"]));
+    assert!(study.join("whatif.png").is_file());
 }

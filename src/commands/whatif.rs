@@ -52,13 +52,7 @@ pub async fn whatif(args: WhatifArgs) -> Result<ExitCode> {
     let write = |file: &mut WhatifFile| {
         file.said = whatif::said(&file.variants);
         file.total_s = started.elapsed().as_secs_f64();
-        whatif::write(&dir, file)?;
-        let title = format!(
-            "{} on {}: what if ({} runs per variant)",
-            file.scenario, file.backend, file.repeat
-        );
-        let (panel, rows) = whatif::chart_rows(file);
-        crate::charts::render_whatif(&dir, &title, panel, &rows)
+        whatif::write(&dir, file)
     };
     // Seed by seed across the variants (round-robin), so the host's drift over the hours of
     // a study falls on every variant alike instead of on the ones that run last.
