@@ -277,12 +277,19 @@ pub fn said(variants: &[VariantResult]) -> Vec<String> {
         .iter()
         .filter(|v| v.not_run.is_none() && v.name != base.name)
         .collect();
-    vec![what_made_it(&others, base), what_ended_it(&others, minutes)]
+    let counted = Counted::of(has_story(variants));
+    vec![what_made_it(&others, base, &counted), what_ended_it(&others, minutes)]
+}
+
+/// Whether the scenario has a `[story]`: its variants then carry the story's counts.
+fn has_story(variants: &[VariantResult]) -> bool {
+    variants.iter().any(|v| v.down_after_change.is_some())
 }
 
 /// The outage the first sentence and the chart's left panel count: with a story, down after the
 /// change by the story's time (an outage of the rollback's own work, hours later, is not the
 /// change's); without one, any outage.
+#[derive(Clone, Copy)]
 struct Counted {
     measure: fn(&VariantResult) -> Option<Proportion>,
     when: &'static str,
@@ -314,10 +321,10 @@ impl Counted {
 /// outages inside it (with 3 runs a variant, 0 of 3 and 3 of 3 overlap), for more runs to test.
 /// With a story the outage counted is the one it tells, down after the change by its time: an
 /// outage of the rollback's own work, hours later, is not the change's.
-fn what_made_it(others: &[&VariantResult], base: &VariantResult) -> String {
+fn what_made_it(others: &[&VariantResult], base: &VariantResult, counted: &Counted) -> String {
     let Counted {
         measure, when, noun, ..
-    } = Counted::of(base.down_after_change.is_some());
+    } = *counted;
     let Some(outage) = measure(base) else {
         return "as-is has no finished run: nothing to compare with".into();
     };
@@ -421,7 +428,7 @@ pub fn markdown(f: &WhatifFile) -> String {
         md += &format!("{s}\n\n");
     }
     // The story's two columns only when the scenario has a story.
-    let story = f.variants.iter().any(|v| v.whole_story.is_some());
+    let story = has_story(&f.variants);
     let mut head = vec!["variant", "what changes", "outage"];
     if story {
         head.push("down after the change by the story's time");
@@ -462,7 +469,7 @@ pub fn markdown(f: &WhatifFile) -> String {
 
 /// The chart's rows: each variant that ran, as-is first (as the file lists them).
 pub fn chart_rows(f: &WhatifFile) -> (&'static str, Vec<WhatifRow>) {
-    let counted = Counted::of(f.variants.iter().any(|v| v.down_after_change.is_some()));
+    let counted = Counted::of(has_story(&f.variants));
     let rows = f
         .variants
         .iter()
