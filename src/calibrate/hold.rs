@@ -77,6 +77,23 @@ pub fn next_fraction(first: f64, lowest: f64, done: &[CapacityHold]) -> Option<f
     }
 }
 
+/// The most holds a search from `first` can take: every hold down to `lowest` went down but
+/// the last, and the one between it and the hold above. (The fewest is two.)
+pub fn most_holds(first: f64, lowest: f64) -> usize {
+    let mut done = Vec::new();
+    while let Some(fraction) = next_fraction(first, lowest, &done) {
+        done.push(CapacityHold {
+            fraction,
+            rate_per_s: 0.0,
+            real_secs: 0.0,
+            held: false,
+            why: String::new(),
+            shoppers_lost: None,
+        });
+    }
+    done.len() + 1
+}
+
 /// The fraction the holds with a fault start from: one [`STEP`] under the sustained fraction
 /// without it. A hold with the fault at the rate held without it would only say what the
 /// change costs is not negative.
@@ -237,6 +254,13 @@ mod tests {
                 shoppers_lost: None,
             })
             .collect()
+    }
+
+    #[test]
+    fn the_most_holds_are_every_step_down_and_one_between() {
+        // 0.85, 0.77, 0.69, 0.62, 0.56, 0.50, 0.45, 0.41, then one between the last two.
+        assert_eq!(most_holds(FIRST, LOWEST), 9);
+        assert_eq!(most_holds(0.50, 0.45), 3);
     }
 
     #[test]

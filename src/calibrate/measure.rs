@@ -207,11 +207,18 @@ async fn holds(
         0 => "no retries".to_string(),
         n => format!("{n} retries"),
     };
+    let (secs, most) = (hold::duration(scenario).as_secs_f64(), hold::most_holds(first, lowest));
+    progress::line(&format!(
+        "holds{with}: from {first:.2} of the knee down by {:.2} until one holds, then one between: \
+         2 to {most} holds of {secs:.0} s plus a reset each, {:.1}–{:.1} min",
+        hold::STEP,
+        2.0 * secs / 60.0,
+        most as f64 * secs / 60.0
+    ));
     while let Some(fraction) = hold::next_fraction(first, lowest, &holds) {
         progress::line(&format!(
-            "hold{with}: {:.0}/s ({fraction:.2} of the knee {knee:.0}/s) for the peak, {:.0} s, {retries}",
+            "hold{with}: {:.0}/s ({fraction:.2} of the knee {knee:.0}/s) for the peak, {secs:.0} s, {retries}",
             knee * fraction,
-            hold::duration(scenario).as_secs_f64()
         ));
         let h = with_store!(open_fresh(data, scenario).await?, store => {
             let h = hold::hold(&store, scenario, (knee, fraction), fault).await;
