@@ -209,7 +209,7 @@ async fn holds(
     };
     let (secs, most) = (hold::duration(scenario).as_secs_f64(), hold::most_holds(first, lowest));
     progress::line(&format!(
-        "holds{with}: from {first:.2} of the knee down by {:.2} until one holds, then one between: \
+        "holds{with}: from {first:.2} of the knee, each {:.2} of the one before, until one holds, then one between: \
          2 to {most} holds of {secs:.0} s plus a reset each, {:.1}–{:.1} min",
         hold::STEP,
         2.0 * secs / 60.0,
