@@ -33,6 +33,8 @@ pub struct SqliteStore {
     /// Checkouts whose request was dropped while their batch ran (the shopper and the app had
     /// both given up): the writer finished them for nobody.
     writes_abandoned: AtomicU64,
+    /// The background checkpointer's task, stopped on close.
+    checkpointer: tokio::task::AbortHandle,
 }
 
 /// Counts a writer waiting for the write lock while it lives, even if its request is cancelled.
@@ -68,12 +70,38 @@ impl Drop for Unfinished<'_> {
     }
 }
 
+/// How often the writer checkpoints the WAL into the database file: at the writer's peak the
+/// WAL grows about 40 MB a second, so a checkpoint copies a few MB.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
 fn options(file: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
         .filename(file)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(30))
+        // No checkpoint on commit: the checkpointer below takes its turn at the writer instead.
+        .pragma("wal_autocheckpoint", "0")
+}
+
+/// Checkpoints the WAL at a steady pace, queueing for the writer like any write, as a server
+/// database's checkpointer runs on a schedule. SQLite's default checkpoints after each commit
+/// once the WAL passes 1,000 pages; while the readers' snapshots keep it from restarting, that
+/// is every commit, each syncing the file (100–260 syncs a second measured under an overload),
+/// so the writer's service time rose with the readers' load (docs/sqlite.md). On the writer,
+/// not beside it: a checkpoint that races the writer's appends never finishes, and the WAL
+/// then never restarts (it grew to 8 GB in a 3-minute hold).
+fn spawn_checkpointer(writer: SqlitePool) -> tokio::task::AbortHandle {
+    let task = tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            // PASSIVE: copies what no reader still needs; never waits for the readers.
+            let _ = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").await;
+        }
+    });
+    task.abort_handle()
 }
 
 impl SqliteStore {
@@ -91,6 +119,7 @@ impl SqliteStore {
             .await
             .with_context(|| format!("cannot open {}", file.display()))?;
         let readers = pool(read_pool_size).connect_with(options(file).read_only(true)).await?;
+        let checkpointer = spawn_checkpointer(writer.clone());
         Ok(SqliteStore {
             file: file.to_path_buf(),
             writer,
@@ -98,6 +127,7 @@ impl SqliteStore {
             busy_errors: AtomicU64::new(0),
             writers_waiting: AtomicI64::new(0),
             writes_abandoned: AtomicU64::new(0),
+            checkpointer,
         })
     }
 
@@ -197,6 +227,12 @@ impl SqliteStore {
     }
 }
 
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpointer.abort();
+    }
+}
+
 impl Store for SqliteStore {
     fn dialect(&self) -> &'static str {
         "sqlite"
@@ -274,6 +310,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.checkpointer.abort();
         self.readers.close().await;
         self.writer.close().await;
     }
