@@ -87,7 +87,7 @@ fn options(file: &Path) -> SqliteConnectOptions {
 /// Checkpoints the WAL at a steady pace, queueing for the writer like any write, as a server
 /// database's checkpointer runs on a schedule. SQLite's default checkpoints after each commit
 /// once the WAL passes 1,000 pages; while the readers' snapshots keep it from restarting, that
-/// is every commit, each syncing the file (100–260 syncs a second measured under an overload),
+/// is every commit, each syncing the file (85–261 syncs a second measured in an overload),
 /// so the writer's service time rose with the readers' load (docs/sqlite.md). On the writer,
 /// not beside it: a checkpoint that races the writer's appends never finishes, and the WAL
 /// then never restarts (it grew to 8 GB in a 3-minute hold).
@@ -458,7 +458,10 @@ pub async fn prepare_file(file: &Path, history: &History, progress: &ProgressBar
     let opts = options(file)
         .create_if_missing(true)
         .synchronous(SqliteSynchronous::Off)
-        .foreign_keys(false);
+        .foreign_keys(false)
+        // One connection and no readers: checkpointing on commit costs nothing here, and keeps
+        // the WAL from growing to the size of the data.
+        .pragma("wal_autocheckpoint", "1000");
     let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
     let mut conn = pool.acquire().await?;
     conn.execute(SCHEMA).await.context("creating the SQLite schema")?;
