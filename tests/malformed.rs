@@ -65,16 +65,16 @@ fn damaged() -> Vec<(&'static str, Vec<u8>)> {
         ("load time not a time", peak_with("{ at = \"12:00\"", "{ at = \"noon\"")),
         (
             "mix all zero",
-            peak_with("browse = 0.28\ncheckout = 0.70", "browse = 0\ncheckout = 0")
+            peak_with("browse = 0.2995\ncheckout = 0.70", "browse = 0\ncheckout = 0")
                 .iter()
                 .copied()
                 .collect::<Vec<u8>>()
-                .then_replace("report = 0.02", "report = 0"),
+                .then_replace("report = 0.0005", "report = 0"),
         ),
         ("mix negative", peak_with("checkout = 0.70", "checkout = -1")),
         (
             "mix unknown op",
-            peak_with("report = 0.02", "report = 0.02\nrefund = 1"),
+            peak_with("report = 0.0005", "report = 0.0005\nrefund = 1"),
         ),
         ("items_min 0", peak_with("items_min = 1", "items_min = 0")),
         ("items_max 17", peak_with("items_max = 5", "items_max = 17")),
